@@ -1,0 +1,233 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import {
+  type AgentCard,
+  AgentCardSchema,
+  AgentService,
+  DescribeResponseSchema,
+  type HandleTurnRequest,
+  type HandleTurnResponse,
+  HandleTurnResponseSchema,
+  type InputDelta,
+  type OutputDelta,
+  type TurnStart,
+} from "../gen/switchboard/v1/agent_pb.js";
+import { AgentResultSchema } from "../gen/switchboard/v1/turn_pb.js";
+import { healthService, HealthStatus, ServingStatus } from "../server/health.js";
+import { HttpServer } from "../server/http-server.js";
+import { Reflector, reflectionServices } from "../server/reflection.js";
+
+/**
+ * AgentResultInit is an agent's final result as a plain object, e.g.
+ * `{ text: "Done", statePatch: { verified: true }, next: { action: Action.ADVANCE } }`.
+ */
+export type AgentResultInit = MessageInitShape<typeof AgentResultSchema>;
+
+/**
+ * Turn is what a handler gets for one turn.
+ */
+export interface Turn {
+  /** The turn's start message: session, stage, intent, input, state, history. */
+  readonly start: TurnStart;
+  /** The user's text (shorthand for `start.input?.text`). */
+  readonly text: string;
+  /** Aborted when the orchestrator cancels the turn (barge-in, deadline). */
+  readonly signal: AbortSignal;
+  /** When the orchestrator stops waiting for this turn. */
+  readonly deadline: Date;
+  /** More input for the turn, when the user's input is streamed. */
+  readonly input: AsyncIterable<InputDelta>;
+}
+
+/**
+ * TurnHandler serves one turn. It yields output as it produces it (strings
+ * or OutputDelta-shaped objects) and returns the final result; a plain
+ * string is taken as the result's text. A handler that yields nothing may
+ * be an ordinary async function.
+ */
+export type TurnHandler = (
+  turn: Turn,
+) =>
+  | AsyncGenerator<string | Partial<Pick<OutputDelta, "text" | "audio">>, AgentResultInit | string | void, void>
+  | Promise<AgentResultInit | string>;
+
+/**
+ * AgentOptions describe an agent to serve.
+ */
+export interface AgentOptions {
+  /** The agent's card: at least its name. */
+  card: MessageInitShape<typeof AgentCardSchema>;
+  handler: TurnHandler;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+}
+
+/**
+ * RunningAgent is an agent server that is listening.
+ */
+export interface RunningAgent {
+  readonly card: AgentCard;
+  readonly port: number;
+  /** The endpoint to give the orchestrator, e.g. "http://127.0.0.1:7001". */
+  readonly url: string;
+  readonly health: HealthStatus;
+  close(): Promise<void>;
+}
+
+/**
+ * serveAgent runs a handler as a switchboard.v1.AgentService server (with
+ * gRPC health and reflection) and returns once it listens.
+ *
+ * ```ts
+ * const agent = await serveAgent({
+ *   card: { name: "echo" },
+ *   async *handler(turn) {
+ *     yield "You said: ";
+ *     yield turn.text;
+ *   },
+ * });
+ * ```
+ */
+export async function serveAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const card = create(AgentCardSchema, opts.card);
+  if (card.name === "") throw new Error("serveAgent: card.name is required");
+  const health = new HealthStatus();
+  const reflection = reflectionServices(
+    new Reflector([AgentService.typeName, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName]),
+  );
+  const routes = (router: ConnectRouter) => {
+    router.service(AgentService, {
+      describe: () => create(DescribeResponseSchema, { card }),
+      handleTurn: (requests, ctx) => handleTurn(opts.handler, requests, ctx),
+    });
+    router.service(Health, healthService(health));
+    router.service(ReflectionV1, reflection.v1);
+    router.service(ReflectionV1alpha, reflection.v1alpha);
+  };
+  const host = opts.host ?? "127.0.0.1";
+  const server = new HttpServer(connectNodeAdapter({ routes }), { host, port: opts.port ?? 0 });
+  const port = await server.listen();
+  health.set("", ServingStatus.SERVING);
+  health.set(AgentService.typeName, ServingStatus.SERVING);
+  return {
+    card,
+    port,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    health,
+    close: () => server.close(),
+  };
+}
+
+/**
+ * handleTurn adapts a TurnHandler to the HandleTurn bidi stream.
+ */
+async function* handleTurn(
+  handler: TurnHandler,
+  requests: AsyncIterable<HandleTurnRequest>,
+  ctx: HandlerContext,
+): AsyncGenerator<HandleTurnResponse> {
+  const it = requests[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done === true || first.value.kind.case !== "start") {
+    throw new ConnectError("the first message of a HandleTurn stream must be `start`", Code.InvalidArgument);
+  }
+  const start = first.value.kind.value;
+  const cancel = new AbortController();
+  const onAbort = () => cancel.abort(ctx.signal.reason);
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  const input = new InputQueue();
+  // Read the rest of the request stream in the background: input deltas
+  // for the handler, and a cancel that aborts it.
+  void (async () => {
+    try {
+      for (let r = await it.next(); r.done !== true; r = await it.next()) {
+        const kind = r.value.kind;
+        if (kind.case === "input") input.push(kind.value);
+        else if (kind.case === "cancel") cancel.abort(new ConnectError(kind.value.reason || "cancelled", Code.Canceled));
+      }
+    } catch {
+      // The stream broke; ctx.signal tells the handler.
+    } finally {
+      input.end();
+    }
+  })();
+  const budget = start.budget ? durationMs(start.budget) : ctx.timeoutMs() ?? 60_000;
+  const turn: Turn = {
+    start,
+    text: start.input?.text ?? "",
+    signal: cancel.signal,
+    deadline: new Date(Date.now() + budget),
+    input,
+  };
+  try {
+    const out = handler(turn);
+    let text = "";
+    let final: AgentResultInit | string | void;
+    if (isAsyncGenerator(out)) {
+      for (let step = await out.next(); ; step = await out.next()) {
+        if (cancel.signal.aborted) {
+          await out.return(undefined);
+          throw ConnectError.from(cancel.signal.reason ?? new ConnectError("cancelled", Code.Canceled));
+        }
+        if (step.done === true) {
+          final = step.value;
+          break;
+        }
+        const delta = typeof step.value === "string" ? { text: step.value } : step.value;
+        text += delta.text ?? "";
+        yield create(HandleTurnResponseSchema, { kind: { case: "delta", value: delta } });
+      }
+    } else {
+      final = await out;
+    }
+    const result = create(AgentResultSchema, typeof final === "string" ? { text: final } : final ?? {});
+    if (result.text === "") result.text = text;
+    yield create(HandleTurnResponseSchema, { kind: { case: "result", value: result } });
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function isAsyncGenerator(v: unknown): v is AsyncGenerator<unknown, unknown, void> {
+  return typeof v === "object" && v !== null && typeof (v as AsyncGenerator).next === "function";
+}
+
+/**
+ * InputQueue is an unbounded-by-count but turn-scoped queue of input deltas
+ * (a turn's input is bounded by the orchestrator's limits).
+ */
+class InputQueue implements AsyncIterable<InputDelta> {
+  private readonly items: InputDelta[] = [];
+  private ended = false;
+  private wake: (() => void) | undefined;
+
+  push(delta: InputDelta): void {
+    this.items.push(delta);
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<InputDelta> {
+    for (;;) {
+      const next = this.items.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export { serveAgent } from "./agent.js";
+export type { AgentOptions, AgentResultInit, RunningAgent, Turn, TurnHandler } from "./agent.js";
+export { Action } from "../gen/switchboard/v1/turn_pb.js";

@@ -1,0 +1,108 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { AddressInfo } from "node:net";
+
+/**
+ * RequestHandler handles both HTTP/1.1 and HTTP/2 requests, as the handler
+ * of connectNodeAdapter does.
+ */
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/**
+ * ListenOptions say where and how to listen.
+ */
+export interface ListenOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** HTTP/2 settings; the defaults raise the 64 KiB windows that cap streaming throughput. */
+  http2Settings?: http2.Settings;
+}
+
+/**
+ * HttpServer serves one port for every protocol Connect speaks, in clear
+ * text: gRPC and Connect over HTTP/2 (prior knowledge, as grpcurl and gRPC
+ * clients do), and Connect and gRPC-Web over HTTP/1.1 (curl, browsers). It
+ * tells the two apart by the HTTP/2 connection preface.
+ */
+export class HttpServer {
+  private readonly listener: net.Server;
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(handler: RequestHandler, private readonly opts: ListenOptions) {
+    this.h2 = http2.createServer(
+      {
+        settings: {
+          initialWindowSize: 1 << 20,
+          maxConcurrentStreams: 10_000,
+          ...opts.http2Settings,
+        },
+      },
+      handler,
+    );
+    this.h2.on("session", (session) => {
+      // A larger connection window lets many streams run at full speed.
+      session.setLocalWindowSize?.(8 << 20);
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+    });
+    this.h1 = http.createServer(handler);
+    this.h1.keepAliveTimeout = 65_000;
+    this.listener = net.createServer((socket) => this.accept(socket));
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.once("error", () => socket.destroy());
+    socket.once("readable", () => {
+      const head: Buffer | null = socket.read();
+      if (head === null) {
+        socket.destroy();
+        return;
+      }
+      socket.unshift(head);
+      // "PRI * HTTP/2.0" opens every HTTP/2 connection with prior knowledge.
+      const target = head.subarray(0, 3).toString("latin1") === "PRI" ? this.h2 : this.h1;
+      target.emit("connection", socket);
+    });
+  }
+
+  /**
+   * listen starts listening and returns the bound port.
+   */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.listener.once("error", reject);
+      this.listener.listen(this.opts.port, this.opts.host, () => {
+        this.listener.off("error", reject);
+        resolve();
+      });
+    });
+    return (this.listener.address() as AddressInfo).port;
+  }
+
+  /**
+   * close stops accepting connections, asks HTTP/2 clients to go away
+   * (GOAWAY) and ends idle HTTP/1.1 connections; then, after `graceMs`,
+   * destroys whatever is left.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    this.h1.closeIdleConnections();
+    const timer = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, graceMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+  }
+}

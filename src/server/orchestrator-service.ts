@@ -1,0 +1,188 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  DeleteSessionResponseSchema,
+  ForkSessionResponseSchema,
+  GetSessionResponseSchema,
+  ListFlowsResponseSchema,
+  ListSessionsResponseSchema,
+  ListSnapshotsResponseSchema,
+  ListStepsResponseSchema,
+  OrchestratorService,
+  RollbackSessionResponseSchema,
+  type SendTurnRequest,
+} from "../gen/switchboard/v1/orchestrator_pb.js";
+import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
+import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
+import type { Engine, TurnRequest } from "../core/engine.js";
+import { invalidArgument, notFound, unavailable } from "../core/errors.js";
+import { validateId, validateOptionalId } from "../core/ids.js";
+import type { SessionStore } from "../core/ports.js";
+import type { SessionAdmin } from "../core/session-admin.js";
+import type { FlowCatalog } from "./flow-catalog.js";
+import type { InFlight } from "./in-flight.js";
+
+/**
+ * Limits on a turn's input, checked before anything runs.
+ */
+export const inputLimits = {
+  textChars: 64 * 1024,
+  metadataEntries: 64,
+  metadataValueChars: 4096,
+};
+
+const namePattern = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+/**
+ * OrchestratorDeps are what the OrchestratorService handlers need.
+ */
+export interface OrchestratorDeps {
+  engine: Engine;
+  admin: SessionAdmin;
+  store: SessionStore;
+  flows: FlowCatalog;
+  inFlight: InFlight;
+}
+
+/**
+ * orchestratorService implements switchboard.v1.OrchestratorService.
+ */
+export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl<typeof OrchestratorService>> {
+  const { engine, admin, store, flows, inFlight } = deps;
+  const sessionOrNotFound = async (id: string) => {
+    const session = await store.get(validateId("session_id", id));
+    if (session === undefined) throw notFound(`session ${id}`);
+    return session;
+  };
+  return {
+    async sendTurn(req, ctx) {
+      const turn = turnRequest(req, ctx);
+      const done = inFlight.begin();
+      if (done === undefined) {
+        throw unavailable("the orchestrator is shutting down and takes no new turns; send the turn to another replica");
+      }
+      try {
+        return await engine.runTurn(turn, ctx.signal, deadlineOf(ctx));
+      } finally {
+        done();
+      }
+    },
+
+    async getSession(req) {
+      return create(GetSessionResponseSchema, { session: await sessionOrNotFound(req.sessionId) });
+    },
+
+    async listSessions(req) {
+      if (req.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
+      const page = await store.list(
+        req.status === SessionStatus.UNSPECIFIED ? {} : { status: req.status },
+        { pageSize: Math.min(req.pageSize || 50, 500), pageToken: req.pageToken },
+      );
+      return create(ListSessionsResponseSchema, { sessions: page.items, nextPageToken: page.nextPageToken });
+    },
+
+    async listSteps(req) {
+      await sessionOrNotFound(req.sessionId);
+      if (req.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
+      const page = await store.listSteps(req.sessionId, { pageSize: req.pageSize, pageToken: req.pageToken });
+      return create(ListStepsResponseSchema, { steps: page.items, nextPageToken: page.nextPageToken });
+    },
+
+    async listSnapshots(req) {
+      await sessionOrNotFound(req.sessionId);
+      if (req.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
+      const page = await store.listSnapshots(req.sessionId, { pageSize: req.pageSize, pageToken: req.pageToken });
+      return create(ListSnapshotsResponseSchema, { snapshots: page.items, nextPageToken: page.nextPageToken });
+    },
+
+    async rollbackSession(req) {
+      validateId("session_id", req.sessionId);
+      if (req.version < 1n) throw invalidArgument("version", "must be 1 or more");
+      return create(RollbackSessionResponseSchema, { session: await admin.rollback(req.sessionId, req.version) });
+    },
+
+    async forkSession(req) {
+      validateId("session_id", req.sessionId);
+      validateOptionalId("new_session_id", req.newSessionId);
+      if (req.version < 0n) throw invalidArgument("version", "must not be negative");
+      return create(ForkSessionResponseSchema, {
+        session: await admin.fork(req.sessionId, req.version, req.newSessionId),
+      });
+    },
+
+    async deleteSession(req) {
+      validateId("session_id", req.sessionId);
+      if (!(await store.delete(req.sessionId))) throw notFound(`session ${req.sessionId}`);
+      return create(DeleteSessionResponseSchema, {});
+    },
+
+    async listFlows() {
+      return create(ListFlowsResponseSchema, { flows: flows.all() });
+    },
+  };
+}
+
+/**
+ * turnRequest validates a SendTurnRequest and turns it into the engine's
+ * TurnRequest; every problem names the field to fix.
+ */
+function turnRequest(req: SendTurnRequest, ctx: HandlerContext): TurnRequest {
+  validateOptionalId("session_id", req.sessionId);
+  validateOptionalId("account_id", req.accountId);
+  validateOptionalId("flow_id", req.flowId);
+  validateOptionalId("turn_id", req.turnId);
+  if (req.input === undefined) {
+    throw invalidArgument("input", "missing: a turn needs input with text, an intent or an event");
+  }
+  validateInput(req.input);
+  const metadata: Record<string, string> = {};
+  const traceparent = ctx.requestHeader.get("traceparent");
+  if (traceparent !== null) metadata["traceparent"] = traceparent;
+  return {
+    sessionId: req.sessionId,
+    accountId: req.accountId,
+    flowId: req.flowId,
+    turnId: req.turnId,
+    input: req.input,
+    tenant: "",
+    metadata,
+  };
+}
+
+/**
+ * validateInput checks a turn's input: something to act on, within limits.
+ */
+export function validateInput(input: TurnInput): void {
+  const eventType = input.event?.type ?? "";
+  if (input.text === "" && input.intent === "" && eventType === "") {
+    throw invalidArgument("input", "empty: set input.text, input.intent or input.event.type");
+  }
+  if (input.text.length > inputLimits.textChars) {
+    throw invalidArgument("input.text", `${input.text.length} characters, more than the limit of ${inputLimits.textChars}`);
+  }
+  if (input.intent !== "" && !namePattern.test(input.intent)) {
+    throw invalidArgument("input.intent", `${JSON.stringify(input.intent.slice(0, 40))} is not a valid intent name (1 to 128 of A-Z a-z 0-9 . _ : / -)`);
+  }
+  if (input.event !== undefined && !namePattern.test(eventType)) {
+    throw invalidArgument("input.event.type", `${JSON.stringify(eventType.slice(0, 40))} is not a valid event type (1 to 128 of A-Z a-z 0-9 . _ : / -)`);
+  }
+  const entries = Object.entries(input.metadata);
+  if (entries.length > inputLimits.metadataEntries) {
+    throw invalidArgument("input.metadata", `${entries.length} entries, more than the limit of ${inputLimits.metadataEntries}`);
+  }
+  for (const [key, value] of entries) {
+    if (!namePattern.test(key)) throw invalidArgument("input.metadata", `key ${JSON.stringify(key.slice(0, 40))} is not valid`);
+    if (value.length > inputLimits.metadataValueChars) {
+      throw invalidArgument(`input.metadata[${key}]`, `longer than ${inputLimits.metadataValueChars} characters`);
+    }
+  }
+}
+
+/**
+ * deadlineOf returns the caller's deadline as an absolute time, if it set one.
+ */
+function deadlineOf(ctx: HandlerContext): number | undefined {
+  const ms = ctx.timeoutMs();
+  return ms === undefined ? undefined : Date.now() + ms;
+}
+

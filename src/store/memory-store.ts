@@ -1,0 +1,178 @@
+import { clone } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import {
+  type SendTurnResponse,
+  SendTurnResponseSchema,
+} from "../gen/switchboard/v1/orchestrator_pb.js";
+import {
+  type Session,
+  SessionSchema,
+  type Snapshot,
+  SnapshotSchema,
+  type Step,
+  StepSchema,
+} from "../gen/switchboard/v1/session_pb.js";
+import { aborted } from "../core/errors.js";
+import {
+  type Clock,
+  type Commit,
+  type Page,
+  type PageRequest,
+  type SessionFilter,
+  type SessionStore,
+  systemClock,
+} from "../core/ports.js";
+import { committedStepId, failedStepId, pageSize, snapshotOf } from "./records.js";
+
+interface Entry {
+  session: Session;
+  snapshots: Snapshot[];
+  steps: Step[];
+  turns: Map<string, SendTurnResponse>;
+}
+
+/**
+ * MemoryStore is the embedded SessionStore: everything lives in the process
+ * and is lost when it exits. It keeps the same contract as the MongoDB
+ * store (compare-and-set, idempotent turns, expiry), so the engine behaves
+ * the same on both.
+ */
+export class MemoryStore implements SessionStore {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  async get(sessionId: string): Promise<Session | undefined> {
+    const entry = this.live(sessionId);
+    return entry && clone(SessionSchema, entry.session);
+  }
+
+  async commit(commit: Commit): Promise<void> {
+    const { session, expectedVersion } = commit;
+    const entry = this.live(session.id);
+    const current = entry?.session.version ?? 0n;
+    if (current !== expectedVersion) {
+      throw aborted(
+        `session ${session.id} changed while the turn ran (now at version ${current}, the turn started from ${expectedVersion}); send the turn again`,
+      );
+    }
+    if (session.version !== expectedVersion + 1n) {
+      throw new Error(`commit of version ${session.version} from ${expectedVersion}: versions must grow by one`);
+    }
+    const now = this.clock.now();
+    const stored = clone(SessionSchema, session);
+    const target: Entry = entry ?? { session: stored, snapshots: [], steps: [], turns: new Map() };
+    target.session = stored;
+    target.snapshots.push(snapshotOf(stored, commit.reason, now));
+    commit.steps.forEach((step, i) => {
+      const s = clone(StepSchema, step);
+      s.id = committedStepId(session.version, i);
+      s.version = session.version;
+      target.steps.push(s);
+    });
+    if (commit.turn) target.turns.set(commit.turn.turnId, clone(SendTurnResponseSchema, commit.turn.result));
+    this.entries.set(session.id, target);
+  }
+
+  async turnResult(sessionId: string, turnId: string): Promise<SendTurnResponse | undefined> {
+    const result = this.live(sessionId)?.turns.get(turnId);
+    return result && clone(SendTurnResponseSchema, result);
+  }
+
+  async recordFailure(step: Step): Promise<void> {
+    const entry = this.live(step.sessionId);
+    if (entry === undefined) return;
+    const s = clone(StepSchema, step);
+    s.id = failedStepId(entry.session.version, this.clock.now(), step.turnId);
+    s.version = 0n;
+    entry.steps.push(s);
+  }
+
+  async listSteps(sessionId: string, page: PageRequest): Promise<Page<Step>> {
+    const entry = this.live(sessionId);
+    if (entry === undefined) return { items: [], nextPageToken: "" };
+    return pageOf(
+      [...entry.steps].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      (s) => s.id,
+      page,
+      (s) => clone(StepSchema, s),
+    );
+  }
+
+  async listSnapshots(sessionId: string, page: PageRequest): Promise<Page<Snapshot>> {
+    const entry = this.live(sessionId);
+    if (entry === undefined) return { items: [], nextPageToken: "" };
+    return pageOf(
+      entry.snapshots,
+      (s) => s.version.toString().padStart(20, "0"),
+      page,
+      (s) => clone(SnapshotSchema, s),
+    );
+  }
+
+  async snapshot(sessionId: string, version: bigint): Promise<Snapshot | undefined> {
+    const found = this.live(sessionId)?.snapshots.find((s) => s.version === version);
+    return found && clone(SnapshotSchema, found);
+  }
+
+  async list(filter: SessionFilter, page: PageRequest): Promise<Page<Session>> {
+    const sessions = [...this.entries.keys()]
+      .map((id) => this.live(id)?.session)
+      .filter((s): s is Session => s !== undefined)
+      .filter((s) => filter.status === undefined || s.status === filter.status)
+      .filter((s) => filter.tenant === undefined || s.tenant === filter.tenant)
+      .sort((a, b) => listKey(b).localeCompare(listKey(a)));
+    return pageOf(sessions, listKey, page, (s) => clone(SessionSchema, s), true);
+  }
+
+  async delete(sessionId: string): Promise<boolean> {
+    const existed = this.live(sessionId) !== undefined;
+    this.entries.delete(sessionId);
+    return existed;
+  }
+
+  async close(): Promise<void> {
+    this.entries.clear();
+  }
+
+  /** live returns the entry of a session that exists and has not expired, dropping expired ones. */
+  private live(sessionId: string): Entry | undefined {
+    const entry = this.entries.get(sessionId);
+    if (entry === undefined) return undefined;
+    const expires = entry.session.expireTime;
+    if (expires !== undefined && timestampMs(expires) <= this.clock.now().getTime()) {
+      this.entries.delete(sessionId);
+      return undefined;
+    }
+    return entry;
+  }
+}
+
+function listKey(s: Session): string {
+  const t = s.updateTime ? timestampMs(s.updateTime) : 0;
+  return `${t.toString().padStart(15, "0")}/${s.id}`;
+}
+
+/**
+ * pageOf cuts one page out of a sorted list by an opaque key token.
+ */
+function pageOf<T>(
+  sorted: T[],
+  key: (t: T) => string,
+  page: PageRequest,
+  copy: (t: T) => T,
+  descending = false,
+): Page<T> {
+  const size = pageSize(page.pageSize, 100, 1000);
+  const after = page.pageToken;
+  const rest =
+    after === ""
+      ? sorted
+      : sorted.filter((t) => (descending ? key(t) < after : key(t) > after));
+  const items = rest.slice(0, size);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(copy),
+    nextPageToken: rest.length > size && last !== undefined ? key(last) : "",
+  };
+}
