@@ -150,7 +150,7 @@ export class Engine {
           );
         }
         observer.accepted?.(plan.stage.name, plan.agent);
-        applied = await this.callAgent(flow, session, plan, req, turnId, hop === 0, signal, deadline, observer);
+        applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, signal, deadline, observer);
         steps.push(applied.step);
         session = applied.session;
         if (applied.transition) observer.transition?.(applied.transition.from, applied.transition.to);
@@ -231,6 +231,7 @@ export class Engine {
     plan: TurnPlan,
     req: TurnRequest,
     turnId: string,
+    version: bigint,
     first: boolean,
     signal: AbortSignal,
     deadline: number | undefined,
@@ -270,6 +271,7 @@ export class Engine {
     });
     return applyResult(flow, session, plan, outcome.result, {
       turnId,
+      version,
       input: req.input,
       first,
       instance: outcome.instance,

@@ -95,11 +95,21 @@ export function planTurn(flow: Flow, session: Session, input: TurnInput): TurnPl
       `intent ${JSON.stringify(intent)} is not allowed at stage ${JSON.stringify(stage.name)}; allowed: ${stage.allowedIntents.join(", ")}`,
     );
   }
-  const agent = (intent !== "" ? stage.intentAgents[intent] : undefined) ?? (stage.agent || stage.fallbackAgent);
+  const agent = chooseAgent(stage, intent);
   if (agent === "") {
     throw failedPrecondition(`stage ${JSON.stringify(stage.name)} has no agent for intent ${JSON.stringify(intent)}`);
   }
   return { stage, agent, intent, handoffFrom: "" };
+}
+
+/**
+ * chooseAgent picks a stage's agent for an intent: the intent's own agent;
+ * for an intent with none, the fallback agent; without an intent (or
+ * without a fallback), the stage's agent.
+ */
+function chooseAgent(stage: Stage, intent: string): string {
+  if (intent === "") return stage.agent || stage.fallbackAgent;
+  return stage.intentAgents[intent] ?? (stage.fallbackAgent || stage.agent);
 }
 
 function turnIntent(stage: Stage, input: TurnInput): string {
@@ -127,6 +137,8 @@ export interface AppliedTurn {
  */
 export interface TurnFacts {
   turnId: string;
+  /** The version this turn commits: one more than the stored session's. */
+  version: bigint;
   input: TurnInput;
   /** Whether this is the first stage run in the turn (records the user's words once). */
   first: boolean;
@@ -250,7 +262,7 @@ export function applyResult(
     chain = undefined;
   }
 
-  session.version = before.version + 1n;
+  session.version = facts.version;
   session.updateTime = timestampFromDate(facts.now);
   session.expireTime = timestampFromDate(new Date(facts.now.getTime() + facts.ttlMs));
   if (complete) session.summary = summarize(session, "completed", facts.now);

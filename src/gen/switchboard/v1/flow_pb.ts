@@ -110,15 +110,15 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
   description: string;
 
   /**
-   * The agent that serves the stage.
+   * The agent that serves the stage: turns without an intent, and intents
+   * with no agent of their own when there is no fallback agent.
    *
    * @generated from field: string agent = 3;
    */
   agent: string;
 
   /**
-   * Per-intent agents: the intent of the turn picks the agent. `agent`, when
-   * set, serves intents that are not in the map.
+   * Per-intent agents: the intent of the turn picks the agent.
    *
    * @generated from field: map<string, string> intent_agents = 4;
    */
@@ -133,7 +133,8 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
   allowedIntents: string[];
 
   /**
-   * The agent that serves unknown intents (allowed, but with no agent).
+   * The agent that serves intents with no agent of their own in
+   * `intent_agents` (unknown intents, when `allowed_intents` is empty).
    *
    * @generated from field: string fallback_agent = 6;
    */

@@ -1,0 +1,206 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
+import { SessionStatus, StepStatus } from "../gen/switchboard/v1/session_pb.js";
+import { Action, type AgentResult, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
+import { MemoryStore } from "../store/memory-store.js";
+import { Engine, type FlowSource, type TurnRequest } from "./engine.js";
+import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
+
+type Reply = MessageInitShape<typeof AgentResultSchema> | Error;
+
+/** FakeAgents answers agent calls from per-agent scripts, in memory. */
+class FakeAgents implements AgentInvoker {
+  readonly calls: AgentCall[] = [];
+  constructor(private readonly replies: Record<string, (call: AgentCall) => Reply>) {}
+  has(agent: string) {
+    return agent in this.replies;
+  }
+  async invoke(call: AgentCall): Promise<AgentOutcome> {
+    this.calls.push(call);
+    const reply = this.replies[call.agent];
+    if (reply === undefined) throw new ConnectError(`no agent ${call.agent}`, Code.Unavailable);
+    const r = reply(call);
+    if (r instanceof Error) throw r;
+    const result: AgentResult = create(AgentResultSchema, r);
+    call.onDelta({ $typeName: "switchboard.v1.OutputDelta", text: result.text, audio: new Uint8Array() });
+    return { result, instance: `fake:${call.agent}`, attempts: 1, latencyMs: 1, breaker: "closed" };
+  }
+}
+
+const flows = (flow: Flow): FlowSource => ({
+  defaultFlowId: flow.id,
+  get: (id, version) => (id === flow.id && (version === "" || version === flow.version) ? flow : undefined),
+});
+
+const contactFlow = create(FlowSchema, {
+  id: "cc",
+  version: "1",
+  maxChain: 4,
+  stages: [
+    { name: "greeting", agent: "greeter", transitions: [{ to: "triage" }] },
+    {
+      name: "triage",
+      agent: "triager",
+      allowedIntents: ["refund", "billing", "other"],
+      intentAgents: { refund: "refunds" },
+      fallbackAgent: "fallback",
+      transitions: [{ to: "closing" }],
+    },
+    { name: "closing", agent: "closer", terminal: true },
+  ],
+});
+
+let n = 0;
+function setup(replies: Record<string, (call: AgentCall) => Reply>, flow = contactFlow) {
+  const store = new MemoryStore();
+  const agents = new FakeAgents(replies);
+  const engine = new Engine({
+    store,
+    invoker: agents,
+    flows: flows(flow),
+    clock: { now: () => new Date() },
+    newId: () => `id-${n++}`,
+    sessionTtlMs: 60_000,
+    defaultAgentTimeoutMs: 1_000,
+  });
+  const turn = (sessionId: string, input: MessageInitShape<typeof TurnInputSchema>, turnId = ""): TurnRequest => ({
+    sessionId,
+    accountId: "acct",
+    flowId: "",
+    turnId,
+    input: create(TurnInputSchema, input),
+    tenant: "",
+    metadata: {},
+  });
+  const run = (req: TurnRequest) => engine.runTurn(req, new AbortController().signal, undefined);
+  return { store, agents, engine, turn, run };
+}
+
+describe("Engine", () => {
+  it("creates a session on the first turn and advances by the flow's transitions", async () => {
+    const { run, turn, store } = setup({ greeter: () => ({ text: "hi", statePatch: { greeted: true } }) });
+    const res = await run(turn("s1", { text: "hello" }));
+    expect(res.stageCompleted).toBe("greeting");
+    expect(res.nextStage).toBe("triage");
+    expect(res.session?.version).toBe(1n);
+    expect((await store.get("s1"))?.state).toEqual({ greeted: true });
+  });
+
+  it("routes by intent, to the fallback agent for an allowed intent with no agent", async () => {
+    const { run, turn, agents } = setup({
+      greeter: () => ({ text: "hi" }),
+      refunds: () => ({ text: "refund ok", next: { action: Action.WAIT } }),
+      fallback: () => ({ text: "fallback", next: { action: Action.WAIT } }),
+    });
+    await run(turn("s2", { text: "hello" }));
+    await run(turn("s2", { text: "money back", intent: "refund" }));
+    await run(turn("s2", { text: "?", intent: "other" }));
+    expect(agents.calls.map((c) => c.agent)).toEqual(["greeter", "refunds", "fallback"]);
+  });
+
+  it("refuses an intent not allowed at the stage with FAILED_PRECONDITION and the allowed list, changing nothing", async () => {
+    const { run, turn, store } = setup({ greeter: () => ({ text: "hi" }) });
+    await run(turn("s3", { text: "hello" }));
+    const err = await run(turn("s3", { text: "x", intent: "cancel_account" })).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((err as ConnectError).rawMessage).toBe(
+      'intent "cancel_account" is not allowed at stage "triage"; allowed: refund, billing, other',
+    );
+    const session = await store.get("s3");
+    expect(session?.version).toBe(1n);
+    expect(session?.stage).toBe("triage");
+    const steps = (await store.listSteps("s3", { pageSize: 0, pageToken: "" })).items;
+    expect(steps.map((s) => s.status)).toEqual([StepStatus.OK, StepStatus.FAILED]);
+  });
+
+  it("chains stages in one turn on CONTINUE and completes at a terminal stage", async () => {
+    const { run, turn } = setup({
+      greeter: () => ({ text: "hi", next: { action: Action.CONTINUE } }),
+      triager: () => ({ text: "triaged", next: { action: Action.CONTINUE } }),
+      closer: () => ({ text: "bye" }),
+    });
+    const res = await run(turn("s4", { text: "hello" }));
+    expect(res.output).toBe("hi\ntriaged\nbye");
+    expect(res.isComplete).toBe(true);
+    expect(res.session?.status).toBe(SessionStatus.COMPLETED);
+    expect(res.session?.version).toBe(1n);
+    expect(res.session?.summary?.stages).toEqual(["greeting", "triage", "closing"]);
+  });
+
+  it("bounds automatic chaining so a cycle cannot spin forever", async () => {
+    const loop = create(FlowSchema, {
+      id: "loop",
+      version: "1",
+      maxChain: 3,
+      stages: [
+        { name: "a", agent: "x", transitions: [{ to: "b" }] },
+        { name: "b", agent: "x", transitions: [{ to: "a" }] },
+      ],
+    });
+    const { run, turn, store } = setup({ x: () => ({ text: "again", next: { action: Action.CONTINUE } }) }, loop);
+    const err = await run(turn("s5", { text: "go" })).catch((e: unknown) => ConnectError.from(e));
+    expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((err as ConnectError).rawMessage).toContain("max_chain");
+    expect(await store.get("s5")).toBeUndefined();
+  });
+
+  it("hands off to another agent in the same turn with the transcript", async () => {
+    const { run, turn, agents } = setup({
+      greeter: () => ({ text: "let me get a colleague", next: { action: Action.HANDOFF, targetAgent: "closer" } }),
+      closer: () => ({ text: "hello, colleague here" }),
+    });
+    const res = await run(turn("s6", { text: "hello" }));
+    expect(agents.calls.map((c) => c.agent)).toEqual(["greeter", "closer"]);
+    const handedOff = agents.calls[1]?.start;
+    expect(handedOff?.handoffFrom).toBe("greeter");
+    expect(handedOff?.history.map((m) => m.text)).toEqual(["hello", "let me get a colleague"]);
+    expect(res.output).toBe("let me get a colleague\nhello, colleague here");
+  });
+
+  it("waits for input on WAIT and records what it waits for", async () => {
+    const { run, turn } = setup({
+      greeter: () => ({ text: "one moment", next: { action: Action.WAIT, reason: "supervisor approval" } }),
+    });
+    const res = await run(turn("s7", { text: "refund 500" }));
+    expect(res.session?.status).toBe(SessionStatus.WAITING);
+    expect(res.session?.waiting?.reason).toBe("supervisor approval");
+    expect(res.session?.stage).toBe("greeting");
+  });
+
+  it("commits nothing when the agent fails the turn", async () => {
+    const { run, turn, store } = setup({ greeter: () => ({ next: { action: Action.FAIL, reason: "cannot help" } }) });
+    const err = await run(turn("s8", { text: "hello" })).catch((e: unknown) => ConnectError.from(e));
+    expect((err as ConnectError).rawMessage).toBe("agent greeter failed the turn: cannot help");
+    expect(await store.get("s8")).toBeUndefined();
+  });
+
+  it("applies a turn id once and replays its first result", async () => {
+    let calls = 0;
+    const { run, turn, store } = setup({ greeter: () => ({ text: `answer ${++calls}` }) });
+    const first = await run(turn("s9", { text: "hello" }, "turn-1"));
+    const again = await run(turn("s9", { text: "hello" }, "turn-1"));
+    expect(again.output).toBe(first.output);
+    expect(again.replayed).toBe(true);
+    expect(calls).toBe(1);
+    expect((await store.get("s9"))?.version).toBe(1n);
+  });
+
+  it("runs concurrent turns of one session one after another", async () => {
+    const { run, turn, store } = setup({
+      greeter: () => ({ text: "hi" }),
+      triager: () => ({ text: "ok", next: { action: Action.WAIT } }),
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => run(turn("s10", { text: `t${i}` }))));
+    expect((await store.get("s10"))?.version).toBe(10n);
+  });
+
+  it("gives the agent the smaller of the stage timeout and the caller's deadline", async () => {
+    const { engine, turn, agents } = setup({ greeter: () => ({ text: "hi" }) });
+    await engine.runTurn(turn("s11", { text: "x" }), new AbortController().signal, Date.now() + 250);
+    expect(agents.calls[0]?.timeoutMs).toBeLessThanOrEqual(250);
+    expect(agents.calls[0]?.timeoutMs).toBeGreaterThan(0);
+  });
+});

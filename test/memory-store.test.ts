@@ -1,0 +1,8 @@
+import { MemoryStore } from "../src/store/memory-store.js";
+import { storeContract } from "./support/store-contract.js";
+
+storeContract("memory", async () => {
+  let offset = 0;
+  const clock = { now: () => new Date(Date.now() + offset), advance: (ms: number) => void (offset += ms) };
+  return { store: new MemoryStore(clock), clock };
+});

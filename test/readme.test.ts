@@ -1,0 +1,58 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { jsonLine, type Proc, repoRoot, startTs } from "./support/process.js";
+
+const run = promisify(execFile);
+const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> };
+
+/**
+ * The README's promises: its first commands are the two that matter, and
+ * its walk-through works as written against what `npm start` runs.
+ */
+describe("README", () => {
+  it("opens with the install-and-run and the test command, which package.json and .ci/run back", () => {
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+    const commands = firstBlock.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("#")[0]?.trim());
+    expect(commands).toEqual(["npm ci && npm start", "npm ci && npm test"]);
+    expect(pkg.scripts["start"]).toBe("tsx src/cli/main.ts demo");
+    expect(readFileSync(join(repoRoot, ".ci/run"), "utf8")).toMatch(/^npm test$/m);
+  });
+
+  describe("grpcurl walk-through", () => {
+    const grpcurl = inject("grpcurl");
+    let demo: Proc;
+    let port = 0;
+
+    beforeAll(async () => {
+      // What `npm start` runs, on a free port.
+      demo = startTs("src/cli/main.ts", ["demo", "--port", "0"]);
+      const line = await demo.waitForLine((l) => jsonLine(l)?.["msg"] === "listening");
+      port = Number(jsonLine(line)?.["port"]);
+    });
+
+    afterAll(async () => {
+      await demo?.stop();
+    });
+
+    const section = readme.slice(readme.indexOf("## Talk to it with grpcurl"), readme.indexOf("## Contracts"));
+    const commands = [...section.matchAll(/^(grpcurl|curl) .*$/gm)].map((m) => m[0]);
+
+    it("has commands to run", () => {
+      expect(commands.length).toBeGreaterThanOrEqual(8);
+    });
+
+    it("runs every command as written", async () => {
+      for (const command of commands) {
+        const adapted = command.replaceAll("localhost:50051", `127.0.0.1:${port}`).replace(/^grpcurl /, `'${grpcurl}' `);
+        const { stdout } = await run("bash", ["-c", adapted], { timeout: 20_000 }).catch((e: unknown) => {
+          throw new Error(`README command failed: ${command}\n${String((e as { stderr?: string }).stderr ?? e)}`);
+        });
+        expect(stdout.length, command).toBeGreaterThan(0);
+      }
+    });
+  });
+});

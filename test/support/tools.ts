@@ -1,0 +1,47 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * toolsDir holds binaries the test setup builds (gitignored, kept between runs).
+ */
+export const toolsDir = fileURLToPath(new URL("../../.cache/bin", import.meta.url));
+
+/**
+ * grpcurlVersion is the grpcurl the tests install when none is on PATH.
+ */
+export const grpcurlVersion = "v1.9.3";
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env["PATH"] ?? "").split(":")) {
+    const candidate = join(dir, name);
+    if (dir !== "" && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * ensureGrpcurl returns the path of a grpcurl binary, building it with
+ * `go install` into .cache/bin when there is none.
+ */
+export function ensureGrpcurl(): string {
+  const cached = join(toolsDir, "grpcurl");
+  if (existsSync(cached)) return cached;
+  const found = onPath("grpcurl");
+  if (found !== undefined) return found;
+  mkdirSync(toolsDir, { recursive: true });
+  try {
+    execFileSync("go", ["install", `github.com/fullstorydev/grpcurl/cmd/grpcurl@${grpcurlVersion}`], {
+      env: { ...process.env, GOBIN: toolsDir },
+      stdio: ["ignore", "inherit", "inherit"],
+      timeout: 600_000,
+    });
+  } catch (e) {
+    throw new Error(
+      `could not build grpcurl with 'go install' (${e instanceof Error ? e.message : String(e)}); ` +
+        `install Go, or put a grpcurl binary on PATH, and run the tests again`,
+    );
+  }
+  return cached;
+}
