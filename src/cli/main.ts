@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { serveAgent } from "../sdk/index.js";
 import { echoAgent } from "../../agents/echo/agent.js";
 import { createLogger, type Logger } from "../log.js";
+import { MongoStore } from "../store/mongo-store.js";
 import { FlowCatalog, FlowLoadError } from "../server/flow-catalog.js";
 import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
 
@@ -25,6 +26,8 @@ Options (each also read from the environment variable shown; flags win):
   --session-ttl SECONDS    idle time before a session expires  SWITCHBOARD_SESSION_TTL 3600
   --agent-timeout SECONDS  default agent budget per turn       SWITCHBOARD_AGENT_TIMEOUT 30
   --drain-timeout SECONDS  longest wait for running turns on SIGTERM  SWITCHBOARD_DRAIN_TIMEOUT 30
+  --mongodb-uri URI        keep sessions in MongoDB   MONGODB_URI          (embedded in-memory store)
+  --db NAME                MongoDB database   SWITCHBOARD_DB   the URI's database, else switchboard
   --log-level LEVEL        trace|debug|info|warn|error  SWITCHBOARD_LOG_LEVEL info
   --help                   show this help
 `;
@@ -41,6 +44,8 @@ interface ServeSettings {
   sessionTtlMs: number;
   agentTimeoutMs: number;
   drainTimeoutMs: number;
+  mongoUri: string;
+  database: string;
   logLevel: string;
 }
 
@@ -58,6 +63,8 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
       "session-ttl": { type: "string" },
       "agent-timeout": { type: "string" },
       "drain-timeout": { type: "string" },
+      "mongodb-uri": { type: "string" },
+      db: { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -91,6 +98,8 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     sessionTtlMs: seconds("session-ttl", values["session-ttl"] ?? env["SWITCHBOARD_SESSION_TTL"], 3600),
     agentTimeoutMs: seconds("agent-timeout", values["agent-timeout"] ?? env["SWITCHBOARD_AGENT_TIMEOUT"], 30),
     drainTimeoutMs: seconds("drain-timeout", values["drain-timeout"] ?? env["SWITCHBOARD_DRAIN_TIMEOUT"], 30),
+    mongoUri: values["mongodb-uri"] ?? env["MONGODB_URI"] ?? "",
+    database: values.db ?? env["SWITCHBOARD_DB"] ?? "",
     logLevel: values["log-level"] ?? env["SWITCHBOARD_LOG_LEVEL"] ?? "info",
   };
 }
@@ -101,7 +110,18 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
   if (flows.get(s.defaultFlow, "") === undefined) {
     throw new UsageError(`--default-flow: no flow ${JSON.stringify(s.defaultFlow)} in ${s.flowsDir}`);
   }
+  const storeLog = log.child({ component: "store" });
+  const store =
+    s.mongoUri === ""
+      ? undefined
+      : await MongoStore.open({
+          uri: s.mongoUri,
+          database: s.database,
+          onBackgroundError: (err, what) => storeLog.warn({ err, what }, "session store background work failed"),
+        });
+  if (store !== undefined) storeLog.info({ database: store.databaseName }, "sessions are kept in MongoDB");
   const orchestrator = await startOrchestrator({
+    ...(store ? { store } : {}),
     host: s.host,
     port: s.port,
     flows,

@@ -12,7 +12,7 @@ import {
   StepStatus,
 } from "../gen/switchboard/v1/session_pb.js";
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
-import { codeName, notFound } from "./errors.js";
+import { codeName, isStoreError, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
 import type { AgentInvoker, Clock, SessionStore } from "./ports.js";
 import { type AppliedTurn, applyResult, newSession, planTurn, type TurnPlan } from "./turn.js";
@@ -84,6 +84,43 @@ export interface EngineOptions {
   defaultAgentTimeoutMs: number;
   /** Called once per turn, e.g. to log it. */
   onTurn?: (record: TurnRecord) => void;
+  /** How often a turn may run from fresh state after losing a compare-and-set to another replica (default 50; the turn's deadline bounds it too). */
+  commitAttempts?: number;
+  /** The largest session state, in bytes of JSON (default 256 KiB). */
+  maxStateBytes?: number;
+}
+
+/**
+ * defaultMaxStateBytes bounds a session's state unless configured otherwise.
+ */
+export const defaultMaxStateBytes = 256 * 1024;
+
+/** Attempt records how far one run of a turn got, for failure reports. */
+interface Attempt {
+  existing: Session | undefined;
+  plan: TurnPlan | undefined;
+  /** Which run of the turn this is, from 1; agents see it as TurnStart.attempt. */
+  number: number;
+}
+
+/**
+ * checkStateSize refuses a state larger than the limit, before anything is
+ * committed, with an error that says how large it got.
+ */
+function checkStateSize(session: Session, limit: number): void {
+  const bytes = utf8.encode(JSON.stringify(session.state ?? {})).length;
+  if (bytes > limit) {
+    throw new ConnectError(
+      `the session state would grow to ${bytes} bytes, above the limit of ${limit}; the agent's state patch was not applied`,
+      Code.ResourceExhausted,
+    );
+  }
+}
+
+const utf8 = new TextEncoder();
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -120,91 +157,134 @@ export class Engine {
     deadline: number | undefined,
     observer: TurnObserver,
   ): Promise<SendTurnResponse> {
-    const { store, clock } = this.opts;
+    const { clock } = this.opts;
     const startedAt = clock.now();
     const turnId = req.turnId || this.opts.newId();
-    if (req.turnId !== "") {
-      const replay = await store.turnResult(req.sessionId, req.turnId);
-      if (replay !== undefined) {
-        this.report({ sessionId: req.sessionId, turnId, agent: replay.agent, stage: replay.stageCompleted, status: "replayed", latencyMs: 0 });
-        return { ...replay, replayed: true };
+    // Once output reached the caller a turn cannot run again unseen, so a
+    // lost compare-and-set is retried from fresh state only before that.
+    let outputSent = false;
+    const watched: TurnObserver = {
+      ...observer,
+      output: (delta, agent) => {
+        outputSent = true;
+        observer.output?.(delta, agent);
+      },
+    };
+    const attempt: Attempt = { existing: undefined, plan: undefined, number: 1 };
+    for (let n = 1; ; n++) {
+      try {
+        const result = await this.attemptTurn(req, turnId, signal, deadline, watched, startedAt, attempt);
+        this.report({
+          sessionId: result.sessionId,
+          turnId,
+          agent: result.agent,
+          stage: result.stageCompleted,
+          status: result.replayed ? "replayed" : "ok",
+          latencyMs: clock.now().getTime() - startedAt.getTime(),
+        });
+        return result;
+      } catch (e) {
+        const err = ConnectError.from(e);
+        if (err.code === Code.Aborted && !outputSent && n < this.commitAttempts && !signal.aborted) {
+          // No backoff to speak of: the turn that won is committed, so a
+          // fresh read now sees it; waiting longer would only let the
+          // winner's next queued turn win again.
+          await sleep(Math.random() * 2);
+          attempt.number = n + 1;
+          continue;
+        }
+        this.report({
+          sessionId: req.sessionId,
+          turnId,
+          agent: attempt.plan?.agent ?? "",
+          stage: attempt.plan?.stage.name ?? attempt.existing?.stage ?? "",
+          status: "failed",
+          latencyMs: clock.now().getTime() - startedAt.getTime(),
+          code: codeName(err.code),
+          error: err.rawMessage,
+        });
+        if (attempt.existing !== undefined && !isStoreError(err)) {
+          await this.recordFailure(attempt.existing, req, turnId, attempt.plan, err, startedAt);
+        }
+        throw err;
       }
     }
+  }
+
+  private get commitAttempts(): number {
+    return this.opts.commitAttempts ?? 50;
+  }
+
+  /**
+   * attemptTurn runs a turn once from the session's stored state and
+   * commits it, or throws. `attempt` tells the caller how far it got.
+   */
+  private async attemptTurn(
+    req: TurnRequest,
+    turnId: string,
+    signal: AbortSignal,
+    deadline: number | undefined,
+    observer: TurnObserver,
+    startedAt: Date,
+    attempt: Attempt,
+  ): Promise<SendTurnResponse> {
+    const { store } = this.opts;
+    attempt.plan = undefined;
+    if (req.turnId !== "") {
+      const replay = await store.turnResult(req.sessionId, req.turnId);
+      if (replay !== undefined) return { ...replay, replayed: true };
+    }
     const existing = await store.get(req.sessionId);
+    attempt.existing = existing;
     const flow = this.flowFor(existing, req);
     const before =
       existing ??
       newSession(flow, { id: req.sessionId, accountId: req.accountId, tenant: req.tenant, now: startedAt });
     let session = before;
-    let plan: TurnPlan | undefined;
+    let plan = planTurn(flow, session, req.input);
+    attempt.plan = plan;
     const steps = [];
-    try {
-      plan = planTurn(flow, session, req.input);
-      const maxChain = flow.maxChain > 0 ? flow.maxChain : defaultMaxChain;
-      let applied: AppliedTurn | undefined;
-      for (let hop = 0; ; hop++) {
-        if (hop >= maxChain) {
-          throw new ConnectError(
-            `turn ran ${maxChain} stages without waiting for input (flow ${flow.id} max_chain); check the flow for a cycle`,
-            Code.FailedPrecondition,
-          );
-        }
-        observer.accepted?.(plan.stage.name, plan.agent);
-        applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, signal, deadline, observer);
-        steps.push(applied.step);
-        session = applied.session;
-        if (applied.transition) observer.transition?.(applied.transition.from, applied.transition.to);
-        const chain = applied.chain;
-        if (chain === undefined) break;
-        if (chain.kind === "handoff") {
-          plan = { stage: plan.stage, agent: chain.agent, intent: plan.intent, handoffFrom: plan.agent };
-        } else {
-          plan = planTurn(flow, session, { ...req.input, intent: "", $typeName: "switchboard.v1.TurnInput" });
-        }
+    const maxChain = flow.maxChain > 0 ? flow.maxChain : defaultMaxChain;
+    for (let hop = 0; ; hop++) {
+      if (hop >= maxChain) {
+        throw new ConnectError(
+          `turn ran ${maxChain} stages without waiting for input (flow ${flow.id} max_chain); check the flow for a cycle`,
+          Code.FailedPrecondition,
+        );
       }
-      const result = create(SendTurnResponseSchema, {
-        sessionId: session.id,
-        turnId,
-        output: steps.map((s) => s.output).filter((o) => o !== "").join("\n"),
-        agent: plan.agent,
-        stageCompleted: plan.stage.name,
-        nextStage: session.stage,
-        isComplete: session.status === SessionStatus.COMPLETED,
-        session,
-      });
-      await store.commit({
-        session,
-        expectedVersion: before.version,
-        reason: "turn",
-        steps,
-        ...(req.turnId !== "" ? { turn: { turnId: req.turnId, result } } : {}),
-      });
-      this.report({
-        sessionId: session.id,
-        turnId,
-        agent: plan.agent,
-        stage: plan.stage.name,
-        status: "ok",
-        latencyMs: clock.now().getTime() - startedAt.getTime(),
-      });
-      return result;
-    } catch (e) {
-      const err = ConnectError.from(e);
-      this.report({
-        sessionId: req.sessionId,
-        turnId,
-        agent: plan?.agent ?? "",
-        stage: plan?.stage.name ?? before.stage,
-        status: "failed",
-        latencyMs: clock.now().getTime() - startedAt.getTime(),
-        code: codeName(err.code),
-        error: err.rawMessage,
-      });
-      if (existing !== undefined) {
-        await this.recordFailure(existing, req, turnId, plan, err, startedAt);
+      observer.accepted?.(plan.stage.name, plan.agent);
+      const applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, attempt.number, signal, deadline, observer);
+      steps.push(applied.step);
+      session = applied.session;
+      if (applied.transition) observer.transition?.(applied.transition.from, applied.transition.to);
+      const chain = applied.chain;
+      if (chain === undefined) break;
+      if (chain.kind === "handoff") {
+        plan = { stage: plan.stage, agent: chain.agent, intent: plan.intent, handoffFrom: plan.agent };
+      } else {
+        plan = planTurn(flow, session, { ...req.input, intent: "", $typeName: "switchboard.v1.TurnInput" });
       }
-      throw err;
+      attempt.plan = plan;
     }
+    checkStateSize(session, this.opts.maxStateBytes ?? defaultMaxStateBytes);
+    const result = create(SendTurnResponseSchema, {
+      sessionId: session.id,
+      turnId,
+      output: steps.map((s) => s.output).filter((o) => o !== "").join("\n"),
+      agent: plan.agent,
+      stageCompleted: plan.stage.name,
+      nextStage: session.stage,
+      isComplete: session.status === SessionStatus.COMPLETED,
+      session,
+    });
+    await store.commit({
+      session,
+      expectedVersion: before.version,
+      reason: "turn",
+      steps,
+      ...(req.turnId !== "" ? { turn: { turnId: req.turnId, result } } : {}),
+    });
+    return result;
   }
 
   private flowFor(existing: Session | undefined, req: TurnRequest): Flow {
@@ -233,6 +313,7 @@ export class Engine {
     turnId: string,
     version: bigint,
     first: boolean,
+    attemptNumber: number,
     signal: AbortSignal,
     deadline: number | undefined,
     observer: TurnObserver,
@@ -258,7 +339,7 @@ export class Engine {
       state: session.state ?? {},
       history: session.history,
       budget: durationFromMs(Math.round(timeoutMs)),
-      attempt: 1,
+      attempt: attemptNumber,
       handoffFrom: plan.handoffFrom,
       metadata: req.metadata,
     });

@@ -25,6 +25,25 @@ export function isRetryable(err: unknown): boolean {
   );
 }
 
+const storeKey = Symbol.for("switchboard.store-error");
+
+/**
+ * markStoreError flags an error as coming from the session store (the
+ * database), so the engine does not try to write a failure record to a
+ * store that just failed.
+ */
+export function markStoreError(err: ConnectError): ConnectError {
+  (err as unknown as Record<symbol, boolean>)[storeKey] = true;
+  return err;
+}
+
+/**
+ * isStoreError tells whether an error came from the session store.
+ */
+export function isStoreError(err: unknown): boolean {
+  return err instanceof ConnectError && (err as unknown as Record<symbol, boolean>)[storeKey] === true;
+}
+
 /**
  * invalidArgument is the error for a malformed request field. The message
  * always starts with the field's name so the caller knows what to fix.

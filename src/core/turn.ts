@@ -30,6 +30,13 @@ import { findStage, initialStage } from "./flow.js";
 export const historyWindow = 20;
 
 /**
+ * completedStagesWindow bounds the completed-stages list a session carries,
+ * so a long conversation's snapshots stay the same size; the audit trail
+ * has every stage.
+ */
+export const completedStagesWindow = 100;
+
+/**
  * NewSessionOptions are the facts a new session starts from.
  */
 export interface NewSessionOptions {
@@ -191,6 +198,9 @@ export function applyResult(
   }
   session.agent = plan.agent;
   session.completedStages.push(stage.name);
+  if (session.completedStages.length > completedStagesWindow) {
+    session.completedStages.splice(0, session.completedStages.length - completedStagesWindow);
+  }
   session.waiting = undefined;
   session.status = SessionStatus.ACTIVE;
 

@@ -56,6 +56,9 @@ export class MemoryStore implements SessionStore {
         `session ${session.id} changed while the turn ran (now at version ${current}, the turn started from ${expectedVersion}); send the turn again`,
       );
     }
+    if (commit.turn !== undefined && entry?.turns.has(commit.turn.turnId)) {
+      throw aborted(`session ${session.id}: turn ${commit.turn.turnId} was applied already; send the turn again to get its result`);
+    }
     if (session.version !== expectedVersion + 1n) {
       throw new Error(`commit of version ${session.version} from ${expectedVersion}: versions must grow by one`);
     }

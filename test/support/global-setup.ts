@@ -1,15 +1,32 @@
 import type { TestProject } from "vitest/node";
+import { FerretDb } from "./ferretdb.js";
 import { ensureGrpcurl } from "./tools.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     grpcurl: string;
+    /** The MongoDB server the tests use: MONGODB_URI, or a FerretDB started here. */
+    mongoUri: string;
   }
 }
 
+let ferret: FerretDb | undefined;
+
 /**
- * setup installs the external tools the integration tests drive, once per run.
+ * setup installs the external tools the integration tests drive and starts
+ * the database they share, once per run. There is no skipping: without a
+ * database the run fails and says how to provide one.
  */
-export default function setup(project: TestProject): void {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   project.provide("grpcurl", ensureGrpcurl());
+  const given = process.env["MONGODB_URI"];
+  if (given !== undefined && given !== "") {
+    project.provide("mongoUri", given);
+  } else {
+    ferret = await FerretDb.launch();
+    project.provide("mongoUri", ferret.uri);
+  }
+  return async () => {
+    await ferret?.destroy();
+  };
 }

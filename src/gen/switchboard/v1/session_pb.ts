@@ -67,7 +67,8 @@ export type Session = Message<"switchboard.v1.Session"> & {
   stage: string;
 
   /**
-   * The stages completed so far, in order, with repeats.
+   * The stages completed so far, in order, with repeats: the last 100 (the
+   * audit trail has them all).
    *
    * @generated from field: repeated string completed_stages = 7;
    */

@@ -1,0 +1,110 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { BSON, MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Engine } from "../src/core/engine.js";
+import { systemClock } from "../src/core/ports.js";
+import { SessionSchema, StepSchema } from "../src/gen/switchboard/v1/session_pb.js";
+import { TurnInputSchema } from "../src/gen/switchboard/v1/turn_pb.js";
+import { AgentPool } from "../src/mesh/agent-pool.js";
+import { FlowCatalog } from "../src/server/flow-catalog.js";
+import { MongoStore } from "../src/store/mongo-store.js";
+import { startCounterAgent } from "./support/agents.js";
+import { repoRoot } from "./support/process.js";
+import { storeContract } from "./support/store-contract.js";
+
+const stores: MongoStore[] = [];
+const database = `switchboard_contract_${randomBytes(4).toString("hex")}`;
+
+storeContract("mongodb", async () => {
+  let offset = 0;
+  const clock = { now: () => new Date(Date.now() + offset), advance: (ms: number) => void (offset += ms) };
+  const store = await MongoStore.open({ uri: inject("mongoUri"), database, clock, sweepIntervalMs: 0 });
+  stores.push(store);
+  return { store, clock };
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+});
+
+describe("MongoStore on a real server", () => {
+  const uri = inject("mongoUri");
+  const db = `switchboard_growth_${randomBytes(4).toString("hex")}`;
+  let agent: Awaited<ReturnType<typeof startCounterAgent>>;
+  let raw: MongoClient;
+
+  beforeAll(async () => {
+    agent = await startCounterAgent();
+    raw = new MongoClient(uri);
+    await raw.connect();
+  });
+
+  afterAll(async () => {
+    await agent?.close();
+    await raw?.close();
+  });
+
+  const bytesOf = async (sessionId: string) => {
+    const docs = await raw.db(db).collection("session_versions").find({ session: sessionId }).toArray();
+    return { total: docs.reduce((n, d) => n + BSON.calculateObjectSize(d), 0), largest: Math.max(...docs.map((d) => BSON.calculateObjectSize(d))) };
+  };
+
+  it("writes bytes linearly in the number of turns: 1,000 turns cost about twice 500", async () => {
+    const store = await MongoStore.open({ uri, database: db, sweepIntervalMs: 0 });
+    stores.push(store);
+    const pool = new AgentPool();
+    pool.add("echo", agent.url);
+    const flows = new FlowCatalog("assistant");
+    flows.loadDirectory(join(repoRoot, "flows"));
+    let n = 0;
+    const engine = new Engine({
+      store,
+      invoker: pool,
+      flows,
+      clock: systemClock,
+      newId: () => `id-${n++}`,
+      sessionTtlMs: 3_600_000,
+      defaultAgentTimeoutMs: 10_000,
+    });
+    const turn = (i: number) =>
+      engine.runTurn(
+        { sessionId: "long", accountId: "", flowId: "", turnId: "", input: create(TurnInputSchema, { text: `turn number ${i}` }), tenant: "", metadata: {} },
+        new AbortController().signal,
+        undefined,
+      );
+    for (let i = 0; i < 500; i++) await turn(i);
+    const half = await bytesOf("long");
+    for (let i = 500; i < 1000; i++) await turn(i);
+    const full = await bytesOf("long");
+    expect((await store.get("long"))?.version).toBe(1000n);
+    // Quadratic growth (every version repeating the transcript) would make this 4.
+    expect(full.total / half.total).toBeLessThan(2.2);
+    expect(full.largest).toBeLessThan(16 * 1024);
+  }, 180_000);
+
+  it("sweeps expired sessions with their records", async () => {
+    let offset = 0;
+    const clock = { now: () => new Date(Date.now() + offset) };
+    const store = await MongoStore.open({ uri, database: db, clock, sweepIntervalMs: 0 });
+    stores.push(store);
+    const session = create(SessionSchema, {
+      id: "swept",
+      flowId: "f",
+      flowVersion: "1",
+      stage: "s",
+      version: 1n,
+      expireTime: timestampFromDate(new Date(Date.now() + 1000)),
+    });
+    await store.commit({ session, expectedVersion: 0n, reason: "turn", steps: [create(StepSchema, { sessionId: "swept" })] });
+    expect(await store.sweep()).toBe(0);
+    offset = 2000;
+    expect(await store.sweep()).toBeGreaterThanOrEqual(1);
+    for (const c of ["sessions", "session_versions", "session_failures"]) {
+      const left = await raw.db(db).collection(c).countDocuments(c === "sessions" ? { _id: "swept" as never } : { session: "swept" });
+      expect(left, c).toBe(0);
+    }
+  });
+});
