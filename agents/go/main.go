@@ -45,7 +45,7 @@ func run() error {
 	orchestrator := flag.String("orchestrator", env("SWITCHBOARD_ORCHESTRATOR", ""), "orchestrator URL to register with (env SWITCHBOARD_ORCHESTRATOR); none: no registration")
 	advertise := flag.String("advertise", "", "the URL the orchestrator reaches this agent at (default: http://HOST:PORT)")
 	token := flag.String("registry-token", env("SWITCHBOARD_REGISTRY_TOKEN", ""), "registration token (env SWITCHBOARD_REGISTRY_TOKEN)")
-	lease := flag.Duration("lease", 30*time.Second, "the registration lease to ask for")
+	lease := flag.Float64("lease", 30, "the registration lease to ask for, in seconds")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("agent", *name)
@@ -77,7 +77,7 @@ func run() error {
 	var registrar *agent.Registrar
 	if *orchestrator != "" {
 		registrar, err = agent.Register(agent.Registration{
-			Orchestrator: *orchestrator, Endpoint: *advertise, Card: card, Lease: *lease, Token: *token, Logger: log,
+			Orchestrator: *orchestrator, Endpoint: *advertise, Card: card, Lease: time.Duration(*lease * float64(time.Second)), Token: *token, Logger: log,
 		})
 		if err != nil {
 			return err
