@@ -9,7 +9,8 @@ trap 'rm -rf "$tmp"' EXIT
 bash scripts/generate.sh "$tmp" >&2
 stale=0
 for dir in src/gen agents/go/gen agents/python/gen; do
-  if ! diff -r "$tmp/$dir" "$dir" > "$tmp/diff.txt" 2>&1; then
+  # __pycache__: what running the Python agent leaves beside its code.
+  if ! diff -r -x __pycache__ "$tmp/$dir" "$dir" > "$tmp/diff.txt" 2>&1; then
     echo "$dir/ is out of date with proto/: run 'npm run generate' and commit the result." >&2
     head -40 "$tmp/diff.txt" >&2
     stale=1
