@@ -193,21 +193,23 @@ async function* handleTurn(
     let text = "";
     let final: AgentResultInit | string | void;
     if (isAsyncGenerator(out)) {
+      let finished = false;
       try {
         for (let step = await orAbort(out.next()); ; step = await orAbort(out.next())) {
           if (cancel.signal.aborted) await aborted;
           if (step.done === true) {
             final = step.value;
+            finished = true;
             break;
           }
           const delta = typeof step.value === "string" ? { text: step.value } : step.value;
           text += delta.text ?? "";
           yield create(HandleTurnResponseSchema, { kind: { case: "delta", value: delta } });
         }
-      } catch (e) {
-        // Let the generator clean up (its finally blocks), without waiting for it.
-        void out.return(undefined).catch(() => undefined);
-        throw e;
+      } finally {
+        // Aborted, failed, or the stream went away: let the handler clean up
+        // (its finally blocks) without waiting for it.
+        if (!finished) void out.return(undefined).catch(() => undefined);
       }
     } else {
       final = await orAbort(out);
