@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Fails when src/gen/ is not what `npm run generate` makes from proto/.
+# Fails when the committed generated code (src/gen/, agents/go/gen/,
+# agents/python/gen/) is not what `npm run generate` makes from proto/.
+# Installs the pinned generators first, so it works on a clean machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-npx buf generate --template buf.gen.yaml -o "$tmp"
-npx buf build -o "$tmp/src/gen/switchboard.binpb"
-if ! diff -r "$tmp/src/gen" src/gen > "$tmp/diff.txt"; then
-  echo "src/gen/ is out of date with proto/: run 'npm run generate' and commit the result." >&2
-  head -40 "$tmp/diff.txt" >&2
-  exit 1
-fi
+bash scripts/generate.sh "$tmp" >&2
+stale=0
+for dir in src/gen agents/go/gen agents/python/gen; do
+  # __pycache__: what running the Python agent leaves beside its code.
+  if ! diff -r -x __pycache__ "$tmp/$dir" "$dir" > "$tmp/diff.txt" 2>&1; then
+    echo "$dir/ is out of date with proto/: run 'npm run generate' and commit the result." >&2
+    head -40 "$tmp/diff.txt" >&2
+    stale=1
+  fi
+done
+[ "$stale" = 0 ] || exit 1
 echo "generated code is current"

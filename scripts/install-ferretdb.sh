@@ -11,8 +11,9 @@ set -euo pipefail
 version="${FERRETDB_VERSION:-v1.24.2}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/.cache/bin/ferretdb"
-if [ -x "$out" ] && "$out" --version 2>/dev/null | grep -q "version: $version"; then
-  exit 0
+if [ -x "$out" ]; then
+  have=$("$out" --version 2>/dev/null || true)
+  case "$have" in *"version: $version"*) exit 0 ;; esac
 fi
 mkdir -p "$root/.cache/bin"
 dir=$(cd "$(mktemp -d)" && go mod init ferretdb-build >/dev/null 2>&1 && go mod download -json "github.com/FerretDB/FerretDB@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')

@@ -1,4 +1,5 @@
-import { Action, type AgentOptions } from "../../src/sdk/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Action, type AgentOptions, type Turn } from "../../src/sdk/index.js";
 
 /**
  * echoAgent is the sample agent: it greets the caller in the greeting stage
@@ -14,6 +15,7 @@ export const echoAgent: Pick<AgentOptions, "card" | "handler"> = {
     intents: ["greeting", "chat"],
   },
   async *handler(turn) {
+    if (turn.start.metadata["switchboard.conformance"] === "slow") return yield* slowTurn(turn);
     const said = turn.text.trim();
     const heard = Number(turn.start.state?.["turns"] ?? 0) + 1;
     const reply =
@@ -31,3 +33,17 @@ export const echoAgent: Pick<AgentOptions, "card" | "handler"> = {
     };
   },
 };
+
+/**
+ * slowTurn streams a tick every 50ms for up to 30s, for the conformance
+ * kit's cancel and deadline checks (TurnStart.metadata
+ * "switchboard.conformance": "slow"); it stops when the turn is aborted.
+ */
+async function* slowTurn(turn: Turn): AsyncGenerator<string, { next: { action: Action } }, void> {
+  for (let i = 1; i <= 600 && !turn.signal.aborted; i++) {
+    await sleep(50, undefined, { signal: turn.signal }).catch(() => undefined);
+    if (turn.signal.aborted) break;
+    yield `tick ${i}. `;
+  }
+  return { next: { action: Action.ADVANCE } };
+}

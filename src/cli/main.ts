@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { serveAgent } from "../sdk/index.js";
 import { echoAgent } from "../../agents/echo/agent.js";
+import { conformanceMain } from "../conformance/cli.js";
 import { createLogger, type Logger } from "../log.js";
 import { MongoStore } from "../store/mongo-store.js";
 import { FlowCatalog, FlowLoadError } from "../server/flow-catalog.js";
@@ -14,6 +15,8 @@ const usage = `switchboard: a gRPC agent-mesh orchestrator
 Usage:
   switchboard serve [options]   run the orchestrator
   switchboard demo [options]    run the orchestrator with the sample echo agent
+  switchboard conformance URL   check an agent against the AgentService contract
+                                (switchboard conformance --help for its options)
   switchboard help              show this help
 
 Options (each also read from the environment variable shown; flags win):
@@ -151,6 +154,10 @@ async function main(argv: string[]): Promise<void> {
   const [command = "help", ...rest] = argv;
   if (command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(usage);
+    return;
+  }
+  if (command === "conformance") {
+    process.exitCode = await conformanceMain(rest);
     return;
   }
   if (command !== "serve" && command !== "demo") throw new UsageError(`unknown command ${JSON.stringify(command)}`);

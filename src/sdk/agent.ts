@@ -158,7 +158,19 @@ async function* handleTurn(
       input.end();
     }
   })();
-  const budget = start.budget ? durationMs(start.budget) : ctx.timeoutMs() ?? 60_000;
+  // The turn's time is the earlier of the gRPC deadline and start.budget;
+  // when it runs out the handler is aborted like on a cancel.
+  const limits = [ctx.timeoutMs(), start.budget ? durationMs(start.budget) : undefined].filter(
+    (ms): ms is number => ms !== undefined && ms > 0,
+  );
+  const budget = limits.length > 0 ? Math.min(...limits) : 60_000;
+  const expiry =
+    limits.length > 0
+      ? setTimeout(
+          () => cancel.abort(new ConnectError(`the turn's budget of ${budget}ms ran out`, Code.DeadlineExceeded)),
+          budget,
+        )
+      : undefined;
   const turn: Turn = {
     start,
     text: start.input?.text ?? "",
@@ -166,31 +178,48 @@ async function* handleTurn(
     deadline: new Date(Date.now() + budget),
     input,
   };
+  // Every wait on the handler also ends when the turn is aborted, so a
+  // handler that ignores the signal is left behind instead of holding the
+  // stream open; its output goes nowhere.
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(ConnectError.from(cancel.signal.reason ?? new ConnectError("cancelled", Code.Canceled)));
+    if (cancel.signal.aborted) fail();
+    else cancel.signal.addEventListener("abort", fail, { once: true });
+  });
+  aborted.catch(() => undefined);
+  const orAbort = <T>(p: Promise<T>): Promise<T> => Promise.race([p, aborted]);
   try {
     const out = handler(turn);
     let text = "";
     let final: AgentResultInit | string | void;
     if (isAsyncGenerator(out)) {
-      for (let step = await out.next(); ; step = await out.next()) {
-        if (cancel.signal.aborted) {
-          await out.return(undefined);
-          throw ConnectError.from(cancel.signal.reason ?? new ConnectError("cancelled", Code.Canceled));
+      let finished = false;
+      try {
+        for (let step = await orAbort(out.next()); ; step = await orAbort(out.next())) {
+          if (cancel.signal.aborted) await aborted;
+          if (step.done === true) {
+            final = step.value;
+            finished = true;
+            break;
+          }
+          const delta = typeof step.value === "string" ? { text: step.value } : step.value;
+          text += delta.text ?? "";
+          yield create(HandleTurnResponseSchema, { kind: { case: "delta", value: delta } });
         }
-        if (step.done === true) {
-          final = step.value;
-          break;
-        }
-        const delta = typeof step.value === "string" ? { text: step.value } : step.value;
-        text += delta.text ?? "";
-        yield create(HandleTurnResponseSchema, { kind: { case: "delta", value: delta } });
+      } finally {
+        // Aborted, failed, or the stream went away: let the handler clean up
+        // (its finally blocks) without waiting for it.
+        if (!finished) void out.return(undefined).catch(() => undefined);
       }
     } else {
-      final = await out;
+      final = await orAbort(out);
     }
+    if (cancel.signal.aborted) await aborted;
     const result = create(AgentResultSchema, typeof final === "string" ? { text: final } : final ?? {});
     if (result.text === "") result.text = text;
     yield create(HandleTurnResponseSchema, { kind: { case: "result", value: result } });
   } finally {
+    clearTimeout(expiry);
     ctx.signal.removeEventListener("abort", onAbort);
   }
 }

@@ -1,5 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { FerretDb } from "./ferretdb.js";
+import { buildGoAgent, ensurePythonAgent } from "./polyglot-tools.js";
 import { ensureGrpcurl } from "./tools.js";
 
 declare module "vitest" {
@@ -7,18 +8,25 @@ declare module "vitest" {
     grpcurl: string;
     /** The MongoDB server the tests use: MONGODB_URI, or a FerretDB started here. */
     mongoUri: string;
+    /** The Python interpreter of agents/python/.venv. */
+    python: string;
+    /** The built sample Go agent. */
+    goAgent: string;
   }
 }
 
 let ferret: FerretDb | undefined;
 
 /**
- * setup installs the external tools the integration tests drive and starts
- * the database they share, once per run. There is no skipping: without a
+ * setup installs the external tools the integration tests drive (grpcurl,
+ * the Python agent's virtual environment, the Go agent) and starts the
+ * database they share, once per run. There is no skipping: without a
  * database the run fails and says how to provide one.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   project.provide("grpcurl", ensureGrpcurl());
+  project.provide("python", ensurePythonAgent());
+  project.provide("goAgent", buildGoAgent());
   const given = process.env["MONGODB_URI"];
   if (given !== undefined && given !== "") {
     project.provide("mongoUri", given);

@@ -27,7 +27,15 @@ export interface Proc {
  * process, through tsx.
  */
 export function startTs(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+  return startCommand(process.execPath, ["--import", "tsx", entry, ...args], env, entry);
+}
+
+/**
+ * startCommand runs any program from the repository's top directory, with
+ * its output lines kept; `label` names it in errors.
+ */
+export function startCommand(command: string, args: string[], env: NodeJS.ProcessEnv = {}, label = command): Proc {
+  const child = spawn(command, args, {
     cwd: repoRoot,
     env: { ...process.env, SWITCHBOARD_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -49,7 +57,7 @@ export function startTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
       if (seen !== undefined) return resolve(seen);
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`no matching line from ${entry} within ${timeoutMs}ms; output:\n${lines.join("\n")}`));
+        reject(new Error(`no matching line from ${label} within ${timeoutMs}ms; output:\n${lines.join("\n")}`));
       }, timeoutMs);
       const check = (line: string) => {
         if (!match(line)) return;
@@ -62,7 +70,7 @@ export function startTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
         if (!waiters.has(check)) return;
         clearTimeout(timer);
         waiters.delete(check);
-        reject(new Error(`${entry} exited (${code}) before printing the expected line; output:\n${lines.join("\n")}`));
+        reject(new Error(`${label} exited (${code}) before printing the expected line; output:\n${lines.join("\n")}`));
       });
     });
   return {
@@ -115,4 +123,29 @@ export async function startEchoAgentProcess(): Promise<Proc & { url: string }> {
   const proc = startTs("agents/echo/main.ts", []);
   const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agent listening");
   return Object.assign(proc, { url: String(jsonLine(line)?.["url"]) });
+}
+
+/**
+ * RunningAgent is an agent process that listens.
+ */
+export type RunningAgentProcess = Proc & { url: string };
+
+async function listening(proc: Proc): Promise<RunningAgentProcess> {
+  const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agent listening");
+  return Object.assign(proc, { url: String(jsonLine(line)?.["url"]) });
+}
+
+/**
+ * startPythonAgentProcess runs the sample Python agent (agents/python) on a
+ * free port with the interpreter of its virtual environment.
+ */
+export function startPythonAgentProcess(python: string, args: string[] = []): Promise<RunningAgentProcess> {
+  return listening(startCommand(python, ["agents/python/sample_agent.py", ...args], {}, "python agent"));
+}
+
+/**
+ * startGoAgentProcess runs the built sample Go agent on a free port.
+ */
+export function startGoAgentProcess(binary: string, args: string[] = []): Promise<RunningAgentProcess> {
+  return listening(startCommand(binary, args, {}, "go agent"));
 }
