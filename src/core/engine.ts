@@ -7,14 +7,21 @@ import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboar
 import {
   type Session,
   SessionStatus,
+  type Step,
   StepKind,
   StepSchema,
   StepStatus,
 } from "../gen/switchboard/v1/session_pb.js";
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
-import { codeName, notFound } from "./errors.js";
+import { celVars } from "./cel-vars.js";
+import { codeName, isStageFailure, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
-import type { AgentInvoker, Clock, SessionStore } from "./ports.js";
+import { enforceChecks, flowProgram } from "./flow-program.js";
+import { branchSteps } from "./parallel.js";
+import type { AgentCall, AgentInvoker, Clock, SessionStore } from "./ports.js";
+import { type Sleep, timerSleep } from "./retry.js";
+import { failStage } from "./saga.js";
+import { callStage } from "./stage-call.js";
 import { type AppliedTurn, applyResult, newSession, planTurn, type TurnPlan } from "./turn.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 
@@ -84,6 +91,8 @@ export interface EngineOptions {
   defaultAgentTimeoutMs: number;
   /** Called once per turn, e.g. to log it. */
   onTurn?: (record: TurnRecord) => void;
+  /** Waits between retries of an agent call; a timer unless a test drives it. */
+  sleep?: Sleep;
 }
 
 /**
@@ -138,11 +147,12 @@ export class Engine {
     let session = before;
     let plan: TurnPlan | undefined;
     const steps = [];
+    let hop = 0;
     try {
       plan = planTurn(flow, session, req.input);
       const maxChain = flow.maxChain > 0 ? flow.maxChain : defaultMaxChain;
       let applied: AppliedTurn | undefined;
-      for (let hop = 0; ; hop++) {
+      for (; ; hop++) {
         if (hop >= maxChain) {
           throw new ConnectError(
             `turn ran ${maxChain} stages without waiting for input (flow ${flow.id} max_chain); check the flow for a cycle`,
@@ -150,22 +160,24 @@ export class Engine {
           );
         }
         observer.accepted?.(plan.stage.name, plan.agent);
-        applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, signal, deadline, observer);
+        applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, signal, deadline, observer, steps);
         steps.push(applied.step);
         session = applied.session;
         if (applied.transition) observer.transition?.(applied.transition.from, applied.transition.to);
         const chain = applied.chain;
         if (chain === undefined) break;
         if (chain.kind === "handoff") {
-          plan = { stage: plan.stage, agent: chain.agent, intent: plan.intent, handoffFrom: plan.agent };
+          plan = { stage: plan.stage, agent: chain.agent, intent: session.intent || plan.intent, explicit: false, handoffFrom: plan.agent };
         } else {
-          plan = planTurn(flow, session, { ...req.input, intent: "", $typeName: "switchboard.v1.TurnInput" });
+          plan = planTurn(flow, session, req.input, true);
         }
       }
+      // Invariants hold after every committed turn, or the turn commits nothing.
+      enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
       const result = create(SendTurnResponseSchema, {
         sessionId: session.id,
         turnId,
-        output: steps.map((s) => s.output).filter((o) => o !== "").join("\n"),
+        output: steps.filter((s) => s.kind !== StepKind.BRANCH).map((s) => s.output).filter((o) => o !== "").join("\n"),
         agent: plan.agent,
         stageCompleted: plan.stage.name,
         nextStage: session.stage,
@@ -190,6 +202,9 @@ export class Engine {
       return result;
     } catch (e) {
       const err = ConnectError.from(e);
+      if (plan?.stage.onFailure !== undefined && isStageFailure(err)) {
+        return this.commitStageFailure(flow, before, session, plan, err, req, turnId, startedAt, steps, hop > 0);
+      }
       this.report({
         sessionId: req.sessionId,
         turnId,
@@ -236,8 +251,12 @@ export class Engine {
     signal: AbortSignal,
     deadline: number | undefined,
     observer: TurnObserver,
+    steps: Step[],
   ): Promise<AppliedTurn> {
     const { clock } = this.opts;
+    const stageProgram = flowProgram(flow).stages.get(plan.stage.name);
+    const where = `stage ${JSON.stringify(plan.stage.name)}`;
+    enforceChecks("precondition", where, stageProgram?.preconditions ?? [], celVars(session, req.input));
     const startedAt = clock.now();
     const stageTimeout = plan.stage.timeout
       ? Number(plan.stage.timeout.seconds) * 1000 + plan.stage.timeout.nanos / 1e6
@@ -262,13 +281,24 @@ export class Engine {
       handoffFrom: plan.handoffFrom,
       metadata: req.metadata,
     });
-    const outcome = await this.opts.invoker.invoke({
+    const call: AgentCall = {
       agent: plan.agent,
       start,
       signal,
       timeoutMs,
       onDelta: (delta) => observer.output?.(delta, plan.agent),
-    });
+    };
+    const run = await callStage(
+      { invoker: this.opts.invoker, sleep: this.opts.sleep ?? timerSleep, now: () => clock.now() },
+      plan.stage,
+      call,
+      (delta, agent) => observer.output?.(delta, agent),
+    );
+    const outcome = run.outcome;
+    if (run.runs) {
+      steps.push(...branchSteps(run.runs, { sessionId: session.id, version, turnId, stage: plan.stage.name, intent: plan.intent }));
+    }
+    enforceChecks("postcondition", where, stageProgram?.postconditions ?? [], celVars(session, req.input, outcome.result, run.branches));
     return applyResult(flow, session, plan, outcome.result, {
       turnId,
       version,
@@ -281,7 +311,73 @@ export class Engine {
       startedAt,
       now: clock.now(),
       ttlMs: this.opts.sessionTtlMs,
+      ...(run.branches ? { branches: run.branches, branchAgents: run.branchAgents ?? [] } : {}),
     });
+  }
+
+  /**
+   * commitStageFailure commits a stage's terminal failure as its
+   * `on_failure` says (compensations, then another stage or the end) and
+   * answers the turn with the outcome.
+   */
+  private async commitStageFailure(
+    flow: Flow,
+    before: Session,
+    current: Session,
+    plan: TurnPlan,
+    err: ConnectError,
+    req: TurnRequest,
+    turnId: string,
+    startedAt: Date,
+    steps: Step[],
+    counted: boolean,
+  ): Promise<SendTurnResponse> {
+    const { clock, store } = this.opts;
+    const failed = await failStage(
+      { invoker: this.opts.invoker, now: () => clock.now(), defaultTimeoutMs: this.opts.defaultAgentTimeoutMs },
+      {
+        flow,
+        session: current,
+        plan,
+        error: err,
+        turnId,
+        version: before.version + 1n,
+        input: req.input,
+        startedAt,
+        ttlMs: this.opts.sessionTtlMs,
+        counted,
+      },
+    );
+    const session = failed.session;
+    const output = [...steps.filter((s) => s.kind !== StepKind.BRANCH).map((s) => s.output), failed.output].filter((o) => o !== "").join("\n");
+    const result = create(SendTurnResponseSchema, {
+      sessionId: session.id,
+      turnId,
+      output,
+      agent: plan.agent,
+      stageCompleted: plan.stage.name,
+      nextStage: session.stage,
+      isComplete: session.status === SessionStatus.COMPLETED || session.status === SessionStatus.FAILED,
+      session,
+    });
+    await store.commit({
+      session,
+      expectedVersion: before.version,
+      reason: "turn",
+      steps: [...steps, ...failed.steps],
+      ...(req.turnId !== "" ? { turn: { turnId: req.turnId, result } } : {}),
+    });
+    this.report({
+      sessionId: session.id,
+      turnId,
+      agent: plan.agent,
+      stage: plan.stage.name,
+      status: "failed",
+      latencyMs: clock.now().getTime() - startedAt.getTime(),
+      code: codeName(err.code),
+      error: `${err.rawMessage} (committed by on_failure)`,
+    });
+    return result;
   }
 
   private async recordFailure(
