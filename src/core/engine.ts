@@ -346,6 +346,14 @@ export class Engine {
         startedAt,
         ttlMs: this.opts.sessionTtlMs,
         counted,
+        violation: (session) => {
+          try {
+            enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
+            return undefined;
+          } catch (e) {
+            return ConnectError.from(e).rawMessage;
+          }
+        },
       },
     );
     const session = failed.session;

@@ -46,6 +46,12 @@ export interface StageFailureFacts {
   ttlMs: number;
   /** Whether an earlier stage of this turn already counted the turn. */
   counted: boolean;
+  /**
+   * violation checks the flow's invariants on a state, returning what is
+   * violated. The outcome is committed whatever it says (the compensations
+   * happened), but a session whose state breaks an invariant ends as failed.
+   */
+  violation?: (session: Session) => string | undefined;
 }
 
 /**
@@ -64,7 +70,8 @@ export interface FailureOutcome {
  * its `on_failure` says: with `compensate`, the compensations owed by the
  * completed stages run newest first (a failed compensation is recorded and
  * the others still run); then the session goes to `on_failure.to`, or ends
- * as failed with a summary. Compensations run on their own signal: once
+ * as failed with a summary. Stages that completed earlier in the same turn
+ * stay applied (their work happened, and they are compensated too). Compensations run on their own signal: once
  * started, a saga is not abandoned because the caller went away.
  */
 export async function failStage(deps: SagaDeps, facts: StageFailureFacts): Promise<FailureOutcome> {
@@ -192,6 +199,12 @@ export async function failStage(deps: SagaDeps, facts: StageFailureFacts): Promi
     } catch (e) {
       outcome += `; could not go to ${onFailure.to}: ${ConnectError.from(e).rawMessage}`;
     }
+  }
+  const violated = facts.violation?.(session);
+  if (violated !== undefined) {
+    outcome += `; ${violated}`;
+    moved = false;
+    session.waiting = undefined;
   }
   if (!moved) {
     session.status = SessionStatus.FAILED;

@@ -62,16 +62,23 @@ export function parseFlowFile(text: string, file: string, opts: FlowFileOptions 
   const stageNames = stageNamesOf(root);
   const stageAt = (path: FlowPath) => (path[0] === "stages" && typeof path[1] === "number" ? (stageNames[path[1]] ?? "") : "");
   for (const e of doc.errors) {
-    problems.push({ file, line: e.linePos?.[0].line ?? 0, stage: "", message: e.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? e.message });
+    problems.push({ file, line: lineAt(e.pos[0]), stage: "", message: e.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? e.message });
   }
   if (problems.length > 0) return { file, problems, lineOf };
   if (root === null || !isMap(root)) {
     problems.push({ file, line: lineAt(root?.range?.[0]) || 1, stage: "", message: "a flow file holds one mapping (object) with id, version and stages" });
     return { file, problems, lineOf };
   }
+  const badPaths: string[] = [];
   const json = readMessage(FlowSchema, root, [], (node, path, message) => {
+    badPaths.push(path.join("."));
     problems.push({ file, line: lineAt(node?.range?.[0]) || 1, stage: stageAt(path), message });
   });
+  // A field left out for its bad value is not reported again as missing.
+  const underBad = (path: FlowPath) => {
+    const p = path.join(".");
+    return badPaths.some((b) => p === b || p.startsWith(`${b}.`));
+  };
   let flow: Flow;
   try {
     flow = fromJson(FlowSchema, json ?? {});
@@ -81,6 +88,7 @@ export function parseFlowFile(text: string, file: string, opts: FlowFileOptions 
     return { file, problems, lineOf };
   }
   for (const p of validateFlow(flow, opts.knownAgents)) {
+    if (underBad(p.path)) continue;
     problems.push({ file, line: lineOf(p.path) || 1, stage: p.stage || stageAt(p.path), message: p.message });
   }
   problems.sort((a, b) => a.line - b.line);
@@ -105,7 +113,7 @@ function readMessage(desc: DescMessage, node: Node, path: FlowPath, report: Repo
     const field = desc.fields.find((f) => f.name === key || f.jsonName === key);
     if (field === undefined) {
       const hint = suggest(key, desc.fields.map((f) => f.name));
-      report(keyNode, path, `unknown field ${JSON.stringify(key)} in ${desc.name}${hint ? ` (did you mean ${hint}?)` : ""}`);
+      report(keyNode, [...path, key], `unknown field ${JSON.stringify(key)} in ${desc.name}${hint ? ` (did you mean ${hint}?)` : ""}`);
       continue;
     }
     const value = pair.value as Node | null;
@@ -156,7 +164,8 @@ function readMessage(desc: DescMessage, node: Node, path: FlowPath, report: Repo
       fromJson(desc, { [field.name]: js });
       out[field.name] = js;
     } catch (e) {
-      report(value, at, `${field.name}: ${valueProblem(e, js)}`);
+      const values = field.fieldKind === "enum" ? field.enum.values : field.fieldKind === "list" && field.listKind === "enum" ? field.enum.values : undefined;
+      report(value, at, `${field.name}: ${values ? `unknown value ${JSON.stringify(js)} (use one of ${values.map((v) => v.name).join(", ")})` : valueProblem(e, js, field.fieldKind === "message" ? field.message.typeName : undefined)}`);
     }
   }
   return out;
@@ -166,11 +175,14 @@ function isWellKnown(desc: DescMessage): boolean {
   return desc.typeName.startsWith("google.protobuf.");
 }
 
-function valueProblem(e: unknown, js: JsonValue): string {
+function valueProblem(e: unknown, js: JsonValue, typeName: string | undefined): string {
   const message = e instanceof Error ? e.message : String(e);
-  const detail = message.replace(/^cannot decode (field|message) [\w.]+ from JSON: /, "");
+  if (typeName === "google.protobuf.Duration") return `expected a duration like "2.5s", got ${JSON.stringify(js)}`;
   if (typeof js === "number" && /string/i.test(message)) return `expected a string, got the number ${js} (quote it: "${js}")`;
-  return detail;
+  return message
+    .replace(/^cannot decode (field|message) [\w.]+ from JSON: /, "")
+    .replace(/^expected Array, /, "expected a list, ")
+    .replace(/^expected object, /, "expected a mapping, ");
 }
 
 /**
