@@ -116,3 +116,15 @@ export async function startEchoAgentProcess(): Promise<Proc & { url: string }> {
   const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agent listening");
   return Object.assign(proc, { url: String(jsonLine(line)?.["url"]) });
 }
+
+/**
+ * startContactCentreAgentsProcess runs every sample agent of the
+ * contact-centre flow in one process (each on its own port) and resolves
+ * with their URLs once all listen.
+ */
+export async function startContactCentreAgentsProcess(): Promise<Proc & { agents: Record<string, string>; flags: string[] }> {
+  const proc = startTs("agents/contact-centre/main.ts", []);
+  const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agents ready");
+  const agents = jsonLine(line)?.["agents"] as Record<string, string>;
+  return Object.assign(proc, { agents, flags: Object.entries(agents).flatMap(([name, url]) => ["--agent", `${name}=${url}`]) });
+}
