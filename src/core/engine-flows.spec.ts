@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { type Flow, FlowSchema, Join, Merge } from "../gen/switchboard/v1/flow_pb.js";
+import { FailurePolicy, type Flow, FlowSchema, Join, Merge } from "../gen/switchboard/v1/flow_pb.js";
 import { SessionStatus, StepKind, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Action, type AgentResult, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
@@ -276,6 +276,35 @@ describe("parallel stages", () => {
     expect(err.code).toBe(Code.FailedPrecondition);
     expect(err.rawMessage).toMatch(/^parallel stage "lookup": branches "a" and "b" both set state key "k" \(merge MERGE_DISJOINT\)/);
     expect(await store.get("s")).toBeUndefined();
+  });
+
+  it("fails at the first failed branch under FAILURE_POLICY_FAIL_FAST, and bounds each branch by branch_timeout", async () => {
+    const { fail, agents } = setup(
+      fan({
+        name: "lookup",
+        timeout: { seconds: 5n, nanos: 0 },
+        parallel: {
+          branches: [{ name: "a", agent: "a" }, { name: "b", agent: "b" }, { name: "c", agent: "c" }],
+          join: Join.AT_LEAST,
+          minSuccesses: 1,
+          failurePolicy: FailurePolicy.FAIL_FAST,
+          branchTimeout: { seconds: 0n, nanos: 250_000_000 },
+        },
+        transitions: [{ to: "next" }],
+      }),
+      {
+        a: () => new ConnectError("a down", Code.Unavailable),
+        b: (call) => new Promise<Reply>((resolve) => call.signal.addEventListener("abort", () => resolve(new ConnectError("cancelled", Code.Canceled)))),
+        c: (call) => new Promise<Reply>((resolve) => call.signal.addEventListener("abort", () => resolve(new ConnectError("cancelled", Code.Canceled)))),
+      },
+    );
+    const err = await fail("s", { text: "go" });
+    expect(err.rawMessage).toMatch(/^parallel stage "lookup" needed 1 of 3 branches to succeed, 0 did; failed: a \(unavailable: a down\)$/);
+    expect(agents.calls.map((c) => [c.agent, c.timeoutMs, c.start.metadata["branch"], c.signal.aborted])).toEqual([
+      ["a", 250, "a", false],
+      ["b", 250, "b", true],
+      ["c", 250, "c", true],
+    ]);
   });
 
   it("settles JOIN_ANY on the first success and cancels the others", async () => {

@@ -203,7 +203,7 @@ export class Engine {
     } catch (e) {
       const err = ConnectError.from(e);
       if (plan?.stage.onFailure !== undefined && isStageFailure(err)) {
-        return this.commitStageFailure(flow, before, session, plan, err, req, turnId, startedAt, steps, hop > 0);
+        return this.commitStageFailure(flow, before, session, plan, err, req, turnId, startedAt, steps, hop > 0, observer);
       }
       this.report({
         sessionId: req.sessionId,
@@ -331,6 +331,7 @@ export class Engine {
     startedAt: Date,
     steps: Step[],
     counted: boolean,
+    observer: TurnObserver,
   ): Promise<SendTurnResponse> {
     const { clock, store } = this.opts;
     const failed = await failStage(
@@ -375,6 +376,7 @@ export class Engine {
       steps: [...steps, ...failed.steps],
       ...(req.turnId !== "" ? { turn: { turnId: req.turnId, result } } : {}),
     });
+    if (session.stage !== current.stage) observer.transition?.(current.stage, session.stage);
     this.report({
       sessionId: session.id,
       turnId,

@@ -75,7 +75,10 @@ export async function runParallel(
   const decide = () => {
     if (decided) return;
     decided = true;
-    cancelAll(new ConnectError("the parallel stage's join was decided without this branch", Code.Canceled));
+    const reason = new ConnectError("the parallel stage's join was decided without this branch", Code.Canceled);
+    controllers.forEach((c, i) => {
+      if (runs[i] === undefined) c.abort(reason);
+    });
   };
   try {
     if (signal.aborted) onAbort();

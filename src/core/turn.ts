@@ -389,6 +389,12 @@ function chooseTransition(
 }
 
 /**
+ * maxPendingCompensations bounds the compensations a session may owe, so a
+ * flow that loops through compensated stages cannot grow it without end.
+ */
+export const maxPendingCompensations = 256;
+
+/**
  * oweCompensation records the compensation a stage declares once the
  * session leaves the stage (a completed step of the saga).
  */
@@ -397,6 +403,11 @@ function oweCompensation(session: Session, stage: Stage, plan: TurnPlan, facts: 
   if (c === undefined) return;
   const agent = c.agent || plan.agent;
   if (agent === "") return;
+  if (session.compensations.length >= maxPendingCompensations) {
+    throw failedPrecondition(
+      `session ${session.id} already owes ${maxPendingCompensations} compensations; a flow that loops through stages with a compensation must end or settle them`,
+    );
+  }
   session.compensations.push(
     create(PendingCompensationSchema, { stage: stage.name, agent, intent: c.intent, turnId: facts.turnId, version: facts.version }),
   );

@@ -40,6 +40,8 @@ export interface LoadedFlows {
 export class FlowCatalog implements FlowSource {
   private readonly versions = new Map<string, Flow>();
   private latest = new Map<string, Flow>();
+  /** Flows added in code, which a reload of the directory keeps. */
+  private readonly coded = new Map<string, Flow>();
   private dir: string | undefined;
 
   constructor(
@@ -73,6 +75,7 @@ export class FlowCatalog implements FlowSource {
     if (problems.length > 0) throw new FlowLoadError(problems);
     this.versions.set(key, flow);
     this.latest.set(flow.id, flow);
+    this.coded.set(flow.id, flow);
   }
 
   /**
@@ -107,7 +110,7 @@ export class FlowCatalog implements FlowSource {
     }
     if (problems.length > 0) throw new FlowLoadError(problems.map(formatProblem));
     const added: string[] = [];
-    const latest = new Map<string, Flow>();
+    const latest = new Map<string, Flow>(this.coded);
     for (const { flow } of flows) {
       const key = flowKey(flow.id, flow.version);
       if (!this.versions.has(key)) {
@@ -116,7 +119,9 @@ export class FlowCatalog implements FlowSource {
       }
       const kept = this.versions.get(key) as Flow;
       const current = latest.get(flow.id);
-      if (current === undefined || compareVersions(flow.version, current.version) > 0) latest.set(flow.id, kept);
+      if (current === undefined || this.coded.get(flow.id) === current || compareVersions(flow.version, current.version) > 0) {
+        latest.set(flow.id, kept);
+      }
     }
     this.latest = latest;
     return { added, loaded: [...this.versions.keys()] };

@@ -128,7 +128,10 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
   agent: string;
 
   /**
-   * Per-intent agents: the intent of the turn picks the agent.
+   * Per-intent agents: the intent of the turn picks the agent. A turn
+   * without an intent is routed by the conversation's intent
+   * (Session.intent), unless it continues with the agent that served the
+   * stage last.
    *
    * @generated from field: map<string, string> intent_agents = 4;
    */
@@ -304,8 +307,8 @@ export type Transition = Message<"switchboard.v1.Transition"> & {
   to: string;
 
   /**
-   * A CEL condition over `state`, `input`, `result` and `session`; empty is
-   * the default transition.
+   * A CEL condition over `state`, `input`, `result`, `session` and
+   * `permissions`; empty is the default transition.
    *
    * @generated from field: string when = 2;
    */
@@ -327,7 +330,10 @@ export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
   messageDesc(file_switchboard_v1_flow, 3);
 
 /**
- * Check is a named CEL integrity check.
+ * Check is a named CEL integrity check. Preconditions read `state`,
+ * `input`, `session` and `permissions` (the turn's
+ * `input.metadata.permissions`, split on commas); postconditions also read
+ * the agent's `result`; invariants read the state after the turn.
  *
  * @generated from message switchboard.v1.Check
  */
