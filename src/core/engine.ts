@@ -178,7 +178,8 @@ export class Engine {
         sessionId: session.id,
         turnId,
         output: steps.filter((s) => s.kind !== StepKind.BRANCH).map((s) => s.output).filter((o) => o !== "").join("\n"),
-        agent: plan.agent,
+        // A parallel stage has no single agent: name the last agent that served.
+        agent: plan.agent || session.agent,
         stageCompleted: plan.stage.name,
         nextStage: session.stage,
         isComplete: session.status === SessionStatus.COMPLETED,

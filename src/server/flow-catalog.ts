@@ -108,6 +108,10 @@ export class FlowCatalog implements FlowSource {
         });
       }
     }
+    const defaultKept = this.coded.has(this.defaultFlowId) || flows.some(({ flow }) => flow.id === this.defaultFlowId);
+    if (this.latest.has(this.defaultFlowId) && !defaultKept) {
+      problems.push({ file: this.dir, line: 0, stage: "", message: `no file defines the default flow ${JSON.stringify(this.defaultFlowId)} any more; new sessions need it` });
+    }
     if (problems.length > 0) throw new FlowLoadError(problems.map(formatProblem));
     const added: string[] = [];
     const latest = new Map<string, Flow>(this.coded);
