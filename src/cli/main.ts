@@ -3,10 +3,12 @@ import { fileURLToPath } from "node:url";
 import { serveAgent } from "../sdk/index.js";
 import { echoAgent } from "../../agents/echo/agent.js";
 import { conformanceMain } from "../conformance/cli.js";
+import { contactCentreAgents } from "../../agents/contact-centre/index.js";
 import { createLogger, type Logger } from "../log.js";
 import { MongoStore } from "../store/mongo-store.js";
 import { FlowCatalog, FlowLoadError } from "../server/flow-catalog.js";
 import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
+import { flowValidate } from "./flow-validate.js";
 
 const defaultFlowsDir = fileURLToPath(new URL("../../flows", import.meta.url));
 
@@ -14,10 +16,14 @@ const usage = `switchboard: a gRPC agent-mesh orchestrator
 
 Usage:
   switchboard serve [options]   run the orchestrator
-  switchboard demo [options]    run the orchestrator with the sample echo agent
+  switchboard demo [options]    run the orchestrator with the sample agents
+                                (echo, and the contact-centre flow's)
+  switchboard flow validate FILE|DIR...   check flow files; print every problem
   switchboard conformance URL   check an agent against the AgentService contract
                                 (switchboard conformance --help for its options)
   switchboard help              show this help
+
+The server reloads its flow directory on SIGHUP (or the ReloadFlows RPC).
 
 Options (each also read from the environment variable shown; flags win):
   --host HOST              listen address            SWITCHBOARD_HOST     127.0.0.1
@@ -147,6 +153,14 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // SIGHUP reloads the flow directory; a bad file changes nothing (and is logged).
+  process.on("SIGHUP", () => {
+    try {
+      orchestrator.reloadFlows();
+    } catch {
+      // Logged by reloadFlows; the server keeps the flows it had.
+    }
+  });
   return orchestrator;
 }
 
@@ -160,6 +174,15 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await conformanceMain(rest);
     return;
   }
+  if (command === "flow") {
+    const [sub, ...args] = rest;
+    if (sub !== "validate") throw new UsageError(`unknown flow command ${JSON.stringify(sub ?? "")} (try: switchboard flow validate FILE)`);
+    const result = flowValidate(args, process.env);
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+    process.exitCode = result.code;
+    return;
+  }
   if (command !== "serve" && command !== "demo") throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   const s = settings(rest, process.env);
   if (s.help) {
@@ -171,12 +194,17 @@ async function main(argv: string[]): Promise<void> {
     await serve(s, log);
     return;
   }
-  const agent = await serveAgent({ ...echoAgent, host: "127.0.0.1" });
-  log.info({ agent: agent.card.name, url: agent.url }, "sample agent listening");
-  const orchestrator = await serve({ ...s, agents: [...s.agents, { name: "echo", endpoint: agent.url }] }, log);
+  const samples = [];
+  for (const sample of [echoAgent, ...contactCentreAgents]) {
+    const agent = await serveAgent({ ...sample, host: "127.0.0.1" });
+    log.debug({ agent: agent.card.name, url: agent.url }, "sample agent listening");
+    samples.push({ name: agent.card.name, endpoint: agent.url });
+  }
+  log.info({ agents: samples.map((a) => a.name) }, "sample agents listening");
+  const orchestrator = await serve({ ...s, agents: [...s.agents, ...samples] }, log);
   const addr = `${s.host.includes(":") ? `[${s.host}]` : s.host}:${orchestrator.port}`;
   process.stderr.write(`
-Switchboard is running on ${addr} with the sample echo agent (embedded in-memory store).
+Switchboard is running on ${addr} with the sample agents (embedded in-memory store).
 Talk to it with grpcurl:
 
   grpcurl -plaintext ${addr} list
@@ -186,6 +214,10 @@ Talk to it with grpcurl:
 or with curl (Connect protocol, JSON over HTTP/1.1):
 
   curl -s -H 'Content-Type: application/json' -d '{"sessionId":"demo-1","input":{"text":"hi again"}}' http://${addr}/switchboard.v1.OrchestratorService/SendTurn
+
+The contact-centre flow (flows/contact-centre.yaml; the README walks through it):
+
+  grpcurl -plaintext -d '{"session_id":"call-1","flow_id":"contact-centre","input":{"text":"hello"}}' ${addr} switchboard.v1.OrchestratorService/SendTurn
 
 Press Ctrl-C to stop.
 `);

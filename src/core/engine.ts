@@ -7,14 +7,21 @@ import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboar
 import {
   type Session,
   SessionStatus,
+  type Step,
   StepKind,
   StepSchema,
   StepStatus,
 } from "../gen/switchboard/v1/session_pb.js";
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
-import { codeName, isStoreError, notFound } from "./errors.js";
+import { celVars } from "./cel-vars.js";
+import { codeName, isStageFailure, isStoreError, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
-import type { AgentInvoker, Clock, SessionStore } from "./ports.js";
+import { enforceChecks, flowProgram } from "./flow-program.js";
+import { branchSteps } from "./parallel.js";
+import type { AgentCall, AgentInvoker, Clock, SessionStore } from "./ports.js";
+import { type Sleep, timerSleep } from "./retry.js";
+import { failStage } from "./saga.js";
+import { callStage } from "./stage-call.js";
 import { type AppliedTurn, applyResult, newSession, planTurn, type TurnPlan } from "./turn.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 
@@ -84,6 +91,8 @@ export interface EngineOptions {
   defaultAgentTimeoutMs: number;
   /** Called once per turn, e.g. to log it. */
   onTurn?: (record: TurnRecord) => void;
+  /** Waits between retries of an agent call; a timer unless a test drives it. */
+  sleep?: Sleep;
   /** How often a turn may run from fresh state after losing a compare-and-set to another replica (default 50; the turn's deadline bounds it too). */
   commitAttempts?: number;
   /** The largest session state, in bytes of JSON (default 256 KiB). */
@@ -101,6 +110,8 @@ interface Attempt {
   plan: TurnPlan | undefined;
   /** Which run of the turn this is, from 1; agents see it as TurnStart.attempt. */
   number: number;
+  /** Set when a stage's terminal failure was committed by its on_failure. */
+  stageFailure?: ConnectError | undefined;
 }
 
 /**
@@ -118,10 +129,6 @@ function checkStateSize(session: Session, limit: number): void {
 }
 
 const utf8 = new TextEncoder();
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Engine runs conversation turns: it picks the stage and agent, calls the
@@ -171,26 +178,28 @@ export class Engine {
       },
     };
     const attempt: Attempt = { existing: undefined, plan: undefined, number: 1 };
-    for (let n = 1; ; n++) {
+    for (;;) {
       try {
         const result = await this.attemptTurn(req, turnId, signal, deadline, watched, startedAt, attempt);
+        const failed = attempt.stageFailure;
         this.report({
           sessionId: result.sessionId,
           turnId,
           agent: result.agent,
           stage: result.stageCompleted,
-          status: result.replayed ? "replayed" : "ok",
+          status: result.replayed ? "replayed" : failed ? "failed" : "ok",
           latencyMs: clock.now().getTime() - startedAt.getTime(),
+          ...(failed ? { code: codeName(failed.code), error: `${failed.rawMessage} (committed by on_failure)` } : {}),
         });
         return result;
       } catch (e) {
         const err = ConnectError.from(e);
-        if (err.code === Code.Aborted && !outputSent && n < this.commitAttempts && !signal.aborted) {
+        if (err.code === Code.Aborted && !outputSent && attempt.number < this.commitAttempts && !signal.aborted) {
           // No backoff to speak of: the turn that won is committed, so a
           // fresh read now sees it; waiting longer would only let the
           // winner's next queued turn win again.
-          await sleep(Math.random() * 2);
-          attempt.number = n + 1;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
+          attempt.number++;
           continue;
         }
         this.report({
@@ -230,6 +239,7 @@ export class Engine {
   ): Promise<SendTurnResponse> {
     const { store } = this.opts;
     attempt.plan = undefined;
+    attempt.stageFailure = undefined;
     if (req.turnId !== "") {
       const replay = await store.turnResult(req.sessionId, req.turnId);
       if (replay !== undefined) return { ...replay, replayed: true };
@@ -243,35 +253,48 @@ export class Engine {
     let session = before;
     let plan = planTurn(flow, session, req.input);
     attempt.plan = plan;
-    const steps = [];
-    const maxChain = flow.maxChain > 0 ? flow.maxChain : defaultMaxChain;
-    for (let hop = 0; ; hop++) {
-      if (hop >= maxChain) {
-        throw new ConnectError(
-          `turn ran ${maxChain} stages without waiting for input (flow ${flow.id} max_chain); check the flow for a cycle`,
-          Code.FailedPrecondition,
-        );
+    const steps: Step[] = [];
+    let hop = 0;
+    try {
+      const maxChain = flow.maxChain > 0 ? flow.maxChain : defaultMaxChain;
+      for (; ; hop++) {
+        if (hop >= maxChain) {
+          throw new ConnectError(
+            `turn ran ${maxChain} stages without waiting for input (flow ${flow.id} max_chain); check the flow for a cycle`,
+            Code.FailedPrecondition,
+          );
+        }
+        observer.accepted?.(plan.stage.name, plan.agent);
+        const applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, attempt.number, signal, deadline, observer, steps);
+        steps.push(applied.step);
+        session = applied.session;
+        if (applied.transition) observer.transition?.(applied.transition.from, applied.transition.to);
+        const chain = applied.chain;
+        if (chain === undefined) break;
+        if (chain.kind === "handoff") {
+          plan = { stage: plan.stage, agent: chain.agent, intent: session.intent || plan.intent, explicit: false, handoffFrom: plan.agent };
+        } else {
+          plan = planTurn(flow, session, req.input, true);
+        }
+        attempt.plan = plan;
       }
-      observer.accepted?.(plan.stage.name, plan.agent);
-      const applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, attempt.number, signal, deadline, observer);
-      steps.push(applied.step);
-      session = applied.session;
-      if (applied.transition) observer.transition?.(applied.transition.from, applied.transition.to);
-      const chain = applied.chain;
-      if (chain === undefined) break;
-      if (chain.kind === "handoff") {
-        plan = { stage: plan.stage, agent: chain.agent, intent: plan.intent, handoffFrom: plan.agent };
-      } else {
-        plan = planTurn(flow, session, { ...req.input, intent: "", $typeName: "switchboard.v1.TurnInput" });
+    } catch (e) {
+      const err = ConnectError.from(e);
+      if (plan.stage.onFailure !== undefined && isStageFailure(err)) {
+        attempt.stageFailure = err;
+        return this.commitStageFailure(flow, before, session, plan, err, req, turnId, startedAt, steps, hop > 0, observer);
       }
-      attempt.plan = plan;
+      throw err;
     }
+    // Invariants hold after every committed turn, or the turn commits nothing.
+    enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
     checkStateSize(session, this.opts.maxStateBytes ?? defaultMaxStateBytes);
     const result = create(SendTurnResponseSchema, {
       sessionId: session.id,
       turnId,
-      output: steps.map((s) => s.output).filter((o) => o !== "").join("\n"),
-      agent: plan.agent,
+      output: steps.filter((s) => s.kind !== StepKind.BRANCH).map((s) => s.output).filter((o) => o !== "").join("\n"),
+      // A parallel stage has no single agent: name the last agent that served.
+      agent: plan.agent || session.agent,
       stageCompleted: plan.stage.name,
       nextStage: session.stage,
       isComplete: session.status === SessionStatus.COMPLETED,
@@ -317,8 +340,12 @@ export class Engine {
     signal: AbortSignal,
     deadline: number | undefined,
     observer: TurnObserver,
+    steps: Step[],
   ): Promise<AppliedTurn> {
     const { clock } = this.opts;
+    const stageProgram = flowProgram(flow).stages.get(plan.stage.name);
+    const where = `stage ${JSON.stringify(plan.stage.name)}`;
+    enforceChecks("precondition", where, stageProgram?.preconditions ?? [], celVars(session, req.input));
     const startedAt = clock.now();
     const stageTimeout = plan.stage.timeout
       ? Number(plan.stage.timeout.seconds) * 1000 + plan.stage.timeout.nanos / 1e6
@@ -343,13 +370,24 @@ export class Engine {
       handoffFrom: plan.handoffFrom,
       metadata: req.metadata,
     });
-    const outcome = await this.opts.invoker.invoke({
+    const call: AgentCall = {
       agent: plan.agent,
       start,
       signal,
       timeoutMs,
       onDelta: (delta) => observer.output?.(delta, plan.agent),
-    });
+    };
+    const run = await callStage(
+      { invoker: this.opts.invoker, sleep: this.opts.sleep ?? timerSleep, now: () => clock.now() },
+      plan.stage,
+      call,
+      (delta, agent) => observer.output?.(delta, agent),
+    );
+    const outcome = run.outcome;
+    if (run.runs) {
+      steps.push(...branchSteps(run.runs, { sessionId: session.id, version, turnId, stage: plan.stage.name, intent: plan.intent }));
+    }
+    enforceChecks("postcondition", where, stageProgram?.postconditions ?? [], celVars(session, req.input, outcome.result, run.branches));
     return applyResult(flow, session, plan, outcome.result, {
       turnId,
       version,
@@ -362,7 +400,73 @@ export class Engine {
       startedAt,
       now: clock.now(),
       ttlMs: this.opts.sessionTtlMs,
+      ...(run.branches ? { branches: run.branches, branchAgents: run.branchAgents ?? [] } : {}),
     });
+  }
+
+  /**
+   * commitStageFailure commits a stage's terminal failure as its
+   * `on_failure` says (compensations, then another stage or the end) and
+   * answers the turn with the outcome.
+   */
+  private async commitStageFailure(
+    flow: Flow,
+    before: Session,
+    current: Session,
+    plan: TurnPlan,
+    err: ConnectError,
+    req: TurnRequest,
+    turnId: string,
+    startedAt: Date,
+    steps: Step[],
+    counted: boolean,
+    observer: TurnObserver,
+  ): Promise<SendTurnResponse> {
+    const { clock, store } = this.opts;
+    const failed = await failStage(
+      { invoker: this.opts.invoker, now: () => clock.now(), defaultTimeoutMs: this.opts.defaultAgentTimeoutMs },
+      {
+        flow,
+        session: current,
+        plan,
+        error: err,
+        turnId,
+        version: before.version + 1n,
+        input: req.input,
+        startedAt,
+        ttlMs: this.opts.sessionTtlMs,
+        counted,
+        violation: (session) => {
+          try {
+            enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
+            return undefined;
+          } catch (e) {
+            return ConnectError.from(e).rawMessage;
+          }
+        },
+      },
+    );
+    const session = failed.session;
+    const output = [...steps.filter((s) => s.kind !== StepKind.BRANCH).map((s) => s.output), failed.output].filter((o) => o !== "").join("\n");
+    const result = create(SendTurnResponseSchema, {
+      sessionId: session.id,
+      turnId,
+      output,
+      agent: plan.agent,
+      stageCompleted: plan.stage.name,
+      nextStage: session.stage,
+      isComplete: session.status === SessionStatus.COMPLETED || session.status === SessionStatus.FAILED,
+      session,
+    });
+    await store.commit({
+      session,
+      expectedVersion: before.version,
+      reason: "turn",
+      steps: [...steps, ...failed.steps],
+      ...(req.turnId !== "" ? { turn: { turnId: req.turnId, result } } : {}),
+    });
+    if (session.stage !== current.stage) observer.transition?.(current.stage, session.stage);
+    return result;
   }
 
   private async recordFailure(

@@ -89,3 +89,26 @@ export function unavailable(message: string, cause?: unknown): ConnectError {
 export function codeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
+
+const stageFailureKey = Symbol.for("switchboard.stage-failure");
+
+/**
+ * markStageFailure flags an error as the failure of a stage's own work (its
+ * agent answered ACTION_FAIL, its call failed for good, or its parallel
+ * join was not met), as opposed to a refused turn (a check, an intent).
+ * Only such failures trigger a stage's `on_failure`.
+ */
+export function markStageFailure(err: ConnectError): ConnectError {
+  (err as unknown as Record<symbol, boolean>)[stageFailureKey] = true;
+  return err;
+}
+
+/**
+ * isStageFailure tells whether an error was marked as a stage failure.
+ */
+export function isStageFailure(err: unknown): boolean {
+  return (
+    err instanceof ConnectError &&
+    (err as unknown as Record<symbol, boolean>)[stageFailureKey] === true
+  );
+}

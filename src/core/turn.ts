@@ -1,12 +1,13 @@
 import { clone, create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Flow, Stage } from "../gen/switchboard/v1/flow_pb.js";
 import {
+  PendingCompensationSchema,
   type Session,
   SessionSchema,
   SessionStatus,
-  SessionSummarySchema,
+  SessionTallySchema,
   type Step,
   StepKind,
   StepSchema,
@@ -19,8 +20,11 @@ import {
   TranscriptEntrySchema,
   type TurnInput,
 } from "../gen/switchboard/v1/turn_pb.js";
-import { failedPrecondition } from "./errors.js";
+import { type BranchView, celVars } from "./cel-vars.js";
+import { failedPrecondition, markStageFailure } from "./errors.js";
 import { findStage, initialStage } from "./flow.js";
+import { flowProgram, missingKeyHint, transitionLabel } from "./flow-program.js";
+import { leaveStage, noteAgent, noteIntent, noteTurn, summarize } from "./tally.js";
 
 /**
  * historyWindow is how many transcript entries a session keeps inline. The
@@ -65,6 +69,7 @@ export function newSession(flow: Flow, opts: NewSessionOptions): Session {
     createTime: timestampFromDate(opts.now),
     updateTime: timestampFromDate(opts.now),
     stageVisits: { [stage.name]: 1 },
+    tally: create(SessionTallySchema, { stageSince: timestampFromDate(opts.now) }),
   });
 }
 
@@ -73,17 +78,23 @@ export function newSession(flow: Flow, opts: NewSessionOptions): Session {
  */
 export interface TurnPlan {
   stage: Stage;
+  /** The agent to call; empty for a parallel stage, whose branches are called. */
   agent: string;
+  /** The intent the turn is routed by (its own, or the conversation's). */
   intent: string;
+  /** Whether `intent` came with the turn (its intent or event) rather than from the conversation. */
+  explicit: boolean;
   /** For a hand-off: the agent that handed the conversation over. */
   handoffFrom: string;
 }
 
 /**
  * planTurn decides which stage and agent serve the next turn of a session,
- * or throws FAILED_PRECONDITION when the session cannot take it.
+ * or throws FAILED_PRECONDITION when the session cannot take it. A
+ * `chained` turn is a stage run in the same turn after another one: the
+ * turn's own intent and event were consumed by the first stage.
  */
-export function planTurn(flow: Flow, session: Session, input: TurnInput): TurnPlan {
+export function planTurn(flow: Flow, session: Session, input: TurnInput, chained = false): TurnPlan {
   if (session.status === SessionStatus.COMPLETED || session.status === SessionStatus.FAILED) {
     throw failedPrecondition(
       `session ${session.id} has ended (${SessionStatus[session.status].toLowerCase()}); fork it or start a new session`,
@@ -96,27 +107,44 @@ export function planTurn(flow: Flow, session: Session, input: TurnInput): TurnPl
       Code.Internal,
     );
   }
-  const intent = turnIntent(stage, input);
-  if (intent !== "" && stage.allowedIntents.length > 0 && !stage.allowedIntents.includes(intent)) {
+  const own = chained ? "" : turnIntent(stage, input);
+  if (own !== "" && stage.allowedIntents.length > 0 && !stage.allowedIntents.includes(own)) {
     throw failedPrecondition(
-      `intent ${JSON.stringify(intent)} is not allowed at stage ${JSON.stringify(stage.name)}; allowed: ${stage.allowedIntents.join(", ")}`,
+      `intent ${JSON.stringify(own)} is not allowed at stage ${JSON.stringify(stage.name)}; allowed: ${stage.allowedIntents.join(", ")}`,
     );
   }
-  const agent = chooseAgent(stage, intent);
+  const intent = own || session.intent;
+  if (stage.parallel !== undefined) return { stage, agent: "", intent, explicit: own !== "", handoffFrom: "" };
+  const agent = chooseAgent(stage, session, own);
   if (agent === "") {
     throw failedPrecondition(`stage ${JSON.stringify(stage.name)} has no agent for intent ${JSON.stringify(intent)}`);
   }
-  return { stage, agent, intent, handoffFrom: "" };
+  return { stage, agent, intent, explicit: own !== "", handoffFrom: "" };
 }
 
 /**
- * chooseAgent picks a stage's agent for an intent: the intent's own agent;
- * for an intent with none, the fallback agent; without an intent (or
- * without a fallback), the stage's agent.
+ * chooseAgent picks a stage's agent. A turn's own intent goes to its agent
+ * in `intent_agents`, else to the fallback agent, else to the stage's
+ * agent. Without one, a session that stayed in the stage goes back to the
+ * agent that served it last (the conversation continues with it, also
+ * after a hand-off); a stage that routes by intent uses the conversation's
+ * intent (unknown ones to the fallback agent); other stages use their agent.
  */
-function chooseAgent(stage: Stage, intent: string): string {
-  if (intent === "") return stage.agent || stage.fallbackAgent;
-  return stage.intentAgents[intent] ?? (stage.fallbackAgent || stage.agent);
+function chooseAgent(stage: Stage, session: Session, own: string): string {
+  if (own !== "") return stage.intentAgents[own] ?? (stage.fallbackAgent || stage.agent);
+  if (session.agent !== "" && stayed(session)) return session.agent;
+  const routed = Object.keys(stage.intentAgents).length > 0;
+  if (routed && session.intent !== "") {
+    return stage.intentAgents[session.intent] ?? (stage.fallbackAgent || stage.agent);
+  }
+  return stage.agent || stage.fallbackAgent;
+}
+
+/**
+ * stayed tells whether the last stage that ran is the session's current one.
+ */
+function stayed(session: Session): boolean {
+  return session.completedStages.length > 0 && session.completedStages[session.completedStages.length - 1] === session.stage;
 }
 
 function turnIntent(stage: Stage, input: TurnInput): string {
@@ -156,13 +184,17 @@ export interface TurnFacts {
   startedAt: Date;
   now: Date;
   ttlMs: number;
+  /** For a parallel stage: how each branch went, as transitions see it. */
+  branches?: Record<string, BranchView>;
+  /** For a parallel stage: the agents of the branches that succeeded. */
+  branchAgents?: string[];
 }
 
 /**
  * applyResult applies an agent's result to a session and returns the
  * session's next version (not yet committed) with its audit-trail step.
  * It throws, committing nothing, when the result asks for something the
- * flow cannot do.
+ * flow cannot do; ACTION_FAIL throws an error marked as a stage failure.
  */
 export function applyResult(
   flow: Flow,
@@ -175,6 +207,7 @@ export function applyResult(
   const stage = plan.stage;
   session.state = applyPatch(session.state ?? {}, result.statePatch);
   if (facts.first) {
+    noteTurn(session);
     const said = facts.input.text || (facts.input.event ? `[event ${facts.input.event.type}]` : "");
     if (said !== "") {
       session.history.push(
@@ -196,8 +229,19 @@ export function applyResult(
   if (session.history.length > historyWindow) {
     session.history.splice(0, session.history.length - historyWindow);
   }
-  session.agent = plan.agent;
-  session.completedStages.push(stage.name);
+  if (plan.agent !== "") session.agent = plan.agent;
+  noteAgent(session, plan.agent);
+  for (const agent of facts.branchAgents ?? []) noteAgent(session, agent);
+  noteIntent(session, plan.explicit ? plan.intent : "");
+  noteIntent(session, result.intent);
+  // The conversation's intent: what an agent recognised, or what the turn
+  // named at a stage that routes by intent. Events route, but do not change it.
+  if (result.intent !== "") session.intent = result.intent;
+  else if (plan.explicit && facts.input.intent !== "" && Object.keys(stage.intentAgents).length > 0) {
+    session.intent = facts.input.intent;
+  }
+  // A hand-off continues the stage the handing agent ran: one completion.
+  if (plan.handoffFrom === "") session.completedStages.push(stage.name);
   if (session.completedStages.length > completedStagesWindow) {
     session.completedStages.splice(0, session.completedStages.length - completedStagesWindow);
   }
@@ -213,9 +257,12 @@ export function applyResult(
     case Action.UNSPECIFIED:
     case Action.ADVANCE:
     case Action.CONTINUE:
-      target = chooseTransition(stage, session);
+      if (stage.terminal) {
+        complete = true;
+        break;
+      }
+      target = chooseTransition(flow, stage, session, facts, result);
       if (action === Action.CONTINUE || stage.autoContinue) chain = { kind: "continue" };
-      if (stage.terminal) complete = true;
       break;
     case Action.WAIT:
       session.status = SessionStatus.WAITING;
@@ -246,15 +293,25 @@ export function applyResult(
       complete = true;
       break;
     case Action.FAIL:
-      throw failedPrecondition(`agent ${plan.agent} failed the turn: ${next?.reason || "no reason given"}`);
+      throw markStageFailure(
+        failedPrecondition(`agent ${plan.agent} failed the turn: ${next?.reason || "no reason given"}`),
+      );
   }
 
   let transition: AppliedTurn["transition"];
-  if (target !== undefined && target !== stage.name && !complete) {
+  if (target !== undefined && !complete) {
+    const moving = target !== stage.name;
+    if (moving) oweCompensation(session, stage, plan, facts);
+    // Leaving the stage, or explicitly entering it again (a loop, which
+    // counts against max_visits); staying without a transition does neither.
+    leaveStage(session, facts.now);
     const to = enterStage(flow, session, target);
-    transition = { from: stage.name, to };
-    session.previousStage = stage.name;
-    session.stage = to;
+    if (to !== stage.name) {
+      if (!moving) oweCompensation(session, stage, plan, facts);
+      transition = { from: stage.name, to };
+      session.previousStage = stage.name;
+      session.stage = to;
+    }
     const entered = findStage(flow, to);
     if (entered?.waitReason) {
       session.status = SessionStatus.WAITING;
@@ -268,6 +325,7 @@ export function applyResult(
     }
   }
   if (complete) {
+    oweCompensation(session, stage, plan, facts);
     session.status = SessionStatus.COMPLETED;
     chain = undefined;
   }
@@ -297,18 +355,43 @@ export function applyResult(
     startTime: timestampFromDate(facts.startedAt),
     endTime: timestampFromDate(facts.now),
     breaker: facts.breaker,
-    details: plan.handoffFrom ? { handoff_from: plan.handoffFrom } : {},
+    details: {
+      ...(plan.handoffFrom ? { handoff_from: plan.handoffFrom } : {}),
+      ...(facts.branches ? { branches: Object.entries(facts.branches).map(([b, v]) => `${b}=${v.status}`).join(",") } : {}),
+    },
   });
   return { session, step, ...(transition ? { transition } : {}), ...(chain ? { chain } : {}), complete };
 }
 
 /**
- * chooseTransition returns the stage the first applicable transition leads
- * to, or undefined to stay. Transitions without a condition always apply.
+ * chooseTransition returns the stage the first transition whose condition
+ * holds leads to, or undefined to stay. A transition without a condition
+ * always holds. Conditions see the state after the agent's patch, the
+ * turn's input, the agent's result and the session.
  */
-function chooseTransition(stage: Stage, session: Session): string | undefined {
-  for (const t of stage.transitions) {
-    if (t.when !== "") continue; // conditions are evaluated by the flow engine's CEL layer
+function chooseTransition(
+  flow: Flow,
+  stage: Stage,
+  session: Session,
+  facts: TurnFacts,
+  result: AgentResult,
+): string | undefined {
+  const compiled = flowProgram(flow).stages.get(stage.name)?.transitions ?? [];
+  let vars: ReturnType<typeof celVars> | undefined;
+  for (const [i, t] of stage.transitions.entries()) {
+    if (t.when !== "") {
+      const program = compiled[i]?.program;
+      const label = `transition #${i + 1} (${transitionLabel(t)}) of stage ${JSON.stringify(stage.name)}`;
+      if (program === undefined) {
+        throw failedPrecondition(`${label}: condition does not compile: ${compiled[i]?.problem ?? t.when}`);
+      }
+      vars ??= celVars(session, facts.input, result, facts.branches);
+      const holds = program.evaluate(vars);
+      if (holds instanceof Error) {
+        throw failedPrecondition(`${label}: condition ${JSON.stringify(t.when)} could not be evaluated: ${holds.message}${missingKeyHint(holds.message)}`);
+      }
+      if (!holds) continue;
+    }
     if (t.back) return session.previousStage || undefined;
     return t.to;
   }
@@ -316,10 +399,35 @@ function chooseTransition(stage: Stage, session: Session): string | undefined {
 }
 
 /**
+ * maxPendingCompensations bounds the compensations a session may owe, so a
+ * flow that loops through compensated stages cannot grow it without end.
+ */
+export const maxPendingCompensations = 256;
+
+/**
+ * oweCompensation records the compensation a stage declares once the
+ * session leaves the stage (a completed step of the saga).
+ */
+function oweCompensation(session: Session, stage: Stage, plan: TurnPlan, facts: TurnFacts): void {
+  const c = stage.compensation;
+  if (c === undefined) return;
+  const agent = c.agent || plan.agent;
+  if (agent === "") return;
+  if (session.compensations.length >= maxPendingCompensations) {
+    throw failedPrecondition(
+      `session ${session.id} already owes ${maxPendingCompensations} compensations; a flow that loops through stages with a compensation must end or settle them`,
+    );
+  }
+  session.compensations.push(
+    create(PendingCompensationSchema, { stage: stage.name, agent, intent: c.intent, turnId: facts.turnId, version: facts.version }),
+  );
+}
+
+/**
  * enterStage counts a visit to a stage and applies its loop bound: past
  * `max_visits`, the session goes to `on_max_visits` instead.
  */
-function enterStage(flow: Flow, session: Session, name: string): string {
+export function enterStage(flow: Flow, session: Session, name: string): string {
   const stage = findStage(flow, name);
   const visits = (session.stageVisits[name] ?? 0) + 1;
   if (stage !== undefined && stage.maxVisits > 0 && visits > stage.maxVisits) {
@@ -344,15 +452,4 @@ export function applyPatch(state: JsonObject, patch: JsonObject | undefined): Js
     else next[key] = value;
   }
   return next;
-}
-
-function summarize(session: Session, outcome: string, now: Date) {
-  const created = session.createTime ? timestampMs(session.createTime) : now.getTime();
-  return create(SessionSummarySchema, {
-    outcome,
-    stages: [...session.completedStages],
-    agents: [...new Set(session.history.filter((m) => m.agent !== "").map((m) => m.agent))],
-    turns: Number(session.version),
-    duration: durationFromMs(now.getTime() - created),
-  });
 }

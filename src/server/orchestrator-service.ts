@@ -9,17 +9,18 @@ import {
   ListSnapshotsResponseSchema,
   ListStepsResponseSchema,
   OrchestratorService,
+  ReloadFlowsResponseSchema,
   RollbackSessionResponseSchema,
   type SendTurnRequest,
 } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import type { Engine, TurnRequest } from "../core/engine.js";
-import { invalidArgument, notFound, unavailable } from "../core/errors.js";
+import { failedPrecondition, invalidArgument, notFound, unavailable } from "../core/errors.js";
 import { validateId, validateOptionalId } from "../core/ids.js";
 import type { SessionStore } from "../core/ports.js";
 import type { SessionAdmin } from "../core/session-admin.js";
-import type { FlowCatalog } from "./flow-catalog.js";
+import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalog.js";
 import type { InFlight } from "./in-flight.js";
 
 /**
@@ -42,13 +43,15 @@ export interface OrchestratorDeps {
   store: SessionStore;
   flows: FlowCatalog;
   inFlight: InFlight;
+  /** Reads the flow directory again; see Orchestrator.reloadFlows. */
+  reloadFlows: () => LoadedFlows;
 }
 
 /**
  * orchestratorService implements switchboard.v1.OrchestratorService.
  */
 export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl<typeof OrchestratorService>> {
-  const { engine, admin, store, flows, inFlight } = deps;
+  const { engine, admin, store, flows, inFlight, reloadFlows } = deps;
   const sessionOrNotFound = async (id: string) => {
     const session = await store.get(validateId("session_id", id));
     if (session === undefined) throw notFound(`session ${id}`);
@@ -118,6 +121,17 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
 
     async listFlows() {
       return create(ListFlowsResponseSchema, { flows: flows.all() });
+    },
+
+    async reloadFlows() {
+      try {
+        return create(ReloadFlowsResponseSchema, reloadFlows());
+      } catch (e) {
+        if (e instanceof FlowLoadError) {
+          throw failedPrecondition(`flows not reloaded, nothing changed; fix these and reload again:\n${e.problems.join("\n")}`);
+        }
+        throw failedPrecondition(`flows not reloaded: ${e instanceof Error ? e.message : String(e)}`);
+      }
     },
   };
 }

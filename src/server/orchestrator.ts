@@ -11,7 +11,8 @@ import { SessionAdmin } from "../core/session-admin.js";
 import { AgentPool } from "../mesh/agent-pool.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { Logger } from "../log.js";
-import type { FlowCatalog } from "./flow-catalog.js";
+import { stageAgents } from "../core/flow.js";
+import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalog.js";
 import { healthService, HealthStatus, ServingStatus } from "./health.js";
 import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
@@ -48,6 +49,12 @@ export interface Orchestrator {
    * (up to the drain timeout) and closes the server.
    */
   drain(): Promise<void>;
+  /**
+   * reloadFlows reads the flow directory again (what SIGHUP and the
+   * ReloadFlows RPC do). It throws FlowLoadError, changing nothing, when a
+   * file has a problem.
+   */
+  reloadFlows(): LoadedFlows;
 }
 
 /**
@@ -71,6 +78,27 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const store = config.store ?? new MemoryStore();
   const pool = new AgentPool();
   for (const { name, endpoint } of config.agents) pool.add(name, endpoint);
+  const flowLog = log.child({ component: "flows" });
+  const warnUnknownAgents = () => {
+    for (const flow of config.flows.all()) {
+      const unknown = [...new Set(flow.stages.flatMap(stageAgents))].filter((a) => !pool.has(a));
+      if (unknown.length > 0) {
+        flowLog.warn({ flow: `${flow.id}@${flow.version}`, agents: unknown }, "flow names agents with no known instance; turns that need them fail with UNAVAILABLE");
+      }
+    }
+  };
+  warnUnknownAgents();
+  const reloadFlows = (): LoadedFlows => {
+    try {
+      const loaded = config.flows.reload();
+      flowLog.info(loaded, "flows reloaded");
+      warnUnknownAgents();
+      return loaded;
+    } catch (e) {
+      if (e instanceof FlowLoadError) flowLog.error({ problems: e.problems }, "flows not reloaded; nothing changed");
+      throw e;
+    }
+  };
   const newId = () => randomUUID();
   const engine = new Engine({
     store,
@@ -90,7 +118,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
-    router.service(OrchestratorService, orchestratorService({ engine, admin, store, flows: config.flows, inFlight }));
+    router.service(OrchestratorService, orchestratorService({ engine, admin, store, flows: config.flows, inFlight, reloadFlows }));
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
@@ -120,5 +148,6 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     port,
     health,
     drain: () => (draining ??= drain()),
+    reloadFlows,
   };
 }

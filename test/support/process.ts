@@ -149,3 +149,15 @@ export function startPythonAgentProcess(python: string, args: string[] = []): Pr
 export function startGoAgentProcess(binary: string, args: string[] = []): Promise<RunningAgentProcess> {
   return listening(startCommand(binary, args, {}, "go agent"));
 }
+
+/**
+ * startContactCentreAgentsProcess runs every sample agent of the
+ * contact-centre flow in one process (each on its own port) and resolves
+ * with their URLs once all listen.
+ */
+export async function startContactCentreAgentsProcess(): Promise<Proc & { agents: Record<string, string>; flags: string[] }> {
+  const proc = startTs("agents/contact-centre/main.ts", []);
+  const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agents ready");
+  const agents = jsonLine(line)?.["agents"] as Record<string, string>;
+  return Object.assign(proc, { agents, flags: Object.entries(agents).flatMap(([name, url]) => ["--agent", `${name}=${url}`]) });
+}

@@ -155,7 +155,9 @@ export type TurnStart = Message<"switchboard.v1.TurnStart"> & {
 
   /**
    * Request metadata passed through from the gateway (trace context,
-   * channel, locale).
+   * channel, locale). For a branch of a parallel stage, `branch` names the
+   * branch; for a compensating call (saga), `compensates_turn`,
+   * `failed_stage` and `failure` say what it undoes and why.
    *
    * @generated from field: map<string, string> metadata = 13;
    */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchboard/v1/flow.proto.
  */
 export const file_switchboard_v1_flow: GenFile = /*@__PURE__*/
-  fileDesc("Chlzd2l0Y2hib2FyZC92MS9mbG93LnByb3RvEg5zd2l0Y2hib2FyZC52MSLkAQoERmxvdxIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWluaXRpYWxfc3RhZ2UYBCABKAkSJQoGc3RhZ2VzGAUgAygLMhUuc3dpdGNoYm9hcmQudjEuU3RhZ2USKQoKaW52YXJpYW50cxgGIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEhEKCW1heF9jaGFpbhgHIAEoBRIuCgtzZXNzaW9uX3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKDBgoFU3RhZ2USDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRINCgVhZ2VudBgDIAEoCRI+Cg1pbnRlbnRfYWdlbnRzGAQgAygLMicuc3dpdGNoYm9hcmQudjEuU3RhZ2UuSW50ZW50QWdlbnRzRW50cnkSFwoPYWxsb3dlZF9pbnRlbnRzGAUgAygJEhYKDmZhbGxiYWNrX2FnZW50GAYgASgJEj4KDWV2ZW50X2ludGVudHMYByADKAsyJy5zd2l0Y2hib2FyZC52MS5TdGFnZS5FdmVudEludGVudHNFbnRyeRIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKBXJldHJ5GAkgASgLMhsuc3dpdGNoYm9hcmQudjEuUmV0cnlQb2xpY3kSLwoLdHJhbnNpdGlvbnMYCiADKAsyGi5zd2l0Y2hib2FyZC52MS5UcmFuc2l0aW9uEiwKDXByZWNvbmRpdGlvbnMYCyADKAsyFS5zd2l0Y2hib2FyZC52MS5DaGVjaxItCg5wb3N0Y29uZGl0aW9ucxgMIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEioKCHBhcmFsbGVsGA0gASgLMhguc3dpdGNoYm9hcmQudjEuUGFyYWxsZWwSMgoMY29tcGVuc2F0aW9uGA4gASgLMhwuc3dpdGNoYm9hcmQudjEuQ29tcGVuc2F0aW9uEhUKDWF1dG9fY29udGludWUYDyABKAgSEgoKbWF4X3Zpc2l0cxgQIAEoBRIVCg1vbl9tYXhfdmlzaXRzGBEgASgJEhAKCHRlcm1pbmFsGBIgASgIEhMKC3dhaXRfcmVhc29uGBMgASgJGjMKEUludGVudEFnZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMwoRRXZlbnRJbnRlbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0CgpUcmFuc2l0aW9uEgoKAnRvGAEgASgJEgwKBHdoZW4YAiABKAkSDAoEYmFjaxgDIAEoCCI0CgVDaGVjaxIMCgRuYW1lGAEgASgJEgwKBGV4cHIYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSKHAQoLUmV0cnlQb2xpY3kSFAoMbWF4X2F0dGVtcHRzGAEgASgFEjIKD2luaXRpYWxfYmFja29mZhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgttYXhfYmFja29mZhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLIAQoIUGFyYWxsZWwSKAoIYnJhbmNoZXMYASADKAsyFi5zd2l0Y2hib2FyZC52MS5CcmFuY2gSIgoEam9pbhgCIAEoDjIULnN3aXRjaGJvYXJkLnYxLkpvaW4SFQoNbWluX3N1Y2Nlc3NlcxgDIAEoBRIxCg5icmFuY2hfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIkCgVtZXJnZRgFIAEoDjIVLnN3aXRjaGJvYXJkLnYxLk1lcmdlIiUKBkJyYW5jaBIMCgRuYW1lGAEgASgJEg0KBWFnZW50GAIgASgJIi0KDENvbXBlbnNhdGlvbhINCgVhZ2VudBgBIAEoCRIOCgZpbnRlbnQYAiABKAkqSwoESm9pbhIUChBKT0lOX1VOU1BFQ0lGSUVEEAASDAoISk9JTl9BTEwQARIMCghKT0lOX0FOWRACEhEKDUpPSU5fQVRfTEVBU1QQAypcCgVNZXJnZRIVChFNRVJHRV9VTlNQRUNJRklFRBAAEhIKDk1FUkdFX0RJU0pPSU5UEAESEwoPTUVSR0VfQllfQlJBTkNIEAISEwoPTUVSR0VfTEFTVF9XSU5TEANiBnByb3RvMw", [file_google_protobuf_duration]);
+  fileDesc("Chlzd2l0Y2hib2FyZC92MS9mbG93LnByb3RvEg5zd2l0Y2hib2FyZC52MSL4AQoERmxvdxIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWluaXRpYWxfc3RhZ2UYBCABKAkSJQoGc3RhZ2VzGAUgAygLMhUuc3dpdGNoYm9hcmQudjEuU3RhZ2USKQoKaW52YXJpYW50cxgGIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEhEKCW1heF9jaGFpbhgHIAEoBRIuCgtzZXNzaW9uX3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpzdGF0ZV9rZXlzGAkgAygJIrIGCgVTdGFnZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg0KBWFnZW50GAMgASgJEj4KDWludGVudF9hZ2VudHMYBCADKAsyJy5zd2l0Y2hib2FyZC52MS5TdGFnZS5JbnRlbnRBZ2VudHNFbnRyeRIXCg9hbGxvd2VkX2ludGVudHMYBSADKAkSFgoOZmFsbGJhY2tfYWdlbnQYBiABKAkSPgoNZXZlbnRfaW50ZW50cxgHIAMoCzInLnN3aXRjaGJvYXJkLnYxLlN0YWdlLkV2ZW50SW50ZW50c0VudHJ5EioKB3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoFcmV0cnkYCSABKAsyGy5zd2l0Y2hib2FyZC52MS5SZXRyeVBvbGljeRIvCgt0cmFuc2l0aW9ucxgKIAMoCzIaLnN3aXRjaGJvYXJkLnYxLlRyYW5zaXRpb24SLAoNcHJlY29uZGl0aW9ucxgLIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEi0KDnBvc3Rjb25kaXRpb25zGAwgAygLMhUuc3dpdGNoYm9hcmQudjEuQ2hlY2sSKgoIcGFyYWxsZWwYDSABKAsyGC5zd2l0Y2hib2FyZC52MS5QYXJhbGxlbBIyCgxjb21wZW5zYXRpb24YDiABKAsyHC5zd2l0Y2hib2FyZC52MS5Db21wZW5zYXRpb24SFQoNYXV0b19jb250aW51ZRgPIAEoCBISCgptYXhfdmlzaXRzGBAgASgFEhUKDW9uX21heF92aXNpdHMYESABKAkSEAoIdGVybWluYWwYEiABKAgSEwoLd2FpdF9yZWFzb24YEyABKAkSLQoKb25fZmFpbHVyZRgUIAEoCzIZLnN3aXRjaGJvYXJkLnYxLk9uRmFpbHVyZRozChFJbnRlbnRBZ2VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjMKEUV2ZW50SW50ZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKwoJT25GYWlsdXJlEhIKCmNvbXBlbnNhdGUYASABKAgSCgoCdG8YAiABKAkiNAoKVHJhbnNpdGlvbhIKCgJ0bxgBIAEoCRIMCgR3aGVuGAIgASgJEgwKBGJhY2sYAyABKAgiNAoFQ2hlY2sSDAoEbmFtZRgBIAEoCRIMCgRleHByGAIgASgJEg8KB21lc3NhZ2UYAyABKAkihwEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i/wEKCFBhcmFsbGVsEigKCGJyYW5jaGVzGAEgAygLMhYuc3dpdGNoYm9hcmQudjEuQnJhbmNoEiIKBGpvaW4YAiABKA4yFC5zd2l0Y2hib2FyZC52MS5Kb2luEhUKDW1pbl9zdWNjZXNzZXMYAyABKAUSMQoOYnJhbmNoX3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJAoFbWVyZ2UYBSABKA4yFS5zd2l0Y2hib2FyZC52MS5NZXJnZRI1Cg5mYWlsdXJlX3BvbGljeRgGIAEoDjIdLnN3aXRjaGJvYXJkLnYxLkZhaWx1cmVQb2xpY3kiJQoGQnJhbmNoEgwKBG5hbWUYASABKAkSDQoFYWdlbnQYAiABKAkiLQoMQ29tcGVuc2F0aW9uEg0KBWFnZW50GAEgASgJEg4KBmludGVudBgCIAEoCSpLCgRKb2luEhQKEEpPSU5fVU5TUEVDSUZJRUQQABIMCghKT0lOX0FMTBABEgwKCEpPSU5fQU5ZEAISEQoNSk9JTl9BVF9MRUFTVBADKlwKBU1lcmdlEhUKEU1FUkdFX1VOU1BFQ0lGSUVEEAASEgoOTUVSR0VfRElTSk9JTlQQARITCg9NRVJHRV9CWV9CUkFOQ0gQAhITCg9NRVJHRV9MQVNUX1dJTlMQAypqCg1GYWlsdXJlUG9saWN5Eh4KGkZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGwoXRkFJTFVSRV9QT0xJQ1lfVE9MRVJBVEUQARIcChhGQUlMVVJFX1BPTElDWV9GQUlMX0ZBU1QQAmIGcHJvdG8z", [file_google_protobuf_duration]);
 
 /**
  * Flow is a declarative conversation graph: stages (nodes) and transitions
@@ -79,6 +79,16 @@ export type Flow = Message<"switchboard.v1.Flow"> & {
    * @generated from field: google.protobuf.Duration session_ttl = 8;
    */
   sessionTtl?: Duration | undefined;
+
+  /**
+   * The state keys the flow's CEL expressions may read as `state.KEY`. When
+   * set, validation reports a reference to any other key; when empty, any
+   * key may be read (a missing one is an evaluation error; test with
+   * `has(state.KEY)`).
+   *
+   * @generated from field: repeated string state_keys = 9;
+   */
+  stateKeys: string[];
 };
 
 /**
@@ -118,7 +128,10 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
   agent: string;
 
   /**
-   * Per-intent agents: the intent of the turn picks the agent.
+   * Per-intent agents: the intent of the turn picks the agent. A turn
+   * without an intent is routed by the conversation's intent
+   * (Session.intent), unless it continues with the agent that served the
+   * stage last.
    *
    * @generated from field: map<string, string> intent_agents = 4;
    */
@@ -233,6 +246,15 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
    * @generated from field: string wait_reason = 19;
    */
   waitReason: string;
+
+  /**
+   * What a terminal failure of the stage does: the agent answers
+   * ACTION_FAIL, or its call fails once the retry policy is spent. Without
+   * it, a failed turn commits nothing and the caller may send it again.
+   *
+   * @generated from field: switchboard.v1.OnFailure on_failure = 20;
+   */
+  onFailure?: OnFailure | undefined;
 };
 
 /**
@@ -241,6 +263,35 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
  */
 export const StageSchema: GenMessage<Stage> = /*@__PURE__*/
   messageDesc(file_switchboard_v1_flow, 1);
+
+/**
+ * OnFailure turns a stage's failure into a committed outcome (saga).
+ *
+ * @generated from message switchboard.v1.OnFailure
+ */
+export type OnFailure = Message<"switchboard.v1.OnFailure"> & {
+  /**
+   * Run the compensations of the stages completed so far, newest first,
+   * recording each in the audit trail.
+   *
+   * @generated from field: bool compensate = 1;
+   */
+  compensate: boolean;
+
+  /**
+   * The stage to go to afterwards; empty ends the session as failed.
+   *
+   * @generated from field: string to = 2;
+   */
+  to: string;
+};
+
+/**
+ * Describes the message switchboard.v1.OnFailure.
+ * Use `create(OnFailureSchema)` to create a new message.
+ */
+export const OnFailureSchema: GenMessage<OnFailure> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_flow, 2);
 
 /**
  * Transition is a way out of a stage.
@@ -256,8 +307,8 @@ export type Transition = Message<"switchboard.v1.Transition"> & {
   to: string;
 
   /**
-   * A CEL condition over `state`, `input`, `result` and `session`; empty is
-   * the default transition.
+   * A CEL condition over `state`, `input`, `result`, `session` and
+   * `permissions`; empty is the default transition.
    *
    * @generated from field: string when = 2;
    */
@@ -276,10 +327,13 @@ export type Transition = Message<"switchboard.v1.Transition"> & {
  * Use `create(TransitionSchema)` to create a new message.
  */
 export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 2);
+  messageDesc(file_switchboard_v1_flow, 3);
 
 /**
- * Check is a named CEL integrity check.
+ * Check is a named CEL integrity check. Preconditions read `state`,
+ * `input`, `session` and `permissions` (the turn's
+ * `input.metadata.permissions`, split on commas); postconditions also read
+ * the agent's `result`; invariants read the state after the turn.
  *
  * @generated from message switchboard.v1.Check
  */
@@ -311,7 +365,7 @@ export type Check = Message<"switchboard.v1.Check"> & {
  * Use `create(CheckSchema)` to create a new message.
  */
 export const CheckSchema: GenMessage<Check> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 3);
+  messageDesc(file_switchboard_v1_flow, 4);
 
 /**
  * RetryPolicy says how to retry a failed agent call. Only calls that failed
@@ -347,10 +401,13 @@ export type RetryPolicy = Message<"switchboard.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 4);
+  messageDesc(file_switchboard_v1_flow, 5);
 
 /**
- * Parallel fans a turn out to several agents and joins their results.
+ * Parallel fans a turn out to several agents and joins their results. The
+ * stage's result text is the successful branches' texts in declaration
+ * order; its transitions see each branch as `result.branches.NAME` with
+ * `status` ("ok", "failed" or "cancelled"), `text` and `error`.
  *
  * @generated from message switchboard.v1.Parallel
  */
@@ -389,6 +446,13 @@ export type Parallel = Message<"switchboard.v1.Parallel"> & {
    * @generated from field: switchboard.v1.Merge merge = 5;
    */
   merge: Merge;
+
+  /**
+   * What a failed branch does.
+   *
+   * @generated from field: switchboard.v1.FailurePolicy failure_policy = 6;
+   */
+  failurePolicy: FailurePolicy;
 };
 
 /**
@@ -396,7 +460,7 @@ export type Parallel = Message<"switchboard.v1.Parallel"> & {
  * Use `create(ParallelSchema)` to create a new message.
  */
 export const ParallelSchema: GenMessage<Parallel> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 5);
+  messageDesc(file_switchboard_v1_flow, 6);
 
 /**
  * Branch is one agent call of a parallel stage.
@@ -424,16 +488,17 @@ export type Branch = Message<"switchboard.v1.Branch"> & {
  * Use `create(BranchSchema)` to create a new message.
  */
 export const BranchSchema: GenMessage<Branch> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 6);
+  messageDesc(file_switchboard_v1_flow, 7);
 
 /**
- * Compensation is a call that undoes a completed stage (saga).
+ * Compensation is a call that undoes a completed stage (saga). The agent
+ * gets a turn at the compensated stage with `intent` as the turn's intent.
  *
  * @generated from message switchboard.v1.Compensation
  */
 export type Compensation = Message<"switchboard.v1.Compensation"> & {
   /**
-   * The agent to call.
+   * The agent to call; empty calls the agent that served the stage.
    *
    * @generated from field: string agent = 1;
    */
@@ -452,7 +517,7 @@ export type Compensation = Message<"switchboard.v1.Compensation"> & {
  * Use `create(CompensationSchema)` to create a new message.
  */
 export const CompensationSchema: GenMessage<Compensation> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 7);
+  messageDesc(file_switchboard_v1_flow, 8);
 
 /**
  * Join says when a parallel stage is done.
@@ -468,7 +533,8 @@ export enum Join {
   UNSPECIFIED = 0,
 
   /**
-   * Every branch must succeed.
+   * Every branch must succeed; the first failure fails the stage and
+   * cancels the others.
    *
    * @generated from enum value: JOIN_ALL = 1;
    */
@@ -482,7 +548,9 @@ export enum Join {
   ANY = 2,
 
   /**
-   * `min_successes` branches must succeed.
+   * `min_successes` branches must succeed. Every branch runs to its end (or
+   * its branch timeout), so which results count is never a race; the stage
+   * fails as soon as too many branches have failed to reach the minimum.
    *
    * @generated from enum value: JOIN_AT_LEAST = 3;
    */
@@ -535,4 +603,39 @@ export enum Merge {
  */
 export const MergeSchema: GenEnum<Merge> = /*@__PURE__*/
   enumDesc(file_switchboard_v1_flow, 1);
+
+/**
+ * FailurePolicy says what a failed branch of a parallel stage does.
+ *
+ * @generated from enum switchboard.v1.FailurePolicy
+ */
+export enum FailurePolicy {
+  /**
+   * Not set: FAILURE_POLICY_TOLERATE.
+   *
+   * @generated from enum value: FAILURE_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A failed branch is recorded; the stage fails only once its join can no
+   * longer be met.
+   *
+   * @generated from enum value: FAILURE_POLICY_TOLERATE = 1;
+   */
+  TOLERATE = 1,
+
+  /**
+   * The first failed branch fails the stage and cancels the others.
+   *
+   * @generated from enum value: FAILURE_POLICY_FAIL_FAST = 2;
+   */
+  FAIL_FAST = 2,
+}
+
+/**
+ * Describes the enum switchboard.v1.FailurePolicy.
+ */
+export const FailurePolicySchema: GenEnum<FailurePolicy> = /*@__PURE__*/
+  enumDesc(file_switchboard_v1_flow, 2);
 

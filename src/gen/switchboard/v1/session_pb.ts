@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file switchboard/v1/session.proto.
  */
 export const file_switchboard_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("Chxzd2l0Y2hib2FyZC92MS9zZXNzaW9uLnByb3RvEg5zd2l0Y2hib2FyZC52MSLbBQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEg4KBnRlbmFudBgDIAEoCRIPCgdmbG93X2lkGAQgASgJEhQKDGZsb3dfdmVyc2lvbhgFIAEoCRINCgVzdGFnZRgGIAEoCRIYChBjb21wbGV0ZWRfc3RhZ2VzGAcgAygJEiYKBXN0YXRlGAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBItCgZzdGF0dXMYCSABKA4yHS5zd2l0Y2hib2FyZC52MS5TZXNzaW9uU3RhdHVzEg8KB3ZlcnNpb24YCiABKAMSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHd2FpdGluZxgOIAEoCzIXLnN3aXRjaGJvYXJkLnYxLldhaXRpbmcSMAoHaGlzdG9yeRgPIAMoCzIfLnN3aXRjaGJvYXJkLnYxLlRyYW5zY3JpcHRFbnRyeRIWCg5wcmV2aW91c19zdGFnZRgQIAEoCRI+CgxzdGFnZV92aXNpdHMYESADKAsyKC5zd2l0Y2hib2FyZC52MS5TZXNzaW9uLlN0YWdlVmlzaXRzRW50cnkSLwoHc3VtbWFyeRgSIAEoCzIeLnN3aXRjaGJvYXJkLnYxLlNlc3Npb25TdW1tYXJ5Ei0KBm9yaWdpbhgTIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlNlc3Npb25PcmlnaW4SDQoFYWdlbnQYFCABKAkaMgoQU3RhZ2VWaXNpdHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAU6AjgBIlMKB1dhaXRpbmcSDgoGcmVhc29uGAEgASgJEg0KBXN0YWdlGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI0Cg1TZXNzaW9uT3JpZ2luEhIKCnNlc3Npb25faWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyKtAgoOU2Vzc2lvblN1bW1hcnkSDwoHb3V0Y29tZRgBIAEoCRIOCgZzdGFnZXMYAiADKAkSDwoHaW50ZW50cxgDIAMoCRIOCgZhZ2VudHMYBCADKAkSDQoFdHVybnMYBSABKAUSKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SSwoPc3RhZ2VfZHVyYXRpb25zGAcgAygLMjIuc3dpdGNoYm9hcmQudjEuU2Vzc2lvblN1bW1hcnkuU3RhZ2VEdXJhdGlvbnNFbnRyeRpQChNTdGFnZUR1cmF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRIoCgV2YWx1ZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbjoCOAEivQUKBFN0ZXASEgoKc2Vzc2lvbl9pZBgBIAEoCRIKCgJpZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDEg8KB3R1cm5faWQYBCABKAkSJgoEa2luZBgFIAEoDjIYLnN3aXRjaGJvYXJkLnYxLlN0ZXBLaW5kEg0KBXN0YWdlGAYgASgJEg4KBmludGVudBgHIAEoCRIoCgVpbnB1dBgIIAEoCzIZLnN3aXRjaGJvYXJkLnYxLlR1cm5JbnB1dBINCgVhZ2VudBgJIAEoCRIQCghpbnN0YW5jZRgKIAEoCRIQCghhdHRlbXB0cxgLIAEoBRIqCgZzdGF0dXMYDCABKA4yGi5zd2l0Y2hib2FyZC52MS5TdGVwU3RhdHVzEioKB2xhdGVuY3kYDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGb3V0cHV0GA4gASgJEiwKC3N0YXRlX3BhdGNoGA8gASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCgRuZXh0GBAgASgLMhouc3dpdGNoYm9hcmQudjEuTmV4dEFjdGlvbhISCgpuZXh0X3N0YWdlGBEgASgJEigKBWVycm9yGBIgASgLMhkuc3dpdGNoYm9hcmQudjEuU3RlcEVycm9yEi4KCnN0YXJ0X3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdicmVha2VyGBUgASgJEjIKB2RldGFpbHMYFiADKAsyIS5zd2l0Y2hib2FyZC52MS5TdGVwLkRldGFpbHNFbnRyeRouCgxEZXRhaWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIqCglTdGVwRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIpoBCghTbmFwc2hvdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSKAoHc2Vzc2lvbhgDIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlc3Npb24SLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCSqfAQoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVFVTX0FDVElWRRABEhoKFlNFU1NJT05fU1RBVFVTX1dBSVRJTkcQAhIcChhTRVNTSU9OX1NUQVRVU19DT01QTEVURUQQAxIZChVTRVNTSU9OX1NUQVRVU19GQUlMRUQQBCqXAQoIU3RlcEtpbmQSGQoVU1RFUF9LSU5EX1VOU1BFQ0lGSUVEEAASEgoOU1RFUF9LSU5EX1RVUk4QARIWChJTVEVQX0tJTkRfUk9MTEJBQ0sQAhISCg5TVEVQX0tJTkRfRk9SSxADEhoKFlNURVBfS0lORF9DT01QRU5TQVRJT04QBBIUChBTVEVQX0tJTkRfQlJBTkNIEAUqcgoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhIKDlNURVBfU1RBVFVTX09LEAESFgoSU1RFUF9TVEFUVVNfRkFJTEVEEAISGwoXU1RFUF9TVEFUVVNfSU5URVJSVVBURUQQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_switchboard_v1_turn]);
+  fileDesc("Chxzd2l0Y2hib2FyZC92MS9zZXNzaW9uLnByb3RvEg5zd2l0Y2hib2FyZC52MSLUBgoHU2Vzc2lvbhIKCgJpZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEg4KBnRlbmFudBgDIAEoCRIPCgdmbG93X2lkGAQgASgJEhQKDGZsb3dfdmVyc2lvbhgFIAEoCRINCgVzdGFnZRgGIAEoCRIYChBjb21wbGV0ZWRfc3RhZ2VzGAcgAygJEiYKBXN0YXRlGAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBItCgZzdGF0dXMYCSABKA4yHS5zd2l0Y2hib2FyZC52MS5TZXNzaW9uU3RhdHVzEg8KB3ZlcnNpb24YCiABKAMSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHd2FpdGluZxgOIAEoCzIXLnN3aXRjaGJvYXJkLnYxLldhaXRpbmcSMAoHaGlzdG9yeRgPIAMoCzIfLnN3aXRjaGJvYXJkLnYxLlRyYW5zY3JpcHRFbnRyeRIWCg5wcmV2aW91c19zdGFnZRgQIAEoCRI+CgxzdGFnZV92aXNpdHMYESADKAsyKC5zd2l0Y2hib2FyZC52MS5TZXNzaW9uLlN0YWdlVmlzaXRzRW50cnkSLwoHc3VtbWFyeRgSIAEoCzIeLnN3aXRjaGJvYXJkLnYxLlNlc3Npb25TdW1tYXJ5Ei0KBm9yaWdpbhgTIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlNlc3Npb25PcmlnaW4SDQoFYWdlbnQYFCABKAkSDgoGaW50ZW50GBUgASgJEjoKDWNvbXBlbnNhdGlvbnMYFiADKAsyIy5zd2l0Y2hib2FyZC52MS5QZW5kaW5nQ29tcGVuc2F0aW9uEisKBXRhbGx5GBcgASgLMhwuc3dpdGNoYm9hcmQudjEuU2Vzc2lvblRhbGx5GjIKEFN0YWdlVmlzaXRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgFOgI4ASJlChNQZW5kaW5nQ29tcGVuc2F0aW9uEg0KBXN0YWdlGAEgASgJEg0KBWFnZW50GAIgASgJEg4KBmludGVudBgDIAEoCRIPCgd0dXJuX2lkGAQgASgJEg8KB3ZlcnNpb24YBSABKAMijAIKDFNlc3Npb25UYWxseRIPCgdpbnRlbnRzGAEgAygJEg4KBmFnZW50cxgCIAMoCRINCgV0dXJucxgDIAEoBRJJCg9zdGFnZV9kdXJhdGlvbnMYBCADKAsyMC5zd2l0Y2hib2FyZC52MS5TZXNzaW9uVGFsbHkuU3RhZ2VEdXJhdGlvbnNFbnRyeRIvCgtzdGFnZV9zaW5jZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaUAoTU3RhZ2VEdXJhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSKAoFdmFsdWUYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb246AjgBIlMKB1dhaXRpbmcSDgoGcmVhc29uGAEgASgJEg0KBXN0YWdlGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI0Cg1TZXNzaW9uT3JpZ2luEhIKCnNlc3Npb25faWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyKtAgoOU2Vzc2lvblN1bW1hcnkSDwoHb3V0Y29tZRgBIAEoCRIOCgZzdGFnZXMYAiADKAkSDwoHaW50ZW50cxgDIAMoCRIOCgZhZ2VudHMYBCADKAkSDQoFdHVybnMYBSABKAUSKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SSwoPc3RhZ2VfZHVyYXRpb25zGAcgAygLMjIuc3dpdGNoYm9hcmQudjEuU2Vzc2lvblN1bW1hcnkuU3RhZ2VEdXJhdGlvbnNFbnRyeRpQChNTdGFnZUR1cmF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRIoCgV2YWx1ZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbjoCOAEivQUKBFN0ZXASEgoKc2Vzc2lvbl9pZBgBIAEoCRIKCgJpZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDEg8KB3R1cm5faWQYBCABKAkSJgoEa2luZBgFIAEoDjIYLnN3aXRjaGJvYXJkLnYxLlN0ZXBLaW5kEg0KBXN0YWdlGAYgASgJEg4KBmludGVudBgHIAEoCRIoCgVpbnB1dBgIIAEoCzIZLnN3aXRjaGJvYXJkLnYxLlR1cm5JbnB1dBINCgVhZ2VudBgJIAEoCRIQCghpbnN0YW5jZRgKIAEoCRIQCghhdHRlbXB0cxgLIAEoBRIqCgZzdGF0dXMYDCABKA4yGi5zd2l0Y2hib2FyZC52MS5TdGVwU3RhdHVzEioKB2xhdGVuY3kYDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGb3V0cHV0GA4gASgJEiwKC3N0YXRlX3BhdGNoGA8gASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCgRuZXh0GBAgASgLMhouc3dpdGNoYm9hcmQudjEuTmV4dEFjdGlvbhISCgpuZXh0X3N0YWdlGBEgASgJEigKBWVycm9yGBIgASgLMhkuc3dpdGNoYm9hcmQudjEuU3RlcEVycm9yEi4KCnN0YXJ0X3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdicmVha2VyGBUgASgJEjIKB2RldGFpbHMYFiADKAsyIS5zd2l0Y2hib2FyZC52MS5TdGVwLkRldGFpbHNFbnRyeRouCgxEZXRhaWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIqCglTdGVwRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIpoBCghTbmFwc2hvdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSKAoHc2Vzc2lvbhgDIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlc3Npb24SLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCSqfAQoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVFVTX0FDVElWRRABEhoKFlNFU1NJT05fU1RBVFVTX1dBSVRJTkcQAhIcChhTRVNTSU9OX1NUQVRVU19DT01QTEVURUQQAxIZChVTRVNTSU9OX1NUQVRVU19GQUlMRUQQBCqXAQoIU3RlcEtpbmQSGQoVU1RFUF9LSU5EX1VOU1BFQ0lGSUVEEAASEgoOU1RFUF9LSU5EX1RVUk4QARIWChJTVEVQX0tJTkRfUk9MTEJBQ0sQAhISCg5TVEVQX0tJTkRfRk9SSxADEhoKFlNURVBfS0lORF9DT01QRU5TQVRJT04QBBIUChBTVEVQX0tJTkRfQlJBTkNIEAUqcgoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhIKDlNURVBfU1RBVFVTX09LEAESFgoSU1RFUF9TVEFUVVNfRkFJTEVEEAISGwoXU1RFUF9TVEFUVVNfSU5URVJSVVBURUQQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_switchboard_v1_turn]);
 
 /**
  * Session is one conversation: where it is in its flow, what it knows, and
@@ -161,11 +161,36 @@ export type Session = Message<"switchboard.v1.Session"> & {
   origin?: SessionOrigin | undefined;
 
   /**
-   * The agent that last served the session, used after a hand-off.
+   * The agent that last served the session. A turn without an intent at a
+   * stage the session stayed in goes back to it (e.g. after a hand-off).
    *
    * @generated from field: string agent = 20;
    */
   agent: string;
+
+  /**
+   * The intent of the conversation: the last one a turn carried or an
+   * agent recognised (`AgentResult.intent`). Stages with `intent_agents`
+   * route turns that carry no intent of their own by it.
+   *
+   * @generated from field: string intent = 21;
+   */
+  intent: string;
+
+  /**
+   * The compensations owed by completed stages, oldest first (saga). They
+   * run, newest first, when a stage with `on_failure.compensate` fails.
+   *
+   * @generated from field: repeated switchboard.v1.PendingCompensation compensations = 22;
+   */
+  compensations: PendingCompensation[];
+
+  /**
+   * Compact counters the summary is computed from.
+   *
+   * @generated from field: switchboard.v1.SessionTally tally = 23;
+   */
+  tally?: SessionTally | undefined;
 };
 
 /**
@@ -174,6 +199,105 @@ export type Session = Message<"switchboard.v1.Session"> & {
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
   messageDesc(file_switchboard_v1_session, 0);
+
+/**
+ * PendingCompensation is a compensating call owed by a completed stage.
+ *
+ * @generated from message switchboard.v1.PendingCompensation
+ */
+export type PendingCompensation = Message<"switchboard.v1.PendingCompensation"> & {
+  /**
+   * The stage that completed.
+   *
+   * @generated from field: string stage = 1;
+   */
+  stage: string;
+
+  /**
+   * The agent to call.
+   *
+   * @generated from field: string agent = 2;
+   */
+  agent: string;
+
+  /**
+   * The intent to send it.
+   *
+   * @generated from field: string intent = 3;
+   */
+  intent: string;
+
+  /**
+   * The turn that completed the stage.
+   *
+   * @generated from field: string turn_id = 4;
+   */
+  turnId: string;
+
+  /**
+   * The session version that committed it.
+   *
+   * @generated from field: int64 version = 5;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message switchboard.v1.PendingCompensation.
+ * Use `create(PendingCompensationSchema)` to create a new message.
+ */
+export const PendingCompensationSchema: GenMessage<PendingCompensation> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_session, 1);
+
+/**
+ * SessionTally is what a session's summary is computed from, kept as
+ * bounded counters (the inline history is only a window).
+ *
+ * @generated from message switchboard.v1.SessionTally
+ */
+export type SessionTally = Message<"switchboard.v1.SessionTally"> & {
+  /**
+   * The intents handled, in order of first appearance (at most 64).
+   *
+   * @generated from field: repeated string intents = 1;
+   */
+  intents: string[];
+
+  /**
+   * The agents that served, in order of first appearance (at most 64).
+   *
+   * @generated from field: repeated string agents = 2;
+   */
+  agents: string[];
+
+  /**
+   * The committed turns.
+   *
+   * @generated from field: int32 turns = 3;
+   */
+  turns: number;
+
+  /**
+   * Time spent per stage, from entering it to leaving it.
+   *
+   * @generated from field: map<string, google.protobuf.Duration> stage_durations = 4;
+   */
+  stageDurations: { [key: string]: Duration };
+
+  /**
+   * When the session entered its current stage.
+   *
+   * @generated from field: google.protobuf.Timestamp stage_since = 5;
+   */
+  stageSince?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message switchboard.v1.SessionTally.
+ * Use `create(SessionTallySchema)` to create a new message.
+ */
+export const SessionTallySchema: GenMessage<SessionTally> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_session, 2);
 
 /**
  * Waiting says what a waiting session waits for.
@@ -208,7 +332,7 @@ export type Waiting = Message<"switchboard.v1.Waiting"> & {
  * Use `create(WaitingSchema)` to create a new message.
  */
 export const WaitingSchema: GenMessage<Waiting> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_session, 1);
+  messageDesc(file_switchboard_v1_session, 3);
 
 /**
  * SessionOrigin records where a forked session came from.
@@ -236,7 +360,7 @@ export type SessionOrigin = Message<"switchboard.v1.SessionOrigin"> & {
  * Use `create(SessionOriginSchema)` to create a new message.
  */
 export const SessionOriginSchema: GenMessage<SessionOrigin> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_session, 2);
+  messageDesc(file_switchboard_v1_session, 4);
 
 /**
  * SessionSummary describes an ended conversation.
@@ -299,7 +423,7 @@ export type SessionSummary = Message<"switchboard.v1.SessionSummary"> & {
  * Use `create(SessionSummarySchema)` to create a new message.
  */
 export const SessionSummarySchema: GenMessage<SessionSummary> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_session, 3);
+  messageDesc(file_switchboard_v1_session, 5);
 
 /**
  * Step is one entry of a session's audit trail. Each committed version has
@@ -469,7 +593,7 @@ export type Step = Message<"switchboard.v1.Step"> & {
  * Use `create(StepSchema)` to create a new message.
  */
 export const StepSchema: GenMessage<Step> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_session, 4);
+  messageDesc(file_switchboard_v1_session, 6);
 
 /**
  * StepError is a failed step's error.
@@ -497,7 +621,7 @@ export type StepError = Message<"switchboard.v1.StepError"> & {
  * Use `create(StepErrorSchema)` to create a new message.
  */
 export const StepErrorSchema: GenMessage<StepError> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_session, 5);
+  messageDesc(file_switchboard_v1_session, 7);
 
 /**
  * Snapshot is the session as it was right after one committed version.
@@ -546,7 +670,7 @@ export type Snapshot = Message<"switchboard.v1.Snapshot"> & {
  * Use `create(SnapshotSchema)` to create a new message.
  */
 export const SnapshotSchema: GenMessage<Snapshot> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_session, 6);
+  messageDesc(file_switchboard_v1_session, 8);
 
 /**
  * SessionStatus is where a conversation stands.

@@ -157,7 +157,9 @@ type TurnStart struct {
 	// For a hand-off: the agent that handed the conversation over.
 	HandoffFrom string `protobuf:"bytes,12,opt,name=handoff_from,json=handoffFrom,proto3" json:"handoff_from,omitempty"`
 	// Request metadata passed through from the gateway (trace context,
-	// channel, locale).
+	// channel, locale). For a branch of a parallel stage, `branch` names the
+	// branch; for a compensating call (saga), `compensates_turn`,
+	// `failed_stage` and `failure` say what it undoes and why.
 	Metadata map[string]string `protobuf:"bytes,13,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// True when more input follows as InputDelta messages.
 	InputStreaming bool `protobuf:"varint,14,opt,name=input_streaming,json=inputStreaming,proto3" json:"input_streaming,omitempty"`

@@ -28,11 +28,14 @@ type Join int32
 const (
 	// Not set: JOIN_ALL.
 	Join_JOIN_UNSPECIFIED Join = 0
-	// Every branch must succeed.
+	// Every branch must succeed; the first failure fails the stage and
+	// cancels the others.
 	Join_JOIN_ALL Join = 1
 	// The first branch to succeed wins; the others are cancelled.
 	Join_JOIN_ANY Join = 2
-	// `min_successes` branches must succeed.
+	// `min_successes` branches must succeed. Every branch runs to its end (or
+	// its branch timeout), so which results count is never a race; the stage
+	// fails as soon as too many branches have failed to reach the minimum.
 	Join_JOIN_AT_LEAST Join = 3
 )
 
@@ -136,6 +139,60 @@ func (Merge) EnumDescriptor() ([]byte, []int) {
 	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{1}
 }
 
+// FailurePolicy says what a failed branch of a parallel stage does.
+type FailurePolicy int32
+
+const (
+	// Not set: FAILURE_POLICY_TOLERATE.
+	FailurePolicy_FAILURE_POLICY_UNSPECIFIED FailurePolicy = 0
+	// A failed branch is recorded; the stage fails only once its join can no
+	// longer be met.
+	FailurePolicy_FAILURE_POLICY_TOLERATE FailurePolicy = 1
+	// The first failed branch fails the stage and cancels the others.
+	FailurePolicy_FAILURE_POLICY_FAIL_FAST FailurePolicy = 2
+)
+
+// Enum value maps for FailurePolicy.
+var (
+	FailurePolicy_name = map[int32]string{
+		0: "FAILURE_POLICY_UNSPECIFIED",
+		1: "FAILURE_POLICY_TOLERATE",
+		2: "FAILURE_POLICY_FAIL_FAST",
+	}
+	FailurePolicy_value = map[string]int32{
+		"FAILURE_POLICY_UNSPECIFIED": 0,
+		"FAILURE_POLICY_TOLERATE":    1,
+		"FAILURE_POLICY_FAIL_FAST":   2,
+	}
+)
+
+func (x FailurePolicy) Enum() *FailurePolicy {
+	p := new(FailurePolicy)
+	*p = x
+	return p
+}
+
+func (x FailurePolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FailurePolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_switchboard_v1_flow_proto_enumTypes[2].Descriptor()
+}
+
+func (FailurePolicy) Type() protoreflect.EnumType {
+	return &file_switchboard_v1_flow_proto_enumTypes[2]
+}
+
+func (x FailurePolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FailurePolicy.Descriptor instead.
+func (FailurePolicy) EnumDescriptor() ([]byte, []int) {
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{2}
+}
+
 // Flow is a declarative conversation graph: stages (nodes) and transitions
 // (edges). Flows are written as YAML or JSON that maps 1:1 onto this message.
 type Flow struct {
@@ -158,7 +215,12 @@ type Flow struct {
 	MaxChain int32 `protobuf:"varint,7,opt,name=max_chain,json=maxChain,proto3" json:"max_chain,omitempty"`
 	// Idle time after which a session of this flow expires (default: the
 	// server's setting).
-	SessionTtl    *durationpb.Duration `protobuf:"bytes,8,opt,name=session_ttl,json=sessionTtl,proto3" json:"session_ttl,omitempty"`
+	SessionTtl *durationpb.Duration `protobuf:"bytes,8,opt,name=session_ttl,json=sessionTtl,proto3" json:"session_ttl,omitempty"`
+	// The state keys the flow's CEL expressions may read as `state.KEY`. When
+	// set, validation reports a reference to any other key; when empty, any
+	// key may be read (a missing one is an evaluation error; test with
+	// `has(state.KEY)`).
+	StateKeys     []string `protobuf:"bytes,9,rep,name=state_keys,json=stateKeys,proto3" json:"state_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,6 +311,13 @@ func (x *Flow) GetSessionTtl() *durationpb.Duration {
 	return nil
 }
 
+func (x *Flow) GetStateKeys() []string {
+	if x != nil {
+		return x.StateKeys
+	}
+	return nil
+}
+
 // Stage is one step of a conversation, served by one agent (or one agent per
 // intent, or several agents in parallel).
 type Stage struct {
@@ -260,7 +329,10 @@ type Stage struct {
 	// The agent that serves the stage: turns without an intent, and intents
 	// with no agent of their own when there is no fallback agent.
 	Agent string `protobuf:"bytes,3,opt,name=agent,proto3" json:"agent,omitempty"`
-	// Per-intent agents: the intent of the turn picks the agent.
+	// Per-intent agents: the intent of the turn picks the agent. A turn
+	// without an intent is routed by the conversation's intent
+	// (Session.intent), unless it continues with the agent that served the
+	// stage last.
 	IntentAgents map[string]string `protobuf:"bytes,4,rep,name=intent_agents,json=intentAgents,proto3" json:"intent_agents,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The intents allowed at this stage; empty allows any. A turn with another
 	// intent fails with FAILED_PRECONDITION and the allowed list.
@@ -296,7 +368,11 @@ type Stage struct {
 	// A terminal stage ends the conversation once it has run.
 	Terminal bool `protobuf:"varint,18,opt,name=terminal,proto3" json:"terminal,omitempty"`
 	// Wait for input on entering the stage, e.g. a human queue.
-	WaitReason    string `protobuf:"bytes,19,opt,name=wait_reason,json=waitReason,proto3" json:"wait_reason,omitempty"`
+	WaitReason string `protobuf:"bytes,19,opt,name=wait_reason,json=waitReason,proto3" json:"wait_reason,omitempty"`
+	// What a terminal failure of the stage does: the agent answers
+	// ACTION_FAIL, or its call fails once the retry policy is spent. Without
+	// it, a failed turn commits nothing and the caller may send it again.
+	OnFailure     *OnFailure `protobuf:"bytes,20,opt,name=on_failure,json=onFailure,proto3" json:"on_failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,13 +540,76 @@ func (x *Stage) GetWaitReason() string {
 	return ""
 }
 
+func (x *Stage) GetOnFailure() *OnFailure {
+	if x != nil {
+		return x.OnFailure
+	}
+	return nil
+}
+
+// OnFailure turns a stage's failure into a committed outcome (saga).
+type OnFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Run the compensations of the stages completed so far, newest first,
+	// recording each in the audit trail.
+	Compensate bool `protobuf:"varint,1,opt,name=compensate,proto3" json:"compensate,omitempty"`
+	// The stage to go to afterwards; empty ends the session as failed.
+	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OnFailure) Reset() {
+	*x = OnFailure{}
+	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OnFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OnFailure) ProtoMessage() {}
+
+func (x *OnFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OnFailure.ProtoReflect.Descriptor instead.
+func (*OnFailure) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *OnFailure) GetCompensate() bool {
+	if x != nil {
+		return x.Compensate
+	}
+	return false
+}
+
+func (x *OnFailure) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
 // Transition is a way out of a stage.
 type Transition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The stage to go to. Empty with `back` set goes back to the previous stage.
 	To string `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
-	// A CEL condition over `state`, `input`, `result` and `session`; empty is
-	// the default transition.
+	// A CEL condition over `state`, `input`, `result`, `session` and
+	// `permissions`; empty is the default transition.
 	When string `protobuf:"bytes,2,opt,name=when,proto3" json:"when,omitempty"`
 	// Go back to the previous stage instead of `to`.
 	Back          bool `protobuf:"varint,3,opt,name=back,proto3" json:"back,omitempty"`
@@ -480,7 +619,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +631,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +644,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Transition) GetTo() string {
@@ -529,7 +668,10 @@ func (x *Transition) GetBack() bool {
 	return false
 }
 
-// Check is a named CEL integrity check.
+// Check is a named CEL integrity check. Preconditions read `state`,
+// `input`, `session` and `permissions` (the turn's
+// `input.metadata.permissions`, split on commas); postconditions also read
+// the agent's `result`; invariants read the state after the turn.
 type Check struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The check's name, shown in the error when it fails.
@@ -544,7 +686,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +698,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +711,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Check) GetName() string {
@@ -609,7 +751,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +763,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +776,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -658,7 +800,10 @@ func (x *RetryPolicy) GetMaxBackoff() *durationpb.Duration {
 	return nil
 }
 
-// Parallel fans a turn out to several agents and joins their results.
+// Parallel fans a turn out to several agents and joins their results. The
+// stage's result text is the successful branches' texts in declaration
+// order; its transitions see each branch as `result.branches.NAME` with
+// `status` ("ok", "failed" or "cancelled"), `text` and `error`.
 type Parallel struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The branches.
@@ -670,14 +815,16 @@ type Parallel struct {
 	// How long each branch may take.
 	BranchTimeout *durationpb.Duration `protobuf:"bytes,4,opt,name=branch_timeout,json=branchTimeout,proto3" json:"branch_timeout,omitempty"`
 	// How the branches' state patches merge.
-	Merge         Merge `protobuf:"varint,5,opt,name=merge,proto3,enum=switchboard.v1.Merge" json:"merge,omitempty"`
+	Merge Merge `protobuf:"varint,5,opt,name=merge,proto3,enum=switchboard.v1.Merge" json:"merge,omitempty"`
+	// What a failed branch does.
+	FailurePolicy FailurePolicy `protobuf:"varint,6,opt,name=failure_policy,json=failurePolicy,proto3,enum=switchboard.v1.FailurePolicy" json:"failure_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Parallel) Reset() {
 	*x = Parallel{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +836,7 @@ func (x *Parallel) String() string {
 func (*Parallel) ProtoMessage() {}
 
 func (x *Parallel) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +849,7 @@ func (x *Parallel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Parallel.ProtoReflect.Descriptor instead.
 func (*Parallel) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Parallel) GetBranches() []*Branch {
@@ -740,6 +887,13 @@ func (x *Parallel) GetMerge() Merge {
 	return Merge_MERGE_UNSPECIFIED
 }
 
+func (x *Parallel) GetFailurePolicy() FailurePolicy {
+	if x != nil {
+		return x.FailurePolicy
+	}
+	return FailurePolicy_FAILURE_POLICY_UNSPECIFIED
+}
+
 // Branch is one agent call of a parallel stage.
 type Branch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -753,7 +907,7 @@ type Branch struct {
 
 func (x *Branch) Reset() {
 	*x = Branch{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +919,7 @@ func (x *Branch) String() string {
 func (*Branch) ProtoMessage() {}
 
 func (x *Branch) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +932,7 @@ func (x *Branch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Branch.ProtoReflect.Descriptor instead.
 func (*Branch) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Branch) GetName() string {
@@ -795,10 +949,11 @@ func (x *Branch) GetAgent() string {
 	return ""
 }
 
-// Compensation is a call that undoes a completed stage (saga).
+// Compensation is a call that undoes a completed stage (saga). The agent
+// gets a turn at the compensated stage with `intent` as the turn's intent.
 type Compensation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The agent to call.
+	// The agent to call; empty calls the agent that served the stage.
 	Agent string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
 	// The intent to send it, e.g. "cancel_booking".
 	Intent        string `protobuf:"bytes,2,opt,name=intent,proto3" json:"intent,omitempty"`
@@ -808,7 +963,7 @@ type Compensation struct {
 
 func (x *Compensation) Reset() {
 	*x = Compensation{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +975,7 @@ func (x *Compensation) String() string {
 func (*Compensation) ProtoMessage() {}
 
 func (x *Compensation) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +988,7 @@ func (x *Compensation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compensation.ProtoReflect.Descriptor instead.
 func (*Compensation) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Compensation) GetAgent() string {
@@ -854,7 +1009,7 @@ var File_switchboard_v1_flow_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\n" +
-	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb6\x02\n" +
+	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\"\xd5\x02\n" +
 	"\x04Flow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -866,7 +1021,9 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"invariants\x12\x1b\n" +
 	"\tmax_chain\x18\a \x01(\x05R\bmaxChain\x12:\n" +
 	"\vsession_ttl\x18\b \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"sessionTtl\"\x80\b\n" +
+	"sessionTtl\x12\x1d\n" +
+	"\n" +
+	"state_keys\x18\t \x03(\tR\tstateKeys\"\xba\b\n" +
 	"\x05Stage\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -889,13 +1046,20 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\ron_max_visits\x18\x11 \x01(\tR\vonMaxVisits\x12\x1a\n" +
 	"\bterminal\x18\x12 \x01(\bR\bterminal\x12\x1f\n" +
 	"\vwait_reason\x18\x13 \x01(\tR\n" +
-	"waitReason\x1a?\n" +
+	"waitReason\x128\n" +
+	"\n" +
+	"on_failure\x18\x14 \x01(\v2\x19.switchboard.v1.OnFailureR\tonFailure\x1a?\n" +
 	"\x11IntentAgentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
 	"\x11EventIntentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"D\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
+	"\tOnFailure\x12\x1e\n" +
+	"\n" +
+	"compensate\x18\x01 \x01(\bR\n" +
+	"compensate\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"D\n" +
 	"\n" +
 	"Transition\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
@@ -909,13 +1073,14 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12B\n" +
 	"\x0finitial_backoff\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0einitialBackoff\x12:\n" +
 	"\vmax_backoff\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"maxBackoff\"\xfc\x01\n" +
+	"maxBackoff\"\xc2\x02\n" +
 	"\bParallel\x122\n" +
 	"\bbranches\x18\x01 \x03(\v2\x16.switchboard.v1.BranchR\bbranches\x12(\n" +
 	"\x04join\x18\x02 \x01(\x0e2\x14.switchboard.v1.JoinR\x04join\x12#\n" +
 	"\rmin_successes\x18\x03 \x01(\x05R\fminSuccesses\x12@\n" +
 	"\x0ebranch_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rbranchTimeout\x12+\n" +
-	"\x05merge\x18\x05 \x01(\x0e2\x15.switchboard.v1.MergeR\x05merge\"2\n" +
+	"\x05merge\x18\x05 \x01(\x0e2\x15.switchboard.v1.MergeR\x05merge\x12D\n" +
+	"\x0efailure_policy\x18\x06 \x01(\x0e2\x1d.switchboard.v1.FailurePolicyR\rfailurePolicy\"2\n" +
 	"\x06Branch\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05agent\x18\x02 \x01(\tR\x05agent\"<\n" +
@@ -931,7 +1096,11 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\x11MERGE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eMERGE_DISJOINT\x10\x01\x12\x13\n" +
 	"\x0fMERGE_BY_BRANCH\x10\x02\x12\x13\n" +
-	"\x0fMERGE_LAST_WINS\x10\x03b\x06proto3"
+	"\x0fMERGE_LAST_WINS\x10\x03*j\n" +
+	"\rFailurePolicy\x12\x1e\n" +
+	"\x1aFAILURE_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17FAILURE_POLICY_TOLERATE\x10\x01\x12\x1c\n" +
+	"\x18FAILURE_POLICY_FAIL_FAST\x10\x02b\x06proto3"
 
 var (
 	file_switchboard_v1_flow_proto_rawDescOnce sync.Once
@@ -945,47 +1114,51 @@ func file_switchboard_v1_flow_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_flow_proto_rawDescData
 }
 
-var file_switchboard_v1_flow_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_switchboard_v1_flow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_switchboard_v1_flow_proto_goTypes = []any{
 	(Join)(0),                   // 0: switchboard.v1.Join
 	(Merge)(0),                  // 1: switchboard.v1.Merge
-	(*Flow)(nil),                // 2: switchboard.v1.Flow
-	(*Stage)(nil),               // 3: switchboard.v1.Stage
-	(*Transition)(nil),          // 4: switchboard.v1.Transition
-	(*Check)(nil),               // 5: switchboard.v1.Check
-	(*RetryPolicy)(nil),         // 6: switchboard.v1.RetryPolicy
-	(*Parallel)(nil),            // 7: switchboard.v1.Parallel
-	(*Branch)(nil),              // 8: switchboard.v1.Branch
-	(*Compensation)(nil),        // 9: switchboard.v1.Compensation
-	nil,                         // 10: switchboard.v1.Stage.IntentAgentsEntry
-	nil,                         // 11: switchboard.v1.Stage.EventIntentsEntry
-	(*durationpb.Duration)(nil), // 12: google.protobuf.Duration
+	(FailurePolicy)(0),          // 2: switchboard.v1.FailurePolicy
+	(*Flow)(nil),                // 3: switchboard.v1.Flow
+	(*Stage)(nil),               // 4: switchboard.v1.Stage
+	(*OnFailure)(nil),           // 5: switchboard.v1.OnFailure
+	(*Transition)(nil),          // 6: switchboard.v1.Transition
+	(*Check)(nil),               // 7: switchboard.v1.Check
+	(*RetryPolicy)(nil),         // 8: switchboard.v1.RetryPolicy
+	(*Parallel)(nil),            // 9: switchboard.v1.Parallel
+	(*Branch)(nil),              // 10: switchboard.v1.Branch
+	(*Compensation)(nil),        // 11: switchboard.v1.Compensation
+	nil,                         // 12: switchboard.v1.Stage.IntentAgentsEntry
+	nil,                         // 13: switchboard.v1.Stage.EventIntentsEntry
+	(*durationpb.Duration)(nil), // 14: google.protobuf.Duration
 }
 var file_switchboard_v1_flow_proto_depIdxs = []int32{
-	3,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
-	5,  // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
-	12, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
-	10, // 3: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
-	11, // 4: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
-	12, // 5: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
-	6,  // 6: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
-	4,  // 7: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
-	5,  // 8: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
-	5,  // 9: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
-	7,  // 10: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
-	9,  // 11: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
-	12, // 12: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	12, // 13: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	8,  // 14: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
-	0,  // 15: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
-	12, // 16: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
-	1,  // 17: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	4,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
+	7,  // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
+	14, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
+	12, // 3: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
+	13, // 4: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
+	14, // 5: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
+	8,  // 6: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
+	6,  // 7: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
+	7,  // 8: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
+	7,  // 9: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
+	9,  // 10: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
+	11, // 11: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
+	5,  // 12: switchboard.v1.Stage.on_failure:type_name -> switchboard.v1.OnFailure
+	14, // 13: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	14, // 14: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	10, // 15: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
+	0,  // 16: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
+	14, // 17: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
+	1,  // 18: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
+	2,  // 19: switchboard.v1.Parallel.failure_policy:type_name -> switchboard.v1.FailurePolicy
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_flow_proto_init() }
@@ -998,8 +1171,8 @@ func file_switchboard_v1_flow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_flow_proto_rawDesc), len(file_switchboard_v1_flow_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   10,
+			NumEnums:      3,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

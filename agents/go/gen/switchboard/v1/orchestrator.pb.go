@@ -2089,6 +2089,98 @@ func (x *ListFlowsResponse) GetFlows() []*Flow {
 	return nil
 }
 
+// ReloadFlowsRequest asks to read the flow directory again.
+type ReloadFlowsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadFlowsRequest) Reset() {
+	*x = ReloadFlowsRequest{}
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadFlowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadFlowsRequest) ProtoMessage() {}
+
+func (x *ReloadFlowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadFlowsRequest.ProtoReflect.Descriptor instead.
+func (*ReloadFlowsRequest) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{33}
+}
+
+// ReloadFlowsResponse says what the reload loaded.
+type ReloadFlowsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flow versions loaded for the first time, as "id@version".
+	Added []string `protobuf:"bytes,1,rep,name=added,proto3" json:"added,omitempty"`
+	// Every flow version now loaded, as "id@version".
+	Loaded        []string `protobuf:"bytes,2,rep,name=loaded,proto3" json:"loaded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadFlowsResponse) Reset() {
+	*x = ReloadFlowsResponse{}
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadFlowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadFlowsResponse) ProtoMessage() {}
+
+func (x *ReloadFlowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadFlowsResponse.ProtoReflect.Descriptor instead.
+func (*ReloadFlowsResponse) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReloadFlowsResponse) GetAdded() []string {
+	if x != nil {
+		return x.Added
+	}
+	return nil
+}
+
+func (x *ReloadFlowsResponse) GetLoaded() []string {
+	if x != nil {
+		return x.Loaded
+	}
+	return nil
+}
+
 var File_switchboard_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
@@ -2231,7 +2323,11 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x1c.switchboard.v1.SessionEventR\x05event\"\x12\n" +
 	"\x10ListFlowsRequest\"?\n" +
 	"\x11ListFlowsResponse\x12*\n" +
-	"\x05flows\x18\x01 \x03(\v2\x14.switchboard.v1.FlowR\x05flows2\xe0\a\n" +
+	"\x05flows\x18\x01 \x03(\v2\x14.switchboard.v1.FlowR\x05flows\"\x14\n" +
+	"\x12ReloadFlowsRequest\"C\n" +
+	"\x13ReloadFlowsResponse\x12\x14\n" +
+	"\x05added\x18\x01 \x03(\tR\x05added\x12\x16\n" +
+	"\x06loaded\x18\x02 \x03(\tR\x06loaded2\xb8\b\n" +
 	"\x13OrchestratorService\x12M\n" +
 	"\bSendTurn\x12\x1f.switchboard.v1.SendTurnRequest\x1a .switchboard.v1.SendTurnResponse\x12Q\n" +
 	"\bConverse\x12\x1f.switchboard.v1.ConverseRequest\x1a .switchboard.v1.ConverseResponse(\x010\x01\x12S\n" +
@@ -2244,7 +2340,8 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\vForkSession\x12\".switchboard.v1.ForkSessionRequest\x1a#.switchboard.v1.ForkSessionResponse\x12\\\n" +
 	"\rDeleteSession\x12$.switchboard.v1.DeleteSessionRequest\x1a%.switchboard.v1.DeleteSessionResponse\x12[\n" +
 	"\fWatchSession\x12#.switchboard.v1.WatchSessionRequest\x1a$.switchboard.v1.WatchSessionResponse0\x01\x12P\n" +
-	"\tListFlows\x12 .switchboard.v1.ListFlowsRequest\x1a!.switchboard.v1.ListFlowsResponseb\x06proto3"
+	"\tListFlows\x12 .switchboard.v1.ListFlowsRequest\x1a!.switchboard.v1.ListFlowsResponse\x12V\n" +
+	"\vReloadFlows\x12\".switchboard.v1.ReloadFlowsRequest\x1a#.switchboard.v1.ReloadFlowsResponseb\x06proto3"
 
 var (
 	file_switchboard_v1_orchestrator_proto_rawDescOnce sync.Once
@@ -2258,7 +2355,7 @@ func file_switchboard_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_orchestrator_proto_rawDescData
 }
 
-var file_switchboard_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_switchboard_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_switchboard_v1_orchestrator_proto_goTypes = []any{
 	(*SendTurnRequest)(nil),         // 0: switchboard.v1.SendTurnRequest
 	(*SendTurnResponse)(nil),        // 1: switchboard.v1.SendTurnResponse
@@ -2293,21 +2390,23 @@ var file_switchboard_v1_orchestrator_proto_goTypes = []any{
 	(*WatchSessionResponse)(nil),    // 30: switchboard.v1.WatchSessionResponse
 	(*ListFlowsRequest)(nil),        // 31: switchboard.v1.ListFlowsRequest
 	(*ListFlowsResponse)(nil),       // 32: switchboard.v1.ListFlowsResponse
-	(*TurnInput)(nil),               // 33: switchboard.v1.TurnInput
-	(*Session)(nil),                 // 34: switchboard.v1.Session
-	(SessionStatus)(0),              // 35: switchboard.v1.SessionStatus
-	(*Step)(nil),                    // 36: switchboard.v1.Step
-	(*Snapshot)(nil),                // 37: switchboard.v1.Snapshot
-	(*Flow)(nil),                    // 38: switchboard.v1.Flow
+	(*ReloadFlowsRequest)(nil),      // 33: switchboard.v1.ReloadFlowsRequest
+	(*ReloadFlowsResponse)(nil),     // 34: switchboard.v1.ReloadFlowsResponse
+	(*TurnInput)(nil),               // 35: switchboard.v1.TurnInput
+	(*Session)(nil),                 // 36: switchboard.v1.Session
+	(SessionStatus)(0),              // 37: switchboard.v1.SessionStatus
+	(*Step)(nil),                    // 38: switchboard.v1.Step
+	(*Snapshot)(nil),                // 39: switchboard.v1.Snapshot
+	(*Flow)(nil),                    // 40: switchboard.v1.Flow
 }
 var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
-	33, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
-	34, // 1: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
+	35, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
+	36, // 1: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
 	3,  // 2: switchboard.v1.ConverseRequest.open:type_name -> switchboard.v1.ConverseOpen
 	4,  // 3: switchboard.v1.ConverseRequest.turn:type_name -> switchboard.v1.ConverseTurn
 	5,  // 4: switchboard.v1.ConverseRequest.input:type_name -> switchboard.v1.ConverseInput
 	6,  // 5: switchboard.v1.ConverseRequest.barge_in:type_name -> switchboard.v1.BargeIn
-	33, // 6: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
+	35, // 6: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
 	8,  // 7: switchboard.v1.ConverseResponse.event:type_name -> switchboard.v1.SessionEvent
 	9,  // 8: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
 	10, // 9: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
@@ -2316,15 +2415,15 @@ var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
 	13, // 12: switchboard.v1.SessionEvent.failed:type_name -> switchboard.v1.TurnFailed
 	14, // 13: switchboard.v1.SessionEvent.interrupted:type_name -> switchboard.v1.TurnInterrupted
 	1,  // 14: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
-	34, // 15: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	35, // 16: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
-	34, // 17: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
-	36, // 18: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
-	37, // 19: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
-	34, // 20: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
-	34, // 21: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
+	36, // 15: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	37, // 16: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
+	36, // 17: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
+	38, // 18: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
+	39, // 19: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
+	36, // 20: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
+	36, // 21: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
 	8,  // 22: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
-	38, // 23: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
+	40, // 23: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
 	0,  // 24: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
 	2,  // 25: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
 	15, // 26: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
@@ -2336,19 +2435,21 @@ var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
 	27, // 32: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
 	29, // 33: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
 	31, // 34: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
-	1,  // 35: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
-	7,  // 36: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
-	16, // 37: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	18, // 38: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
-	20, // 39: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
-	22, // 40: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
-	24, // 41: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
-	26, // 42: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
-	28, // 43: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	30, // 44: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
-	32, // 45: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
+	33, // 35: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
+	1,  // 36: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
+	7,  // 37: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
+	16, // 38: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	18, // 39: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
+	20, // 40: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
+	22, // 41: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
+	24, // 42: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
+	26, // 43: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
+	28, // 44: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	30, // 45: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
+	32, // 46: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
+	34, // 47: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -2382,7 +2483,7 @@ func file_switchboard_v1_orchestrator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_orchestrator_proto_rawDesc), len(file_switchboard_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

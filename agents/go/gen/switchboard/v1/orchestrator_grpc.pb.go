@@ -30,6 +30,7 @@ const (
 	OrchestratorService_DeleteSession_FullMethodName   = "/switchboard.v1.OrchestratorService/DeleteSession"
 	OrchestratorService_WatchSession_FullMethodName    = "/switchboard.v1.OrchestratorService/WatchSession"
 	OrchestratorService_ListFlows_FullMethodName       = "/switchboard.v1.OrchestratorService/ListFlows"
+	OrchestratorService_ReloadFlows_FullMethodName     = "/switchboard.v1.OrchestratorService/ReloadFlows"
 )
 
 // OrchestratorServiceClient is the client API for OrchestratorService service.
@@ -78,6 +79,12 @@ type OrchestratorServiceClient interface {
 	WatchSession(ctx context.Context, in *WatchSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchSessionResponse], error)
 	// ListFlows lists the flows the orchestrator has loaded.
 	ListFlows(ctx context.Context, in *ListFlowsRequest, opts ...grpc.CallOption) (*ListFlowsResponse, error)
+	// ReloadFlows reads the flow directory again, as SIGHUP does. New flows
+	// and new versions become available to new sessions; running sessions
+	// keep the version they started on. When any file has a problem nothing
+	// changes and the call fails with FAILED_PRECONDITION listing every
+	// problem with its file and line.
+	ReloadFlows(ctx context.Context, in *ReloadFlowsRequest, opts ...grpc.CallOption) (*ReloadFlowsResponse, error)
 }
 
 type orchestratorServiceClient struct {
@@ -210,6 +217,16 @@ func (c *orchestratorServiceClient) ListFlows(ctx context.Context, in *ListFlows
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) ReloadFlows(ctx context.Context, in *ReloadFlowsRequest, opts ...grpc.CallOption) (*ReloadFlowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReloadFlowsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ReloadFlows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrchestratorServiceServer is the server API for OrchestratorService service.
 // All implementations must embed UnimplementedOrchestratorServiceServer
 // for forward compatibility.
@@ -256,6 +273,12 @@ type OrchestratorServiceServer interface {
 	WatchSession(*WatchSessionRequest, grpc.ServerStreamingServer[WatchSessionResponse]) error
 	// ListFlows lists the flows the orchestrator has loaded.
 	ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error)
+	// ReloadFlows reads the flow directory again, as SIGHUP does. New flows
+	// and new versions become available to new sessions; running sessions
+	// keep the version they started on. When any file has a problem nothing
+	// changes and the call fails with FAILED_PRECONDITION listing every
+	// problem with its file and line.
+	ReloadFlows(context.Context, *ReloadFlowsRequest) (*ReloadFlowsResponse, error)
 	mustEmbedUnimplementedOrchestratorServiceServer()
 }
 
@@ -298,6 +321,9 @@ func (UnimplementedOrchestratorServiceServer) WatchSession(*WatchSessionRequest,
 }
 func (UnimplementedOrchestratorServiceServer) ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListFlows not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ReloadFlows(context.Context, *ReloadFlowsRequest) (*ReloadFlowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReloadFlows not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) mustEmbedUnimplementedOrchestratorServiceServer() {}
 func (UnimplementedOrchestratorServiceServer) testEmbeddedByValue()                             {}
@@ -500,6 +526,24 @@ func _OrchestratorService_ListFlows_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_ReloadFlows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReloadFlowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ReloadFlows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ReloadFlows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ReloadFlows(ctx, req.(*ReloadFlowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrchestratorService_ServiceDesc is the grpc.ServiceDesc for OrchestratorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -542,6 +586,10 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFlows",
 			Handler:    _OrchestratorService_ListFlows_Handler,
+		},
+		{
+			MethodName: "ReloadFlows",
+			Handler:    _OrchestratorService_ReloadFlows_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -254,8 +254,18 @@ type Session struct {
 	Summary *SessionSummary `protobuf:"bytes,18,opt,name=summary,proto3" json:"summary,omitempty"`
 	// Set when the session was forked from another.
 	Origin *SessionOrigin `protobuf:"bytes,19,opt,name=origin,proto3" json:"origin,omitempty"`
-	// The agent that last served the session, used after a hand-off.
-	Agent         string `protobuf:"bytes,20,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The agent that last served the session. A turn without an intent at a
+	// stage the session stayed in goes back to it (e.g. after a hand-off).
+	Agent string `protobuf:"bytes,20,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The intent of the conversation: the last one a turn carried or an
+	// agent recognised (`AgentResult.intent`). Stages with `intent_agents`
+	// route turns that carry no intent of their own by it.
+	Intent string `protobuf:"bytes,21,opt,name=intent,proto3" json:"intent,omitempty"`
+	// The compensations owed by completed stages, oldest first (saga). They
+	// run, newest first, when a stage with `on_failure.compensate` fails.
+	Compensations []*PendingCompensation `protobuf:"bytes,22,rep,name=compensations,proto3" json:"compensations,omitempty"`
+	// Compact counters the summary is computed from.
+	Tally         *SessionTally `protobuf:"bytes,23,opt,name=tally,proto3" json:"tally,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +440,192 @@ func (x *Session) GetAgent() string {
 	return ""
 }
 
+func (x *Session) GetIntent() string {
+	if x != nil {
+		return x.Intent
+	}
+	return ""
+}
+
+func (x *Session) GetCompensations() []*PendingCompensation {
+	if x != nil {
+		return x.Compensations
+	}
+	return nil
+}
+
+func (x *Session) GetTally() *SessionTally {
+	if x != nil {
+		return x.Tally
+	}
+	return nil
+}
+
+// PendingCompensation is a compensating call owed by a completed stage.
+type PendingCompensation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stage that completed.
+	Stage string `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	// The agent to call.
+	Agent string `protobuf:"bytes,2,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The intent to send it.
+	Intent string `protobuf:"bytes,3,opt,name=intent,proto3" json:"intent,omitempty"`
+	// The turn that completed the stage.
+	TurnId string `protobuf:"bytes,4,opt,name=turn_id,json=turnId,proto3" json:"turn_id,omitempty"`
+	// The session version that committed it.
+	Version       int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingCompensation) Reset() {
+	*x = PendingCompensation{}
+	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingCompensation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingCompensation) ProtoMessage() {}
+
+func (x *PendingCompensation) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingCompensation.ProtoReflect.Descriptor instead.
+func (*PendingCompensation) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PendingCompensation) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *PendingCompensation) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *PendingCompensation) GetIntent() string {
+	if x != nil {
+		return x.Intent
+	}
+	return ""
+}
+
+func (x *PendingCompensation) GetTurnId() string {
+	if x != nil {
+		return x.TurnId
+	}
+	return ""
+}
+
+func (x *PendingCompensation) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// SessionTally is what a session's summary is computed from, kept as
+// bounded counters (the inline history is only a window).
+type SessionTally struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The intents handled, in order of first appearance (at most 64).
+	Intents []string `protobuf:"bytes,1,rep,name=intents,proto3" json:"intents,omitempty"`
+	// The agents that served, in order of first appearance (at most 64).
+	Agents []string `protobuf:"bytes,2,rep,name=agents,proto3" json:"agents,omitempty"`
+	// The committed turns.
+	Turns int32 `protobuf:"varint,3,opt,name=turns,proto3" json:"turns,omitempty"`
+	// Time spent per stage, from entering it to leaving it.
+	StageDurations map[string]*durationpb.Duration `protobuf:"bytes,4,rep,name=stage_durations,json=stageDurations,proto3" json:"stage_durations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When the session entered its current stage.
+	StageSince    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=stage_since,json=stageSince,proto3" json:"stage_since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionTally) Reset() {
+	*x = SessionTally{}
+	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionTally) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionTally) ProtoMessage() {}
+
+func (x *SessionTally) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionTally.ProtoReflect.Descriptor instead.
+func (*SessionTally) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SessionTally) GetIntents() []string {
+	if x != nil {
+		return x.Intents
+	}
+	return nil
+}
+
+func (x *SessionTally) GetAgents() []string {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+func (x *SessionTally) GetTurns() int32 {
+	if x != nil {
+		return x.Turns
+	}
+	return 0
+}
+
+func (x *SessionTally) GetStageDurations() map[string]*durationpb.Duration {
+	if x != nil {
+		return x.StageDurations
+	}
+	return nil
+}
+
+func (x *SessionTally) GetStageSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StageSince
+	}
+	return nil
+}
+
 // Waiting says what a waiting session waits for.
 type Waiting struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -445,7 +641,7 @@ type Waiting struct {
 
 func (x *Waiting) Reset() {
 	*x = Waiting{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	mi := &file_switchboard_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +653,7 @@ func (x *Waiting) String() string {
 func (*Waiting) ProtoMessage() {}
 
 func (x *Waiting) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	mi := &file_switchboard_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +666,7 @@ func (x *Waiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Waiting.ProtoReflect.Descriptor instead.
 func (*Waiting) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Waiting) GetReason() string {
@@ -507,7 +703,7 @@ type SessionOrigin struct {
 
 func (x *SessionOrigin) Reset() {
 	*x = SessionOrigin{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	mi := &file_switchboard_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +715,7 @@ func (x *SessionOrigin) String() string {
 func (*SessionOrigin) ProtoMessage() {}
 
 func (x *SessionOrigin) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	mi := &file_switchboard_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +728,7 @@ func (x *SessionOrigin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionOrigin.ProtoReflect.Descriptor instead.
 func (*SessionOrigin) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SessionOrigin) GetSessionId() string {
@@ -572,7 +768,7 @@ type SessionSummary struct {
 
 func (x *SessionSummary) Reset() {
 	*x = SessionSummary{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[3]
+	mi := &file_switchboard_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +780,7 @@ func (x *SessionSummary) String() string {
 func (*SessionSummary) ProtoMessage() {}
 
 func (x *SessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[3]
+	mi := &file_switchboard_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +793,7 @@ func (x *SessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSummary.ProtoReflect.Descriptor instead.
 func (*SessionSummary) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SessionSummary) GetOutcome() string {
@@ -704,7 +900,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[4]
+	mi := &file_switchboard_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +912,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[4]
+	mi := &file_switchboard_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +925,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Step) GetSessionId() string {
@@ -899,7 +1095,7 @@ type StepError struct {
 
 func (x *StepError) Reset() {
 	*x = StepError{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[5]
+	mi := &file_switchboard_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1107,7 @@ func (x *StepError) String() string {
 func (*StepError) ProtoMessage() {}
 
 func (x *StepError) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[5]
+	mi := &file_switchboard_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1120,7 @@ func (x *StepError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepError.ProtoReflect.Descriptor instead.
 func (*StepError) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StepError) GetCode() string {
@@ -960,7 +1156,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[6]
+	mi := &file_switchboard_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1168,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[6]
+	mi := &file_switchboard_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1181,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Snapshot) GetSessionId() string {
@@ -1027,7 +1223,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19switchboard/v1/turn.proto\"\xad\a\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19switchboard/v1/turn.proto\"\xc4\b\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1053,10 +1249,29 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\fstage_visits\x18\x11 \x03(\v2(.switchboard.v1.Session.StageVisitsEntryR\vstageVisits\x128\n" +
 	"\asummary\x18\x12 \x01(\v2\x1e.switchboard.v1.SessionSummaryR\asummary\x125\n" +
 	"\x06origin\x18\x13 \x01(\v2\x1d.switchboard.v1.SessionOriginR\x06origin\x12\x14\n" +
-	"\x05agent\x18\x14 \x01(\tR\x05agent\x1a>\n" +
+	"\x05agent\x18\x14 \x01(\tR\x05agent\x12\x16\n" +
+	"\x06intent\x18\x15 \x01(\tR\x06intent\x12I\n" +
+	"\rcompensations\x18\x16 \x03(\v2#.switchboard.v1.PendingCompensationR\rcompensations\x122\n" +
+	"\x05tally\x18\x17 \x01(\v2\x1c.switchboard.v1.SessionTallyR\x05tally\x1a>\n" +
 	"\x10StageVisitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"i\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x8c\x01\n" +
+	"\x13PendingCompensation\x12\x14\n" +
+	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x14\n" +
+	"\x05agent\x18\x02 \x01(\tR\x05agent\x12\x16\n" +
+	"\x06intent\x18\x03 \x01(\tR\x06intent\x12\x17\n" +
+	"\aturn_id\x18\x04 \x01(\tR\x06turnId\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\"\xcc\x02\n" +
+	"\fSessionTally\x12\x18\n" +
+	"\aintents\x18\x01 \x03(\tR\aintents\x12\x16\n" +
+	"\x06agents\x18\x02 \x03(\tR\x06agents\x12\x14\n" +
+	"\x05turns\x18\x03 \x01(\x05R\x05turns\x12Y\n" +
+	"\x0fstage_durations\x18\x04 \x03(\v20.switchboard.v1.SessionTally.StageDurationsEntryR\x0estageDurations\x12;\n" +
+	"\vstage_since\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"stageSince\x1a\\\n" +
+	"\x13StageDurationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05value:\x028\x01\"i\n" +
 	"\aWaiting\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x120\n" +
@@ -1151,60 +1366,68 @@ func file_switchboard_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_switchboard_v1_session_proto_goTypes = []any{
 	(SessionStatus)(0),            // 0: switchboard.v1.SessionStatus
 	(StepKind)(0),                 // 1: switchboard.v1.StepKind
 	(StepStatus)(0),               // 2: switchboard.v1.StepStatus
 	(*Session)(nil),               // 3: switchboard.v1.Session
-	(*Waiting)(nil),               // 4: switchboard.v1.Waiting
-	(*SessionOrigin)(nil),         // 5: switchboard.v1.SessionOrigin
-	(*SessionSummary)(nil),        // 6: switchboard.v1.SessionSummary
-	(*Step)(nil),                  // 7: switchboard.v1.Step
-	(*StepError)(nil),             // 8: switchboard.v1.StepError
-	(*Snapshot)(nil),              // 9: switchboard.v1.Snapshot
-	nil,                           // 10: switchboard.v1.Session.StageVisitsEntry
-	nil,                           // 11: switchboard.v1.SessionSummary.StageDurationsEntry
-	nil,                           // 12: switchboard.v1.Step.DetailsEntry
-	(*structpb.Struct)(nil),       // 13: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*TranscriptEntry)(nil),       // 15: switchboard.v1.TranscriptEntry
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
-	(*TurnInput)(nil),             // 17: switchboard.v1.TurnInput
-	(*NextAction)(nil),            // 18: switchboard.v1.NextAction
+	(*PendingCompensation)(nil),   // 4: switchboard.v1.PendingCompensation
+	(*SessionTally)(nil),          // 5: switchboard.v1.SessionTally
+	(*Waiting)(nil),               // 6: switchboard.v1.Waiting
+	(*SessionOrigin)(nil),         // 7: switchboard.v1.SessionOrigin
+	(*SessionSummary)(nil),        // 8: switchboard.v1.SessionSummary
+	(*Step)(nil),                  // 9: switchboard.v1.Step
+	(*StepError)(nil),             // 10: switchboard.v1.StepError
+	(*Snapshot)(nil),              // 11: switchboard.v1.Snapshot
+	nil,                           // 12: switchboard.v1.Session.StageVisitsEntry
+	nil,                           // 13: switchboard.v1.SessionTally.StageDurationsEntry
+	nil,                           // 14: switchboard.v1.SessionSummary.StageDurationsEntry
+	nil,                           // 15: switchboard.v1.Step.DetailsEntry
+	(*structpb.Struct)(nil),       // 16: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*TranscriptEntry)(nil),       // 18: switchboard.v1.TranscriptEntry
+	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(*TurnInput)(nil),             // 20: switchboard.v1.TurnInput
+	(*NextAction)(nil),            // 21: switchboard.v1.NextAction
 }
 var file_switchboard_v1_session_proto_depIdxs = []int32{
-	13, // 0: switchboard.v1.Session.state:type_name -> google.protobuf.Struct
+	16, // 0: switchboard.v1.Session.state:type_name -> google.protobuf.Struct
 	0,  // 1: switchboard.v1.Session.status:type_name -> switchboard.v1.SessionStatus
-	14, // 2: switchboard.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	14, // 3: switchboard.v1.Session.update_time:type_name -> google.protobuf.Timestamp
-	14, // 4: switchboard.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 5: switchboard.v1.Session.waiting:type_name -> switchboard.v1.Waiting
-	15, // 6: switchboard.v1.Session.history:type_name -> switchboard.v1.TranscriptEntry
-	10, // 7: switchboard.v1.Session.stage_visits:type_name -> switchboard.v1.Session.StageVisitsEntry
-	6,  // 8: switchboard.v1.Session.summary:type_name -> switchboard.v1.SessionSummary
-	5,  // 9: switchboard.v1.Session.origin:type_name -> switchboard.v1.SessionOrigin
-	14, // 10: switchboard.v1.Waiting.since:type_name -> google.protobuf.Timestamp
-	16, // 11: switchboard.v1.SessionSummary.duration:type_name -> google.protobuf.Duration
-	11, // 12: switchboard.v1.SessionSummary.stage_durations:type_name -> switchboard.v1.SessionSummary.StageDurationsEntry
-	1,  // 13: switchboard.v1.Step.kind:type_name -> switchboard.v1.StepKind
-	17, // 14: switchboard.v1.Step.input:type_name -> switchboard.v1.TurnInput
-	2,  // 15: switchboard.v1.Step.status:type_name -> switchboard.v1.StepStatus
-	16, // 16: switchboard.v1.Step.latency:type_name -> google.protobuf.Duration
-	13, // 17: switchboard.v1.Step.state_patch:type_name -> google.protobuf.Struct
-	18, // 18: switchboard.v1.Step.next:type_name -> switchboard.v1.NextAction
-	8,  // 19: switchboard.v1.Step.error:type_name -> switchboard.v1.StepError
-	14, // 20: switchboard.v1.Step.start_time:type_name -> google.protobuf.Timestamp
-	14, // 21: switchboard.v1.Step.end_time:type_name -> google.protobuf.Timestamp
-	12, // 22: switchboard.v1.Step.details:type_name -> switchboard.v1.Step.DetailsEntry
-	3,  // 23: switchboard.v1.Snapshot.session:type_name -> switchboard.v1.Session
-	14, // 24: switchboard.v1.Snapshot.create_time:type_name -> google.protobuf.Timestamp
-	16, // 25: switchboard.v1.SessionSummary.StageDurationsEntry.value:type_name -> google.protobuf.Duration
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	17, // 2: switchboard.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	17, // 3: switchboard.v1.Session.update_time:type_name -> google.protobuf.Timestamp
+	17, // 4: switchboard.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 5: switchboard.v1.Session.waiting:type_name -> switchboard.v1.Waiting
+	18, // 6: switchboard.v1.Session.history:type_name -> switchboard.v1.TranscriptEntry
+	12, // 7: switchboard.v1.Session.stage_visits:type_name -> switchboard.v1.Session.StageVisitsEntry
+	8,  // 8: switchboard.v1.Session.summary:type_name -> switchboard.v1.SessionSummary
+	7,  // 9: switchboard.v1.Session.origin:type_name -> switchboard.v1.SessionOrigin
+	4,  // 10: switchboard.v1.Session.compensations:type_name -> switchboard.v1.PendingCompensation
+	5,  // 11: switchboard.v1.Session.tally:type_name -> switchboard.v1.SessionTally
+	13, // 12: switchboard.v1.SessionTally.stage_durations:type_name -> switchboard.v1.SessionTally.StageDurationsEntry
+	17, // 13: switchboard.v1.SessionTally.stage_since:type_name -> google.protobuf.Timestamp
+	17, // 14: switchboard.v1.Waiting.since:type_name -> google.protobuf.Timestamp
+	19, // 15: switchboard.v1.SessionSummary.duration:type_name -> google.protobuf.Duration
+	14, // 16: switchboard.v1.SessionSummary.stage_durations:type_name -> switchboard.v1.SessionSummary.StageDurationsEntry
+	1,  // 17: switchboard.v1.Step.kind:type_name -> switchboard.v1.StepKind
+	20, // 18: switchboard.v1.Step.input:type_name -> switchboard.v1.TurnInput
+	2,  // 19: switchboard.v1.Step.status:type_name -> switchboard.v1.StepStatus
+	19, // 20: switchboard.v1.Step.latency:type_name -> google.protobuf.Duration
+	16, // 21: switchboard.v1.Step.state_patch:type_name -> google.protobuf.Struct
+	21, // 22: switchboard.v1.Step.next:type_name -> switchboard.v1.NextAction
+	10, // 23: switchboard.v1.Step.error:type_name -> switchboard.v1.StepError
+	17, // 24: switchboard.v1.Step.start_time:type_name -> google.protobuf.Timestamp
+	17, // 25: switchboard.v1.Step.end_time:type_name -> google.protobuf.Timestamp
+	15, // 26: switchboard.v1.Step.details:type_name -> switchboard.v1.Step.DetailsEntry
+	3,  // 27: switchboard.v1.Snapshot.session:type_name -> switchboard.v1.Session
+	17, // 28: switchboard.v1.Snapshot.create_time:type_name -> google.protobuf.Timestamp
+	19, // 29: switchboard.v1.SessionTally.StageDurationsEntry.value:type_name -> google.protobuf.Duration
+	19, // 30: switchboard.v1.SessionSummary.StageDurationsEntry.value:type_name -> google.protobuf.Duration
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_session_proto_init() }
@@ -1219,7 +1442,7 @@ func file_switchboard_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_session_proto_rawDesc), len(file_switchboard_v1_session_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -23,6 +23,12 @@ class Merge(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MERGE_DISJOINT: _ClassVar[Merge]
     MERGE_BY_BRANCH: _ClassVar[Merge]
     MERGE_LAST_WINS: _ClassVar[Merge]
+
+class FailurePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FAILURE_POLICY_UNSPECIFIED: _ClassVar[FailurePolicy]
+    FAILURE_POLICY_TOLERATE: _ClassVar[FailurePolicy]
+    FAILURE_POLICY_FAIL_FAST: _ClassVar[FailurePolicy]
 JOIN_UNSPECIFIED: Join
 JOIN_ALL: Join
 JOIN_ANY: Join
@@ -31,9 +37,12 @@ MERGE_UNSPECIFIED: Merge
 MERGE_DISJOINT: Merge
 MERGE_BY_BRANCH: Merge
 MERGE_LAST_WINS: Merge
+FAILURE_POLICY_UNSPECIFIED: FailurePolicy
+FAILURE_POLICY_TOLERATE: FailurePolicy
+FAILURE_POLICY_FAIL_FAST: FailurePolicy
 
 class Flow(_message.Message):
-    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl")
+    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl", "state_keys")
     ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +51,7 @@ class Flow(_message.Message):
     INVARIANTS_FIELD_NUMBER: _ClassVar[int]
     MAX_CHAIN_FIELD_NUMBER: _ClassVar[int]
     SESSION_TTL_FIELD_NUMBER: _ClassVar[int]
+    STATE_KEYS_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: str
     description: str
@@ -50,10 +60,11 @@ class Flow(_message.Message):
     invariants: _containers.RepeatedCompositeFieldContainer[Check]
     max_chain: int
     session_ttl: _duration_pb2.Duration
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    state_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Stage(_message.Message):
-    __slots__ = ("name", "description", "agent", "intent_agents", "allowed_intents", "fallback_agent", "event_intents", "timeout", "retry", "transitions", "preconditions", "postconditions", "parallel", "compensation", "auto_continue", "max_visits", "on_max_visits", "terminal", "wait_reason")
+    __slots__ = ("name", "description", "agent", "intent_agents", "allowed_intents", "fallback_agent", "event_intents", "timeout", "retry", "transitions", "preconditions", "postconditions", "parallel", "compensation", "auto_continue", "max_visits", "on_max_visits", "terminal", "wait_reason", "on_failure")
     class IntentAgentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +98,7 @@ class Stage(_message.Message):
     ON_MAX_VISITS_FIELD_NUMBER: _ClassVar[int]
     TERMINAL_FIELD_NUMBER: _ClassVar[int]
     WAIT_REASON_FIELD_NUMBER: _ClassVar[int]
+    ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     agent: str
@@ -106,7 +118,16 @@ class Stage(_message.Message):
     on_max_visits: str
     terminal: bool
     wait_reason: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., agent: _Optional[str] = ..., intent_agents: _Optional[_Mapping[str, str]] = ..., allowed_intents: _Optional[_Iterable[str]] = ..., fallback_agent: _Optional[str] = ..., event_intents: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., preconditions: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., postconditions: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., parallel: _Optional[_Union[Parallel, _Mapping]] = ..., compensation: _Optional[_Union[Compensation, _Mapping]] = ..., auto_continue: _Optional[bool] = ..., max_visits: _Optional[int] = ..., on_max_visits: _Optional[str] = ..., terminal: _Optional[bool] = ..., wait_reason: _Optional[str] = ...) -> None: ...
+    on_failure: OnFailure
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., agent: _Optional[str] = ..., intent_agents: _Optional[_Mapping[str, str]] = ..., allowed_intents: _Optional[_Iterable[str]] = ..., fallback_agent: _Optional[str] = ..., event_intents: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., preconditions: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., postconditions: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., parallel: _Optional[_Union[Parallel, _Mapping]] = ..., compensation: _Optional[_Union[Compensation, _Mapping]] = ..., auto_continue: _Optional[bool] = ..., max_visits: _Optional[int] = ..., on_max_visits: _Optional[str] = ..., terminal: _Optional[bool] = ..., wait_reason: _Optional[str] = ..., on_failure: _Optional[_Union[OnFailure, _Mapping]] = ...) -> None: ...
+
+class OnFailure(_message.Message):
+    __slots__ = ("compensate", "to")
+    COMPENSATE_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    compensate: bool
+    to: str
+    def __init__(self, compensate: _Optional[bool] = ..., to: _Optional[str] = ...) -> None: ...
 
 class Transition(_message.Message):
     __slots__ = ("to", "when", "back")
@@ -139,18 +160,20 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_attempts: _Optional[int] = ..., initial_backoff: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_backoff: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Parallel(_message.Message):
-    __slots__ = ("branches", "join", "min_successes", "branch_timeout", "merge")
+    __slots__ = ("branches", "join", "min_successes", "branch_timeout", "merge", "failure_policy")
     BRANCHES_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
     MIN_SUCCESSES_FIELD_NUMBER: _ClassVar[int]
     BRANCH_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     MERGE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_POLICY_FIELD_NUMBER: _ClassVar[int]
     branches: _containers.RepeatedCompositeFieldContainer[Branch]
     join: Join
     min_successes: int
     branch_timeout: _duration_pb2.Duration
     merge: Merge
-    def __init__(self, branches: _Optional[_Iterable[_Union[Branch, _Mapping]]] = ..., join: _Optional[_Union[Join, str]] = ..., min_successes: _Optional[int] = ..., branch_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., merge: _Optional[_Union[Merge, str]] = ...) -> None: ...
+    failure_policy: FailurePolicy
+    def __init__(self, branches: _Optional[_Iterable[_Union[Branch, _Mapping]]] = ..., join: _Optional[_Union[Join, str]] = ..., min_successes: _Optional[int] = ..., branch_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., merge: _Optional[_Union[Merge, str]] = ..., failure_policy: _Optional[_Union[FailurePolicy, str]] = ...) -> None: ...
 
 class Branch(_message.Message):
     __slots__ = ("name", "agent")

@@ -301,3 +301,15 @@ class ListFlowsResponse(_message.Message):
     FLOWS_FIELD_NUMBER: _ClassVar[int]
     flows: _containers.RepeatedCompositeFieldContainer[_flow_pb2.Flow]
     def __init__(self, flows: _Optional[_Iterable[_Union[_flow_pb2.Flow, _Mapping]]] = ...) -> None: ...
+
+class ReloadFlowsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReloadFlowsResponse(_message.Message):
+    __slots__ = ("added", "loaded")
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    LOADED_FIELD_NUMBER: _ClassVar[int]
+    added: _containers.RepeatedScalarFieldContainer[str]
+    loaded: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, added: _Optional[_Iterable[str]] = ..., loaded: _Optional[_Iterable[str]] = ...) -> None: ...

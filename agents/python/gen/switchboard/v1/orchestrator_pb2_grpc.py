@@ -98,6 +98,11 @@ class OrchestratorServiceStub:
                 request_serializer=switchboard_dot_v1_dot_orchestrator__pb2.ListFlowsRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.ListFlowsResponse.FromString,
                 _registered_method=True)
+        self.ReloadFlows = channel.unary_unary(
+                '/switchboard.v1.OrchestratorService/ReloadFlows',
+                request_serializer=switchboard_dot_v1_dot_orchestrator__pb2.ReloadFlowsRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.ReloadFlowsResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -199,6 +204,17 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReloadFlows(self, request, context):
+        """ReloadFlows reads the flow directory again, as SIGHUP does. New flows
+        and new versions become available to new sessions; running sessions
+        keep the version they started on. When any file has a problem nothing
+        changes and the call fails with FAILED_PRECONDITION listing every
+        problem with its file and line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -256,6 +272,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ListFlows,
                     request_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.ListFlowsRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_orchestrator__pb2.ListFlowsResponse.SerializeToString,
+            ),
+            'ReloadFlows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReloadFlows,
+                    request_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.ReloadFlowsRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_orchestrator__pb2.ReloadFlowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -564,6 +585,33 @@ class OrchestratorService:
             '/switchboard.v1.OrchestratorService/ListFlows',
             switchboard_dot_v1_dot_orchestrator__pb2.ListFlowsRequest.SerializeToString,
             switchboard_dot_v1_dot_orchestrator__pb2.ListFlowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReloadFlows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.OrchestratorService/ReloadFlows',
+            switchboard_dot_v1_dot_orchestrator__pb2.ReloadFlowsRequest.SerializeToString,
+            switchboard_dot_v1_dot_orchestrator__pb2.ReloadFlowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,7 +53,7 @@ STEP_STATUS_FAILED: StepStatus
 STEP_STATUS_INTERRUPTED: StepStatus
 
 class Session(_message.Message):
-    __slots__ = ("id", "account_id", "tenant", "flow_id", "flow_version", "stage", "completed_stages", "state", "status", "version", "create_time", "update_time", "expire_time", "waiting", "history", "previous_stage", "stage_visits", "summary", "origin", "agent")
+    __slots__ = ("id", "account_id", "tenant", "flow_id", "flow_version", "stage", "completed_stages", "state", "status", "version", "create_time", "update_time", "expire_time", "waiting", "history", "previous_stage", "stage_visits", "summary", "origin", "agent", "intent", "compensations", "tally")
     class StageVisitsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,9 @@ class Session(_message.Message):
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATIONS_FIELD_NUMBER: _ClassVar[int]
+    TALLY_FIELD_NUMBER: _ClassVar[int]
     id: str
     account_id: str
     tenant: str
@@ -101,7 +104,45 @@ class Session(_message.Message):
     summary: SessionSummary
     origin: SessionOrigin
     agent: str
-    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., tenant: _Optional[str] = ..., flow_id: _Optional[str] = ..., flow_version: _Optional[str] = ..., stage: _Optional[str] = ..., completed_stages: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waiting: _Optional[_Union[Waiting, _Mapping]] = ..., history: _Optional[_Iterable[_Union[_turn_pb2.TranscriptEntry, _Mapping]]] = ..., previous_stage: _Optional[str] = ..., stage_visits: _Optional[_Mapping[str, int]] = ..., summary: _Optional[_Union[SessionSummary, _Mapping]] = ..., origin: _Optional[_Union[SessionOrigin, _Mapping]] = ..., agent: _Optional[str] = ...) -> None: ...
+    intent: str
+    compensations: _containers.RepeatedCompositeFieldContainer[PendingCompensation]
+    tally: SessionTally
+    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., tenant: _Optional[str] = ..., flow_id: _Optional[str] = ..., flow_version: _Optional[str] = ..., stage: _Optional[str] = ..., completed_stages: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waiting: _Optional[_Union[Waiting, _Mapping]] = ..., history: _Optional[_Iterable[_Union[_turn_pb2.TranscriptEntry, _Mapping]]] = ..., previous_stage: _Optional[str] = ..., stage_visits: _Optional[_Mapping[str, int]] = ..., summary: _Optional[_Union[SessionSummary, _Mapping]] = ..., origin: _Optional[_Union[SessionOrigin, _Mapping]] = ..., agent: _Optional[str] = ..., intent: _Optional[str] = ..., compensations: _Optional[_Iterable[_Union[PendingCompensation, _Mapping]]] = ..., tally: _Optional[_Union[SessionTally, _Mapping]] = ...) -> None: ...
+
+class PendingCompensation(_message.Message):
+    __slots__ = ("stage", "agent", "intent", "turn_id", "version")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    agent: str
+    intent: str
+    turn_id: str
+    version: int
+    def __init__(self, stage: _Optional[str] = ..., agent: _Optional[str] = ..., intent: _Optional[str] = ..., turn_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class SessionTally(_message.Message):
+    __slots__ = ("intents", "agents", "turns", "stage_durations", "stage_since")
+    class StageDurationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _duration_pb2.Duration
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    INTENTS_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_DURATIONS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    intents: _containers.RepeatedScalarFieldContainer[str]
+    agents: _containers.RepeatedScalarFieldContainer[str]
+    turns: int
+    stage_durations: _containers.MessageMap[str, _duration_pb2.Duration]
+    stage_since: _timestamp_pb2.Timestamp
+    def __init__(self, intents: _Optional[_Iterable[str]] = ..., agents: _Optional[_Iterable[str]] = ..., turns: _Optional[int] = ..., stage_durations: _Optional[_Mapping[str, _duration_pb2.Duration]] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Waiting(_message.Message):
     __slots__ = ("reason", "stage", "since")

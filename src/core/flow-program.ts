@@ -1,0 +1,135 @@
+import type { Check, Flow, Stage, Transition } from "../gen/switchboard/v1/flow_pb.js";
+import { type CelContext, type CelProgram, type CelVars, compileCel } from "./cel.js";
+import { failedPrecondition } from "./errors.js";
+import type { FlowProblem } from "./flow.js";
+
+/**
+ * CompiledCheck is a named integrity check with its compiled expression.
+ */
+export interface CompiledCheck {
+  readonly check: Check;
+  readonly program?: CelProgram;
+  /** Why the expression did not compile, when it did not. */
+  readonly problem?: string;
+}
+
+/**
+ * StageProgram holds a stage's compiled expressions.
+ */
+export interface StageProgram {
+  /** One per transition, in order; `program` is absent for the default transition. */
+  readonly transitions: ReadonlyArray<{ transition: Transition; program?: CelProgram; problem?: string }>;
+  readonly preconditions: readonly CompiledCheck[];
+  readonly postconditions: readonly CompiledCheck[];
+}
+
+/**
+ * FlowProgram is a flow with every CEL expression compiled, and the
+ * problems compiling found.
+ */
+export interface FlowProgram {
+  readonly stages: ReadonlyMap<string, StageProgram>;
+  readonly invariants: readonly CompiledCheck[];
+  readonly problems: readonly FlowProblem[];
+}
+
+const programs = new WeakMap<Flow, FlowProgram>();
+
+/**
+ * flowProgram returns a flow's compiled expressions, compiling them the
+ * first time the flow object is seen (flows are immutable once loaded, so
+ * each is compiled once).
+ */
+export function flowProgram(flow: Flow): FlowProgram {
+  let program = programs.get(flow);
+  if (program === undefined) {
+    program = compileFlow(flow);
+    programs.set(flow, program);
+  }
+  return program;
+}
+
+function compileFlow(flow: Flow): FlowProgram {
+  const problems: FlowProblem[] = [];
+  const opts = { stateKeys: flow.stateKeys };
+  const compileChecks = (
+    checks: readonly Check[],
+    context: CelContext,
+    stage: string,
+    path: Array<string | number>,
+  ): CompiledCheck[] => {
+    const names = new Set<string>();
+    return checks.map((check, i) => {
+      const where = [...path, i];
+      const label = `${context} ${JSON.stringify(check.name || `#${i + 1}`)}`;
+      if (check.name === "") problems.push({ stage, path: [...where], message: `${context} #${i + 1} has no name` });
+      else if (names.has(check.name)) problems.push({ stage, path: [...where, "name"], message: `duplicate ${context} name ${JSON.stringify(check.name)}` });
+      names.add(check.name);
+      const compiled = compileCel(check.expr, context, opts);
+      for (const p of compiled.problems) problems.push({ stage, path: [...where, "expr"], message: `${label}: ${p}` });
+      const problem = compiled.problems[0];
+      return { check, ...(compiled.program ? { program: compiled.program } : {}), ...(problem ? { problem } : {}) };
+    });
+  };
+  const stages = new Map<string, StageProgram>();
+  flow.stages.forEach((stage: Stage, s) => {
+    const transitions = stage.transitions.map((transition, t) => {
+      if (transition.when === "") return { transition };
+      const compiled = compileCel(transition.when, "transition", opts);
+      for (const p of compiled.problems) {
+        problems.push({
+          stage: stage.name,
+          path: ["stages", s, "transitions", t, "when"],
+          message: `transition ${transitionLabel(transition)} condition: ${p}`,
+        });
+      }
+      const problem = compiled.problems[0];
+      return { transition, ...(compiled.program ? { program: compiled.program } : {}), ...(problem ? { problem } : {}) };
+    });
+    stages.set(stage.name, {
+      transitions,
+      preconditions: compileChecks(stage.preconditions, "precondition", stage.name, ["stages", s, "preconditions"]),
+      postconditions: compileChecks(stage.postconditions, "postcondition", stage.name, ["stages", s, "postconditions"]),
+    });
+  });
+  const invariants = compileChecks(flow.invariants, "invariant", "", ["invariants"]);
+  return { stages, invariants, problems };
+}
+
+/**
+ * transitionLabel names a transition in messages: `to "closing"` or `back`.
+ */
+export function transitionLabel(t: Transition): string {
+  return t.back ? "back" : `to ${JSON.stringify(t.to)}`;
+}
+
+/**
+ * CheckKind is the kind of an integrity check.
+ */
+export type CheckKind = "precondition" | "postcondition" | "invariant";
+
+/**
+ * enforceChecks evaluates integrity checks in order and throws
+ * FAILED_PRECONDITION naming the first one that does not hold (or cannot
+ * be evaluated). `where` says where the check belongs, e.g. `stage "fulfilment"`.
+ */
+export function enforceChecks(kind: CheckKind, where: string, checks: readonly CompiledCheck[], vars: CelVars): void {
+  for (const { check, program, problem } of checks) {
+    const label = `${kind} ${JSON.stringify(check.name)} of ${where}`;
+    if (program === undefined) throw failedPrecondition(`${label} does not compile: ${problem ?? "no expression"}`);
+    const holds = program.evaluate(vars);
+    if (holds instanceof Error) {
+      throw failedPrecondition(`${label} could not be evaluated: ${holds.message}${missingKeyHint(holds.message)}`);
+    }
+    if (!holds) {
+      throw failedPrecondition(`${label} failed: ${check.message || `${check.expr} is false`}`);
+    }
+  }
+}
+
+/**
+ * missingKeyHint suggests has() when an expression read a key that is not set.
+ */
+export function missingKeyHint(message: string): string {
+  return /no such key|field not found/.test(message) ? " (test for optional keys with has(state.KEY))" : "";
+}
