@@ -12,7 +12,7 @@ import {
   StepStatus,
 } from "../gen/switchboard/v1/session_pb.js";
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
-import { codeName, notFound } from "./errors.js";
+import { agentCallFactsOf, codeName, isUnroutable, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
 import type { AgentInvoker, Clock, SessionStore } from "./ports.js";
 import { type AppliedTurn, applyResult, newSession, planTurn, type TurnPlan } from "./turn.js";
@@ -166,7 +166,7 @@ export class Engine {
         sessionId: session.id,
         turnId,
         output: steps.map((s) => s.output).filter((o) => o !== "").join("\n"),
-        agent: plan.agent,
+        agent: steps.at(-1)?.agent || plan.agent,
         stageCompleted: plan.stage.name,
         nextStage: session.stage,
         isComplete: session.status === SessionStatus.COMPLETED,
@@ -262,14 +262,29 @@ export class Engine {
       handoffFrom: plan.handoffFrom,
       metadata: req.metadata,
     });
-    const outcome = await this.opts.invoker.invoke({
-      agent: plan.agent,
-      start,
-      signal,
-      timeoutMs,
-      onDelta: (delta) => observer.output?.(delta, plan.agent),
-    });
-    return applyResult(flow, session, plan, outcome.result, {
+    const invoke = (agent: string) =>
+      this.opts.invoker.invoke({
+        agent,
+        start,
+        signal,
+        timeoutMs,
+        onDelta: (delta) => observer.output?.(delta, agent),
+        ...(plan.stage.retry !== undefined ? { retry: plan.stage.retry } : {}),
+      });
+    // When no instance of the agent can be called (none live, or every
+    // breaker open), nothing reached it, so the stage's fallback agent may
+    // serve the turn instead.
+    let served = plan;
+    let outcome;
+    try {
+      outcome = await invoke(plan.agent);
+    } catch (e) {
+      const fallback = plan.stage.fallbackAgent;
+      if (!isUnroutable(e) || fallback === "" || fallback === plan.agent) throw e;
+      served = { ...plan, agent: fallback };
+      outcome = await invoke(fallback);
+    }
+    const applied = applyResult(flow, session, served, outcome.result, {
       turnId,
       version,
       input: req.input,
@@ -282,6 +297,8 @@ export class Engine {
       now: clock.now(),
       ttlMs: this.opts.sessionTtlMs,
     });
+    if (served !== plan) applied.step.details["fallback_for"] = plan.agent;
+    return applied;
   }
 
   private async recordFailure(
@@ -292,6 +309,7 @@ export class Engine {
     err: ConnectError,
     startedAt: Date,
   ): Promise<void> {
+    const call = agentCallFactsOf(err);
     const step = create(StepSchema, {
       sessionId: session.id,
       version: session.version,
@@ -300,7 +318,16 @@ export class Engine {
       stage: plan?.stage.name ?? session.stage,
       intent: plan?.intent ?? req.input.intent,
       input: req.input,
-      agent: plan?.agent ?? "",
+      agent: call?.agent || (plan?.agent ?? ""),
+      ...(call !== undefined
+        ? {
+            instance: call.instance,
+            attempts: call.attempts,
+            latency: durationFromMs(Math.round(call.latencyMs)),
+            breaker: call.breaker,
+            output: call.output,
+          }
+        : {}),
       status: StepStatus.FAILED,
       nextStage: session.stage,
       error: { code: codeName(err.code), message: err.rawMessage },
