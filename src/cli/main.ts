@@ -3,8 +3,10 @@ import { fileURLToPath } from "node:url";
 import { serveAgent } from "../sdk/index.js";
 import { echoAgent } from "../../agents/echo/agent.js";
 import { createLogger, type Logger } from "../log.js";
+import { AgentsFileError } from "../server/agents-file.js";
 import { FlowCatalog, FlowLoadError } from "../server/flow-catalog.js";
 import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
+import { meshFlagOptions, type MeshSettings, meshSettings, meshUsage } from "./mesh-flags.js";
 
 const defaultFlowsDir = fileURLToPath(new URL("../../flows", import.meta.url));
 
@@ -26,13 +28,13 @@ Options (each also read from the environment variable shown; flags win):
   --agent-timeout SECONDS  default agent budget per turn       SWITCHBOARD_AGENT_TIMEOUT 30
   --drain-timeout SECONDS  longest wait for running turns on SIGTERM  SWITCHBOARD_DRAIN_TIMEOUT 30
   --log-level LEVEL        trace|debug|info|warn|error  SWITCHBOARD_LOG_LEVEL info
-  --help                   show this help
+${meshUsage}  --help                   show this help
 `;
 
 /**
  * ServeSettings are the orchestrator's settings after flags and environment.
  */
-interface ServeSettings {
+interface ServeSettings extends MeshSettings {
   host: string;
   port: number;
   flowsDir: string;
@@ -59,6 +61,7 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
       "agent-timeout": { type: "string" },
       "drain-timeout": { type: "string" },
       "log-level": { type: "string" },
+      ...meshFlagOptions,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -92,6 +95,9 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     agentTimeoutMs: seconds("agent-timeout", values["agent-timeout"] ?? env["SWITCHBOARD_AGENT_TIMEOUT"], 30),
     drainTimeoutMs: seconds("drain-timeout", values["drain-timeout"] ?? env["SWITCHBOARD_DRAIN_TIMEOUT"], 30),
     logLevel: values["log-level"] ?? env["SWITCHBOARD_LOG_LEVEL"] ?? "info",
+    ...meshSettings(values, env, (message) => {
+      throw new UsageError(message);
+    }),
   };
 }
 
@@ -105,7 +111,10 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
     host: s.host,
     port: s.port,
     flows,
-    agents: s.agents,
+    agents: [...s.agents, ...s.instances],
+    mesh: s.mesh,
+    registryToken: s.registryToken,
+    registryRefreshMs: s.registryRefreshMs,
     sessionTtlMs: s.sessionTtlMs,
     agentTimeoutMs: s.agentTimeoutMs,
     drainTimeoutMs: s.drainTimeoutMs,
@@ -165,7 +174,7 @@ Press Ctrl-C to stop.
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UsageError || e instanceof FlowLoadError || (e instanceof TypeError && "code" in e)) {
+  if (e instanceof UsageError || e instanceof FlowLoadError || e instanceof AgentsFileError || (e instanceof TypeError && "code" in e)) {
     process.stderr.write(`switchboard: ${e.message}\n\n${e instanceof UsageError || e instanceof TypeError ? usage : ""}`);
     process.exit(2);
   }

@@ -5,10 +5,14 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
 import { Engine, type TurnRecord } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
-import { AgentPool } from "../mesh/agent-pool.js";
+import { Mesh, type MeshOptions } from "../mesh/mesh.js";
+import { Registry, type StaticInstance } from "../mesh/registry.js";
+import type { RegistryStore } from "../mesh/registry-store.js";
+import { MemoryRegistryStore } from "../store/memory-registry-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { Logger } from "../log.js";
 import type { FlowCatalog } from "./flow-catalog.js";
@@ -17,6 +21,7 @@ import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
 import { orchestratorService } from "./orchestrator-service.js";
 import { Reflector, reflectionServices } from "./reflection.js";
+import { registryService } from "./registry-service.js";
 
 /**
  * OrchestratorConfig is everything an orchestrator needs to start.
@@ -27,7 +32,18 @@ export interface OrchestratorConfig {
   port: number;
   flows: FlowCatalog;
   /** Statically configured agent instances. */
-  agents: Array<{ name: string; endpoint: string }>;
+  agents: StaticInstance[];
+  /** Mesh settings: breakers, retries, bulkheads, health checks, balancing. */
+  mesh?: Partial<MeshOptions>;
+  /**
+   * Where agent registrations live; this process's memory when omitted.
+   * Replicas given one shared store route to every agent registered with any.
+   */
+  registryStore?: RegistryStore;
+  /** How stale this replica's view of registrations made elsewhere may get, ms (default 2s). */
+  registryRefreshMs?: number;
+  /** The token agents must present to register; registration is open when empty. */
+  registryToken?: string;
   /** The session store; the embedded in-memory store when omitted. */
   store?: SessionStore;
   sessionTtlMs: number;
@@ -56,6 +72,7 @@ export interface Orchestrator {
  */
 const servedServices = [
   OrchestratorService.typeName,
+  RegistryService.typeName,
   Health.typeName,
   ReflectionV1.typeName,
   ReflectionV1alpha.typeName,
@@ -69,12 +86,20 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const log = config.logger;
   const turnLog = log.child({ component: "turn" });
   const store = config.store ?? new MemoryStore();
-  const pool = new AgentPool();
-  for (const { name, endpoint } of config.agents) pool.add(name, endpoint);
+  const meshLog = log.child({ component: "mesh" });
+  const registryStore = config.registryStore ?? new MemoryRegistryStore();
+  const registry = new Registry({
+    store: registryStore,
+    statics: config.agents,
+    ...(config.registryRefreshMs !== undefined ? { refreshMs: config.registryRefreshMs } : {}),
+    onRefreshError: (err) => meshLog.warn({ err }, "registry refresh failed; routing on the last view"),
+  });
+  await registry.start();
+  const mesh = new Mesh(registry, config.mesh);
   const newId = () => randomUUID();
   const engine = new Engine({
     store,
-    invoker: pool,
+    invoker: mesh,
     flows: config.flows,
     clock: systemClock,
     newId,
@@ -91,6 +116,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
     router.service(OrchestratorService, orchestratorService({ engine, admin, store, flows: config.flows, inFlight }));
+    router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
@@ -98,8 +124,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const server = new HttpServer(connectNodeAdapter({ routes }), { host: config.host, port: config.port });
   const port = await server.listen();
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
+  health.set(RegistryService.typeName, ServingStatus.SERVING);
   health.set("", ServingStatus.SERVING);
-  log.info({ port, host: config.host, agents: pool.list(), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
+  log.info({ port, host: config.host, agents: registry.instances().map((i) => `${i.name}=${i.endpoint}`), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
 
   let draining: Promise<void> | undefined;
   const drain = async () => {
@@ -113,6 +140,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     clearTimeout(timer);
     if (late) log.warn({ inFlight: inFlight.size }, "drain timed out; closing with turns still running");
     await server.close();
+    registry.stop();
+    mesh.close();
+    await registryStore.close();
     await store.close();
     log.info("stopped");
   };
