@@ -57,6 +57,7 @@ export async function streamTurn(
     });
   };
   let result: AgentResult | undefined;
+  const t0 = performance.now();
   try {
     for await (const res of conn.agent.handleTurn(requests(), { signal: call.signal, timeoutMs })) {
       if (res.kind.case === "delta") {
@@ -69,7 +70,10 @@ export async function streamTurn(
       }
     }
   } catch (e) {
-    throw agentError(call, endpoint, e, progress.delivered, timeoutMs);
+    // When the deadline passes, the agent's side may report its own
+    // cancellation before the local deadline fires: both mean the budget ran out.
+    const expired = performance.now() - t0 >= timeoutMs - 5;
+    throw agentError(call, endpoint, e, progress.delivered, expired);
   } finally {
     done.abort();
   }
@@ -82,15 +86,16 @@ export async function streamTurn(
 /**
  * agentError turns a failed stream into the error the attempt fails with.
  */
-function agentError(call: AgentCall, endpoint: string, e: unknown, delivered: boolean, timeoutMs: number): ConnectError {
+function agentError(call: AgentCall, endpoint: string, e: unknown, delivered: boolean, expired: boolean): ConnectError {
   const err = ConnectError.from(e);
   const who = `agent ${call.agent} at ${endpoint}`;
   const after = delivered ? " after it had sent output; the turn was not retried because that output had already reached the caller" : "";
   if (call.signal.aborted) {
     return new ConnectError(`the turn was cancelled while ${who} was working`, Code.Canceled, undefined, undefined, err);
   }
-  if (err.code === Code.DeadlineExceeded) {
-    return new ConnectError(`${who} did not finish within ${Math.round(timeoutMs)}ms`, Code.DeadlineExceeded, undefined, undefined, err);
+  if (err.code === Code.DeadlineExceeded || (expired && (err.code === Code.Canceled || err.code === Code.Unavailable))) {
+    // The turn's whole budget is what the caller knows, not what was left of it for this attempt.
+    return new ConnectError(`${who} did not finish within ${Math.round(call.timeoutMs)}ms`, Code.DeadlineExceeded, undefined, undefined, err);
   }
   // A connection that broke, or a stream the agent's side reset (a crashed
   // process shows as a cancelled HTTP/2 stream), is the instance becoming

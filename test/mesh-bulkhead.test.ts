@@ -1,0 +1,128 @@
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
+import { type FlowDir, flowDir } from "./support/flows.js";
+import { type RunningOrchestrator, startOrchestratorProcess } from "./support/process.js";
+import { answer, Gate, TestAgent } from "./support/test-agent.js";
+
+const maxTurns = 4;
+const maxQueue = 4;
+const maxCalls = 16;
+// More slow turns than the whole orchestrator has slots for: without a
+// per-agent bulkhead, they would hold every slot and the fast agent's turns
+// would wait behind them.
+const flood = maxCalls + 8;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1] as number;
+};
+
+/**
+ * Bulkheads: a slow agent saturating its own limit does not slow down the
+ * turns served by another agent.
+ */
+describe("bulkheads", () => {
+  let slow: TestAgent;
+  let fast: TestAgent;
+  const gate = new Gate();
+  let flows: FlowDir;
+  let orchestrator: RunningOrchestrator;
+  let client: Client<typeof OrchestratorService>;
+
+  beforeAll(async () => {
+    slow = await TestAgent.start("slow", gate.behaviour);
+    fast = await TestAgent.start("fast", answer);
+    flows = flowDir({ id: "two", version: "1", stages: [{ name: "main", agent: "fast", intent_agents: { slow: "slow" } }] });
+    orchestrator = await startOrchestratorProcess([
+      "--flows", flows.dir,
+      "--default-flow", "two",
+      "--agent", `slow=${slow.url}`,
+      "--agent", `fast=${fast.url}`,
+      "--agent-max-turns", String(maxTurns),
+      "--agent-max-queue", String(maxQueue),
+      "--max-agent-calls", String(maxCalls),
+      "--agent-timeout", "60",
+    ]);
+    client = createClient(OrchestratorService, createGrpcTransport({ baseUrl: orchestrator.url }));
+  });
+
+  afterAll(async () => {
+    gate.open();
+    await orchestrator?.stop();
+    await Promise.all([slow?.close(), fast?.close()]);
+    flows?.remove();
+  });
+
+  /** fastTurns runs n fast turns one after another and returns their latencies. */
+  const fastTurns = async (n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const res = await client.sendTurn({ sessionId: "fast", input: { text: "ping" } });
+      out.push(performance.now() - t0);
+      expect(res.output).toBe("fast: ping");
+    }
+    return out;
+  };
+
+  it("a slow agent saturating its bulkhead does not change the latency of another agent's turns", async () => {
+    await fastTurns(50); // warm up connections and JIT
+    const baseline: number[] = [];
+    const saturated: number[] = [];
+    // Alternate blocks, so that load from elsewhere on the machine falls on both alike.
+    for (let round = 0; round < 3; round++) {
+      baseline.push(...(await fastTurns(60)));
+
+      gate.reset();
+      const turnsBefore = slow.turns;
+      const slowTurns = Array.from({ length: flood }, (_, i) =>
+        client.sendTurn({ sessionId: `slow-${round}-${i}`, input: { text: "take your time", intent: "slow" } }).then(
+          (r) => r,
+          (e: unknown) => ConnectError.from(e),
+        ),
+      );
+      // Saturated: the limit is running, the queue is full, the rest refused at once.
+      const rejected = slowTurns.map((p) => p.then((r) => (r instanceof ConnectError ? r : undefined)));
+      await slow.until("the bulkhead fills", () => slow.active === maxTurns);
+      const settledRefusals = await waitForRefusals(rejected, flood - maxTurns - maxQueue);
+      for (const err of settledRefusals) {
+        expect(err.code).toBe(Code.ResourceExhausted);
+        expect(err.rawMessage).toBe(`agent slow has ${maxTurns} turns running and ${maxQueue} waiting, its limit; try again shortly`);
+      }
+
+      saturated.push(...(await fastTurns(60)));
+      expect(slow.active).toBe(maxTurns);
+
+      gate.open();
+      const outcomes = await Promise.all(slowTurns);
+      expect(outcomes.filter((r) => !(r instanceof ConnectError))).toHaveLength(maxTurns + maxQueue);
+      expect(slow.turns - turnsBefore).toBe(maxTurns + maxQueue);
+    }
+    expect(slow.maxActive).toBe(maxTurns);
+    const ratio = median(saturated) / median(baseline);
+    expect(ratio, `p50 ${median(saturated).toFixed(2)}ms saturated vs ${median(baseline).toFixed(2)}ms baseline`).toBeLessThan(1.2);
+  });
+});
+
+/**
+ * waitForRefusals resolves with the first `n` refused turns, in the order
+ * they settle.
+ */
+function waitForRefusals(turns: Array<Promise<ConnectError | undefined>>, n: number): Promise<ConnectError[]> {
+  return new Promise((resolve, reject) => {
+    const got: ConnectError[] = [];
+    const timer = setTimeout(() => reject(new Error(`expected ${n} turns of the slow agent to be refused at once; ${got.length} were`)), 10_000);
+    for (const t of turns) {
+      void t.then((err) => {
+        if (err === undefined || got.length >= n) return;
+        got.push(err);
+        if (got.length === n) {
+          clearTimeout(timer);
+          resolve(got);
+        }
+      });
+    }
+  });
+}
