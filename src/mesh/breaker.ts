@@ -58,7 +58,10 @@ export class InstanceBreaker {
   // cockatiel times the cool-down with Date.now(), so this class does too.
   private readonly now = Date.now;
 
-  constructor(private readonly opts: BreakerOptions) {
+  /**
+   * @param onChange called with the new state whenever it changes.
+   */
+  constructor(private readonly opts: BreakerOptions, onChange?: (state: BreakerState) => void) {
     this.policy = circuitBreaker(handleWhen(isInstanceFailure), {
       halfOpenAfter: opts.coolDownMs,
       breaker: new ConsecutiveBreaker(opts.failureThreshold),
@@ -66,6 +69,7 @@ export class InstanceBreaker {
     this.policy.onBreak(() => {
       this.openedAt = this.now();
     });
+    if (onChange !== undefined) this.policy.onStateChange(() => onChange(this.state));
   }
 
   /**

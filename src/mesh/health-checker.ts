@@ -55,6 +55,7 @@ export class HealthChecker {
     private readonly o: HealthCheckOptions,
     private readonly probe: (id: string) => Promise<HealthVerdict>,
     private readonly random: () => number = Math.random,
+    private readonly onChange: (id: string, state: InstanceHealthState) => void = () => {},
   ) {}
 
   /** watch starts checking an instance, with a first check at once. */
@@ -82,7 +83,7 @@ export class HealthChecker {
   reportSuccess(id: string): void {
     const w = this.watched.get(id);
     if (w === undefined || w.state === "serving") return;
-    w.state = "serving";
+    this.set(id, w, "serving");
     w.failures = 0;
     this.schedule(id, w, this.o.intervalMs);
   }
@@ -91,7 +92,7 @@ export class HealthChecker {
   reportUnreachable(id: string): void {
     const w = this.watched.get(id);
     if (w === undefined || w.state === "not_serving") return;
-    w.state = "not_serving";
+    this.set(id, w, "not_serving");
     w.failures = Math.max(1, w.failures);
     this.schedule(id, w, this.backoff(w.failures));
   }
@@ -122,14 +123,20 @@ export class HealthChecker {
     }
     if (this.watched.get(id) !== w) return;
     if (verdict === "unreachable") {
-      w.state = "not_serving";
+      this.set(id, w, "not_serving");
       w.failures++;
       this.schedule(id, w, this.backoff(w.failures));
     } else {
-      w.state = verdict;
+      this.set(id, w, verdict);
       w.failures = 0;
       this.schedule(id, w, this.o.intervalMs);
     }
+  }
+
+  private set(id: string, w: Watched, state: InstanceHealthState): void {
+    if (w.state === state) return;
+    w.state = state;
+    this.onChange(id, state);
   }
 
   /** backoff is the wait before reconnection attempt `n` (from 1), ±20% jitter. */

@@ -55,6 +55,19 @@ export interface MeshOptions {
   /** How fast an idle instance's latency cost fades. */
   latencyDecayMs: number;
   transport: TransportFactory;
+  /** Called when an instance's breaker, health or ejection changes, e.g. to log it. */
+  onEvent?: (event: MeshEvent) => void;
+}
+
+/**
+ * MeshEvent is a change in an instance's state that operators want to know of.
+ */
+export interface MeshEvent {
+  kind: "breaker" | "health" | "ejected";
+  agent: string;
+  instance: string;
+  /** The new state: a BreakerState, an InstanceHealthState, or "ejected". */
+  state: string;
 }
 
 /**
@@ -99,7 +112,11 @@ class InstanceState implements Candidate {
 
   constructor(public info: InstanceInfo, opts: MeshOptions) {
     this.latency = new LatencyStats(opts.latencyDecayMs);
-    this.breaker = new InstanceBreaker(opts.breaker);
+    const onEvent = opts.onEvent;
+    this.breaker = new InstanceBreaker(
+      opts.breaker,
+      onEvent && ((state) => onEvent({ kind: "breaker", agent: this.info.name, instance: this.info.endpoint, state })),
+    );
   }
 
   get id(): string {
@@ -141,7 +158,12 @@ export class Mesh implements AgentInvoker {
     this.opts = { ...defaultMeshOptions, ...opts };
     this.global = new Bulkhead(this.opts.maxConcurrentCalls, this.opts.maxConcurrentCalls);
     this.pool = new ConnectionPool(this.opts.transport);
-    this.health = new HealthChecker(this.opts.health, (id) => this.probe(id));
+    this.health = new HealthChecker(
+      this.opts.health,
+      (id) => this.probe(id),
+      Math.random,
+      (id, state) => this.emit("health", id, state),
+    );
     this.balancer = this.opts.balancer === "least-outstanding" ? leastOutstandingBalancer() : p2cBalancer();
     this.unsubscribe = registry.onChange(() => this.sync());
     this.outlierTimer = setInterval(() => this.evaluateOutliers(), this.opts.outlier.intervalMs);
@@ -215,7 +237,7 @@ export class Mesh implements AgentInvoker {
     const wait = new AbortController();
     const onAbort = () => wait.abort();
     call.signal.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(onAbort, Math.max(0, call.timeoutMs));
+    const timer = setTimeout(onAbort, Math.min(maxTimerMs, Math.max(0, call.timeoutMs)));
     const agent = this.agent(call.agent);
     const releases: Array<() => void> = [];
     try {
@@ -427,7 +449,14 @@ export class Mesh implements AgentInvoker {
       if (ids === undefined) byAgent.set(s.info.name, [s.id]);
       else ids.push(s.id);
     }
-    for (const [name, ids] of byAgent) this.agent(name).outliers.evaluate(ids, now);
+    for (const [name, ids] of byAgent) {
+      for (const id of this.agent(name).outliers.evaluate(ids, now)) this.emit("ejected", id, "ejected");
+    }
+  }
+
+  private emit(kind: MeshEvent["kind"], id: string, state: string): void {
+    const s = this.states.get(id);
+    if (s !== undefined) this.opts.onEvent?.({ kind, agent: s.info.name, instance: s.info.endpoint, state });
   }
 
   /**
@@ -455,6 +484,9 @@ export class Mesh implements AgentInvoker {
     return "not_serving";
   }
 }
+
+/** maxTimerMs is the longest delay setTimeout takes (about 24.8 days). */
+const maxTimerMs = 2 ** 31 - 1;
 
 /**
  * sleep waits `ms`, or less when the signal aborts; it tells whether it

@@ -91,12 +91,12 @@ export class Registry {
       maxInstances: opts.maxInstances ?? 10_000,
     };
     for (const s of opts.statics ?? []) {
-      const id = instanceIdFor(s.name, s.endpoint);
+      const id = instanceIdFor(s.name, s.endpoint.replace(/\/+$/, ""));
       this.statics.set(id, {
         id,
         name: s.name,
         card: create(AgentCardSchema, { ...s.card, name: s.name }),
-        endpoint: s.endpoint,
+        endpoint: s.endpoint.replace(/\/+$/, ""),
         source: "static",
         expiresAt: undefined,
       });

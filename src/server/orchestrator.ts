@@ -95,7 +95,10 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     onRefreshError: (err) => meshLog.warn({ err }, "registry refresh failed; routing on the last view"),
   });
   await registry.start();
-  const mesh = new Mesh(registry, config.mesh);
+  const mesh = new Mesh(registry, {
+    ...config.mesh,
+    onEvent: (e) => (e.state === "closed" || e.state === "serving" ? meshLog.info(e, "instance state") : meshLog.warn(e, "instance state")),
+  });
   const newId = () => randomUUID();
   const engine = new Engine({
     store,
