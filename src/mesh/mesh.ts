@@ -208,28 +208,10 @@ export class Mesh implements AgentInvoker {
     const fail = (err: ConnectError): ConnectError =>
       withAgentCallFacts(err, { ...facts, output: progress.output, latencyMs: performance.now() - started });
 
-    const live = this.live(call.agent);
-    if (live.length === 0) {
-      throw fail(
-        markUnroutable(
-          new ConnectError(
-            `agent ${call.agent} has no live instance: none is configured, or every registered one deregistered or let its lease run out`,
-            Code.Unavailable,
-          ),
-        ),
-      );
-    }
-    if (live.every((s) => s.breaker.permits() === undefined)) {
-      facts.breaker = "open";
-      const next = Math.min(...live.map((s) => s.breaker.retryInMs()));
-      throw fail(
-        markUnroutable(
-          new ConnectError(
-            `agent ${call.agent} is unavailable: the circuit breakers of all its ${live.length} instance(s) are open after repeated failures; the next probe is in ${Math.ceil(next / 1000)}s`,
-            Code.Unavailable,
-          ),
-        ),
-      );
+    const unroutable = this.unroutable(call.agent);
+    if (unroutable !== undefined) {
+      facts.breaker = unroutable.breaker;
+      throw fail(unroutable.err);
     }
 
     // Waiting for a slot and between retries ends with the turn's budget or
@@ -248,7 +230,15 @@ export class Mesh implements AgentInvoker {
       let lastError: ConnectError | undefined;
       for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
         const picked = this.pick(call.agent, tried);
-        if (picked === undefined) break;
+        if (picked === undefined) {
+          // While the turn waited for a slot, the instances may have gone or failed.
+          const gone = attempt === 1 ? this.unroutable(call.agent) : undefined;
+          if (gone !== undefined) {
+            facts.breaker = gone.breaker;
+            throw gone.err;
+          }
+          break;
+        }
         const [state, decision] = picked;
         tried.add(state.id);
         facts.attempts = attempt;
@@ -291,6 +281,31 @@ export class Mesh implements AgentInvoker {
       clearTimeout(timer);
       call.signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * unroutable returns the error for an agent none of whose instances can be
+   * called now (none is live, or every breaker is open), marked so that the
+   * engine may turn to the stage's fallback agent; undefined otherwise.
+   */
+  private unroutable(agent: string): { err: ConnectError; breaker: string } | undefined {
+    const live = this.live(agent);
+    if (live.length === 0) {
+      const err = new ConnectError(
+        `agent ${agent} has no live instance: none is configured, or every registered one deregistered or let its lease run out`,
+        Code.Unavailable,
+      );
+      return { err: markUnroutable(err), breaker: "" };
+    }
+    if (live.every((s) => s.breaker.permits() === undefined)) {
+      const next = Math.min(...live.map((s) => s.breaker.retryInMs()));
+      const err = new ConnectError(
+        `agent ${agent} is unavailable: the circuit breakers of all its ${live.length} instance(s) are open after repeated failures; the next probe is in ${Math.ceil(next / 1000)}s`,
+        Code.Unavailable,
+      );
+      return { err: markUnroutable(err), breaker: "open" };
+    }
+    return undefined;
   }
 
   /**
@@ -374,15 +389,18 @@ export class Mesh implements AgentInvoker {
     const now = Date.now();
     const { outliers } = this.agent(agent);
     const healthy = (s: InstanceState) => this.health.state(s.id) !== "not_serving" && !outliers.isEjected(s.id, now);
-    const permitted: InstanceState[] = [];
+    const closed: InstanceState[] = [];
+    const probes: InstanceState[] = [];
     for (const s of this.live(agent)) {
       const decision = s.breaker.permits();
-      if (decision === "half_open" && !tried.has(s.id) && healthy(s)) return [s, "half_open"];
-      if (decision === "closed") permitted.push(s);
+      if (decision === "closed") closed.push(s);
+      else if (decision === "half_open" && !tried.has(s.id)) probes.push(s);
     }
-    if (permitted.length === 0) return undefined;
-    const untried = permitted.filter((s) => !tried.has(s.id));
-    const pool = untried.length > 0 ? untried : permitted;
+    const probe = probes.find(healthy) ?? (closed.length === 0 ? probes[0] : undefined);
+    if (probe !== undefined) return [probe, "half_open"];
+    if (closed.length === 0) return undefined;
+    const untried = closed.filter((s) => !tried.has(s.id));
+    const pool = untried.length > 0 ? untried : closed;
     const good = pool.filter(healthy);
     const chosen = this.balancer.pick(good.length > 0 ? good : pool, now);
     return chosen === undefined ? undefined : [chosen, "closed"];
