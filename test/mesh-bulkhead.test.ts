@@ -55,15 +55,20 @@ describe("bulkheads", () => {
     flows?.remove();
   });
 
-  /** fastTurns runs n fast turns one after another on a session of their own and returns their latencies. */
+  /**
+   * fastTurns runs n fast turns one after another on a session of their
+   * own and returns their latencies, leaving out the first few turns, which
+   * still overlap whatever happened just before.
+   */
   let block = 0;
+  const settling = 5;
   const fastTurns = async (n: number): Promise<number[]> => {
     const out: number[] = [];
     const sessionId = `fast-${block++}`;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n + settling; i++) {
       const t0 = performance.now();
       const res = await client.sendTurn({ sessionId, input: { text: "ping" } });
-      out.push(performance.now() - t0);
+      if (i >= settling) out.push(performance.now() - t0);
       expect(res.output).toBe("fast: ping");
     }
     return out;
@@ -103,21 +108,28 @@ describe("bulkheads", () => {
 
   it("a slow agent saturating its bulkhead does not change the latency of another agent's turns", { timeout: 120_000 }, async () => {
     await fastTurns(50); // warm up connections and JIT
-    const baseline: number[] = [];
-    const saturated: number[] = [];
-    // Many short blocks in ABBA order, so that load from elsewhere on the
-    // machine (other tests run alongside) falls on both sides alike.
+    // Rounds of two short blocks, one without and one with the slow agent
+    // saturated, in ABBA order. Each round compares the p50s of its two
+    // blocks, and the verdict is the median of the rounds' ratios, so that
+    // a burst of load from elsewhere on the machine (other tests run
+    // alongside) that hits one block cannot decide it.
+    const ratios: number[] = [];
+    const all = { baseline: [] as number[], saturated: [] as number[] };
     for (let round = 0; round < 12; round++) {
       const saturatedFirst = round % 2 === 1;
-      if (!saturatedFirst) baseline.push(...(await fastTurns(25)));
+      let baseline: number[] = [];
+      if (!saturatedFirst) baseline = await fastTurns(25);
       const release = await saturate(round);
-      saturated.push(...(await fastTurns(25)));
+      const saturated = await fastTurns(25);
       await release();
-      if (saturatedFirst) baseline.push(...(await fastTurns(25)));
+      if (saturatedFirst) baseline = await fastTurns(25);
+      ratios.push(median(saturated) / median(baseline));
+      all.baseline.push(...baseline);
+      all.saturated.push(...saturated);
     }
     expect(slow.maxActive).toBe(maxTurns);
-    const ratio = median(saturated) / median(baseline);
-    expect(ratio, `p50 ${median(saturated).toFixed(2)}ms saturated vs ${median(baseline).toFixed(2)}ms baseline`).toBeLessThan(1.2);
+    const summary = `p50 ${median(all.saturated).toFixed(2)}ms saturated vs ${median(all.baseline).toFixed(2)}ms baseline; per-round ratios ${ratios.map((r) => r.toFixed(2)).join(" ")}`;
+    expect(median(ratios), summary).toBeLessThan(1.2);
   });
 });
 
