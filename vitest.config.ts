@@ -1,12 +1,38 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Tests whose assertions compare latencies measured in the same run: they
+ * run after everything else, one file at a time, so the rest of the suite
+ * does not load the machine while they measure.
+ */
+const measuring = ["test/mesh-bulkhead.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["src/**/*.spec.ts", "test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 300_000,
-    // Integration tests start real processes; two cores run two files at once.
-    maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "suite",
+          include: ["src/**/*.spec.ts", "test/**/*.test.ts"],
+          exclude: measuring,
+          // Integration tests start real processes; two cores run two files at once.
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "measuring",
+          include: measuring,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

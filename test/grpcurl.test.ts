@@ -42,6 +42,7 @@ describe("grpcurl against a running orchestrator", () => {
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
       "switchboard.v1.OrchestratorService",
+      "switchboard.v1.RegistryService",
     ]);
   });
 

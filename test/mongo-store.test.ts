@@ -8,7 +8,9 @@ import { Engine } from "../src/core/engine.js";
 import { systemClock } from "../src/core/ports.js";
 import { SessionSchema, StepSchema } from "../src/gen/switchboard/v1/session_pb.js";
 import { TurnInputSchema } from "../src/gen/switchboard/v1/turn_pb.js";
-import { AgentPool } from "../src/mesh/agent-pool.js";
+import { Mesh } from "../src/mesh/mesh.js";
+import { Registry } from "../src/mesh/registry.js";
+import { MemoryRegistryStore } from "../src/store/memory-registry-store.js";
 import { FlowCatalog } from "../src/server/flow-catalog.js";
 import { MongoStore } from "../src/store/mongo-store.js";
 import { startCounterAgent } from "./support/agents.js";
@@ -55,8 +57,9 @@ describe("MongoStore on a real server", () => {
   it("writes bytes linearly in the number of turns: 1,000 turns cost about twice 500", async () => {
     const store = await MongoStore.open({ uri, database: db, sweepIntervalMs: 0 });
     stores.push(store);
-    const pool = new AgentPool();
-    pool.add("echo", agent.url);
+    const registry = new Registry({ store: new MemoryRegistryStore(), statics: [{ name: "echo", endpoint: agent.url }] });
+    await registry.start();
+    const pool = new Mesh(registry, {});
     const flows = new FlowCatalog("assistant");
     flows.loadDirectory(join(repoRoot, "flows"));
     let n = 0;
@@ -83,6 +86,8 @@ describe("MongoStore on a real server", () => {
     // Quadratic growth (every version repeating the transcript) would make this 4.
     expect(full.total / half.total).toBeLessThan(2.2);
     expect(full.largest).toBeLessThan(16 * 1024);
+    pool.close();
+    registry.stop();
   }, 180_000);
 
   it("sweeps expired sessions with their records", async () => {

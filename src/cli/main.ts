@@ -6,9 +6,11 @@ import { conformanceMain } from "../conformance/cli.js";
 import { contactCentreAgents } from "../../agents/contact-centre/index.js";
 import { createLogger, type Logger } from "../log.js";
 import { MongoStore } from "../store/mongo-store.js";
+import { AgentsFileError } from "../server/agents-file.js";
 import { FlowCatalog, FlowLoadError } from "../server/flow-catalog.js";
 import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
 import { flowValidate } from "./flow-validate.js";
+import { meshFlagOptions, type MeshSettings, meshSettings, meshUsage } from "./mesh-flags.js";
 
 const defaultFlowsDir = fileURLToPath(new URL("../../flows", import.meta.url));
 
@@ -38,13 +40,13 @@ Options (each also read from the environment variable shown; flags win):
   --mongodb-uri URI        keep sessions in MongoDB   MONGODB_URI          (embedded in-memory store)
   --db NAME                MongoDB database   SWITCHBOARD_DB   the URI's database, else switchboard
   --log-level LEVEL        trace|debug|info|warn|error  SWITCHBOARD_LOG_LEVEL info
-  --help                   show this help
+${meshUsage}  --help                   show this help
 `;
 
 /**
  * ServeSettings are the orchestrator's settings after flags and environment.
  */
-interface ServeSettings {
+interface ServeSettings extends MeshSettings {
   host: string;
   port: number;
   flowsDir: string;
@@ -75,6 +77,7 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
       "mongodb-uri": { type: "string" },
       db: { type: "string" },
       "log-level": { type: "string" },
+      ...meshFlagOptions,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -110,6 +113,9 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     mongoUri: values["mongodb-uri"] ?? env["MONGODB_URI"] ?? "",
     database: values.db ?? env["SWITCHBOARD_DB"] ?? "",
     logLevel: values["log-level"] ?? env["SWITCHBOARD_LOG_LEVEL"] ?? "info",
+    ...meshSettings(values, env, (message) => {
+      throw new UsageError(message);
+    }),
   };
 }
 
@@ -134,7 +140,10 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
     host: s.host,
     port: s.port,
     flows,
-    agents: s.agents,
+    agents: [...s.agents, ...s.instances],
+    mesh: s.mesh,
+    registryToken: s.registryToken,
+    registryRefreshMs: s.registryRefreshMs,
     sessionTtlMs: s.sessionTtlMs,
     agentTimeoutMs: s.agentTimeoutMs,
     drainTimeoutMs: s.drainTimeoutMs,
@@ -224,7 +233,7 @@ Press Ctrl-C to stop.
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UsageError || e instanceof FlowLoadError || (e instanceof TypeError && "code" in e)) {
+  if (e instanceof UsageError || e instanceof FlowLoadError || e instanceof AgentsFileError || (e instanceof TypeError && "code" in e)) {
     process.stderr.write(`switchboard: ${e.message}\n\n${e instanceof UsageError || e instanceof TypeError ? usage : ""}`);
     process.exit(2);
   }

@@ -120,7 +120,6 @@ describe("Engine under random turn sequences", () => {
           newId: () => `id-${ids++}`,
           sessionTtlMs: 60_000,
           defaultAgentTimeoutMs: 1_000,
-          sleep: async () => {},
         });
         for (const t of turns) {
           agents.script(t.replies);

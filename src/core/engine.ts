@@ -14,12 +14,11 @@ import {
 } from "../gen/switchboard/v1/session_pb.js";
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { celVars } from "./cel-vars.js";
-import { codeName, isStageFailure, isStoreError, notFound } from "./errors.js";
+import { agentCallFactsOf, codeName, isStageFailure, isStoreError, isUnroutable, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
 import { enforceChecks, flowProgram } from "./flow-program.js";
 import { branchSteps } from "./parallel.js";
 import type { AgentCall, AgentInvoker, Clock, SessionStore } from "./ports.js";
-import { type Sleep, timerSleep } from "./retry.js";
 import { failStage } from "./saga.js";
 import { callStage } from "./stage-call.js";
 import { type AppliedTurn, applyResult, newSession, planTurn, type TurnPlan } from "./turn.js";
@@ -91,8 +90,6 @@ export interface EngineOptions {
   defaultAgentTimeoutMs: number;
   /** Called once per turn, e.g. to log it. */
   onTurn?: (record: TurnRecord) => void;
-  /** Waits between retries of an agent call; a timer unless a test drives it. */
-  sleep?: Sleep;
   /** How often a turn may run from fresh state after losing a compare-and-set to another replica (default 50; the turn's deadline bounds it too). */
   commitAttempts?: number;
   /** The largest session state, in bytes of JSON (default 256 KiB). */
@@ -293,8 +290,9 @@ export class Engine {
       sessionId: session.id,
       turnId,
       output: steps.filter((s) => s.kind !== StepKind.BRANCH).map((s) => s.output).filter((o) => o !== "").join("\n"),
-      // A parallel stage has no single agent: name the last agent that served.
-      agent: plan.agent || session.agent,
+      // The agent that actually served last (a fallback, or after a
+      // parallel stage, which has no single agent).
+      agent: steps.filter((s) => s.kind !== StepKind.BRANCH).at(-1)?.agent || plan.agent || session.agent,
       stageCompleted: plan.stage.name,
       nextStage: session.stage,
       isComplete: session.status === SessionStatus.COMPLETED,
@@ -370,25 +368,35 @@ export class Engine {
       handoffFrom: plan.handoffFrom,
       metadata: req.metadata,
     });
-    const call: AgentCall = {
-      agent: plan.agent,
+    const call = (agent: string): AgentCall => ({
+      agent,
       start,
       signal,
       timeoutMs,
-      onDelta: (delta) => observer.output?.(delta, plan.agent),
-    };
-    const run = await callStage(
-      { invoker: this.opts.invoker, sleep: this.opts.sleep ?? timerSleep, now: () => clock.now() },
-      plan.stage,
-      call,
-      (delta, agent) => observer.output?.(delta, agent),
-    );
+      onDelta: (delta) => observer.output?.(delta, agent),
+      ...(plan.stage.retry !== undefined ? { retry: plan.stage.retry } : {}),
+    });
+    const deps = { invoker: this.opts.invoker, now: () => clock.now() };
+    const onBranchDelta = (delta: OutputDelta, agent: string) => observer.output?.(delta, agent);
+    // When no instance of the agent can be called (none live, or every
+    // breaker open), nothing reached it, so the stage's fallback agent may
+    // serve the turn instead.
+    let served = plan;
+    let run;
+    try {
+      run = await callStage(deps, plan.stage, call(plan.agent), onBranchDelta);
+    } catch (e) {
+      const fallback = plan.stage.fallbackAgent;
+      if (!isUnroutable(e) || fallback === "" || fallback === plan.agent || plan.stage.parallel !== undefined) throw e;
+      served = { ...plan, agent: fallback };
+      run = await callStage(deps, plan.stage, call(fallback), onBranchDelta);
+    }
     const outcome = run.outcome;
     if (run.runs) {
       steps.push(...branchSteps(run.runs, { sessionId: session.id, version, turnId, stage: plan.stage.name, intent: plan.intent }));
     }
     enforceChecks("postcondition", where, stageProgram?.postconditions ?? [], celVars(session, req.input, outcome.result, run.branches));
-    return applyResult(flow, session, plan, outcome.result, {
+    const applied = applyResult(flow, session, served, outcome.result, {
       turnId,
       version,
       input: req.input,
@@ -402,6 +410,8 @@ export class Engine {
       ttlMs: this.opts.sessionTtlMs,
       ...(run.branches ? { branches: run.branches, branchAgents: run.branchAgents ?? [] } : {}),
     });
+    if (served !== plan) applied.step.details["fallback_for"] = plan.agent;
+    return applied;
   }
 
   /**
@@ -477,6 +487,7 @@ export class Engine {
     err: ConnectError,
     startedAt: Date,
   ): Promise<void> {
+    const call = agentCallFactsOf(err);
     const step = create(StepSchema, {
       sessionId: session.id,
       version: session.version,
@@ -485,7 +496,16 @@ export class Engine {
       stage: plan?.stage.name ?? session.stage,
       intent: plan?.intent ?? req.input.intent,
       input: req.input,
-      agent: plan?.agent ?? "",
+      agent: call?.agent || (plan?.agent ?? ""),
+      ...(call !== undefined
+        ? {
+            instance: call.instance,
+            attempts: call.attempts,
+            latency: durationFromMs(Math.round(call.latencyMs)),
+            breaker: call.breaker,
+            output: call.output,
+          }
+        : {}),
       status: StepStatus.FAILED,
       nextStage: session.stage,
       error: { code: codeName(err.code), message: err.rawMessage },

@@ -112,3 +112,58 @@ export function isStageFailure(err: unknown): boolean {
     (err as unknown as Record<symbol, boolean>)[stageFailureKey] === true
   );
 }
+
+/**
+ * AgentCallFacts tell what a failed agent call did before it failed, so the
+ * failed step in the audit trail can say it: the agent and instance it
+ * reached, the attempts it made, how long it took, the breaker's decision
+ * and the output that had already been streamed to the caller.
+ */
+export interface AgentCallFacts {
+  agent: string;
+  /** The instance (endpoint) of the last attempt; empty when none was called. */
+  instance: string;
+  attempts: number;
+  latencyMs: number;
+  /** The breaker decision of the last attempt: "closed", "half_open" or "open". */
+  breaker: string;
+  /** Output text already streamed to the caller before the failure. */
+  output: string;
+}
+
+const factsKey = Symbol.for("switchboard.agentCallFacts");
+
+/**
+ * withAgentCallFacts attaches an agent call's facts to its error and returns
+ * the error. The facts stay inside the process: they are not sent to clients.
+ */
+export function withAgentCallFacts(err: ConnectError, facts: AgentCallFacts): ConnectError {
+  (err as unknown as Record<symbol, AgentCallFacts>)[factsKey] = facts;
+  return err;
+}
+
+/**
+ * agentCallFactsOf returns the facts attached to an error, if any.
+ */
+export function agentCallFactsOf(err: unknown): AgentCallFacts | undefined {
+  return err instanceof ConnectError ? (err as unknown as Record<symbol, AgentCallFacts | undefined>)[factsKey] : undefined;
+}
+
+const unroutableKey = Symbol.for("switchboard.unroutable");
+
+/**
+ * markUnroutable flags an UNAVAILABLE error raised before any instance of
+ * the agent was called (none is live, or every one's circuit breaker is
+ * open): nothing reached an agent, so the turn may go to a fallback agent.
+ */
+export function markUnroutable(err: ConnectError): ConnectError {
+  (err as unknown as Record<symbol, boolean>)[unroutableKey] = true;
+  return err;
+}
+
+/**
+ * isUnroutable tells whether an error was marked unroutable.
+ */
+export function isUnroutable(err: unknown): boolean {
+  return err instanceof ConnectError && (err as unknown as Record<symbol, boolean>)[unroutableKey] === true;
+}

@@ -6,6 +6,7 @@ import type {
   Snapshot,
   Step,
 } from "../gen/switchboard/v1/session_pb.js";
+import type { RetryPolicy } from "../gen/switchboard/v1/flow_pb.js";
 import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
 
 /**
@@ -107,6 +108,8 @@ export interface AgentCall {
   timeoutMs: number;
   /** Called with each piece of output as the agent produces it. */
   onDelta: (delta: OutputDelta) => void;
+  /** The stage's retry policy; the invoker's defaults when absent. */
+  retry?: RetryPolicy;
 }
 
 /**
@@ -124,7 +127,9 @@ export interface AgentOutcome {
 
 /**
  * AgentInvoker calls agents. It throws a ConnectError when the call fails;
- * the error carries the attempts made in its metadata where known.
+ * the error carries what the call did (see `agentCallFactsOf` in
+ * errors.ts), and is marked unroutable (`isUnroutable`) when no instance of
+ * the agent could be called at all.
  */
 export interface AgentInvoker {
   invoke(call: AgentCall): Promise<AgentOutcome>;

@@ -6,14 +6,12 @@ import type { BranchView } from "./cel-vars.js";
 import { markStageFailure } from "./errors.js";
 import { type BranchRun, joinBranches, runParallel } from "./parallel.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
-import { invokeWithRetry, type Sleep } from "./retry.js";
 
 /**
  * StageCallDeps are the ports a stage's agent calls need.
  */
 export interface StageCallDeps {
   invoker: AgentInvoker;
-  sleep: Sleep;
   now: () => Date;
 }
 
@@ -32,8 +30,8 @@ export interface StageRun {
 }
 
 /**
- * callStage runs a stage's agent work: one agent call under the stage's
- * retry policy, or, for a parallel stage, every branch at once under its
+ * callStage runs a stage's agent work: one agent call (the invoker retries
+ * it under the stage's retry policy, `call.retry`), or, for a parallel stage, every branch at once under its
  * branch timeout, joined and merged by the stage's rules. A failure of the
  * work itself (the agent call failed, the join was not met) is marked as a
  * stage failure unless the caller cancelled the turn.
@@ -47,10 +45,7 @@ export async function callStage(
   const parallel = stage.parallel;
   if (parallel === undefined) {
     try {
-      const outcome = stage.retry
-        ? await invokeWithRetry(deps.invoker, call, stage.retry, deps.sleep, () => deps.now().getTime())
-        : await deps.invoker.invoke(call);
-      return { outcome };
+      return { outcome: await deps.invoker.invoke(call) };
     } catch (e) {
       const err = ConnectError.from(e);
       throw call.signal.aborted ? err : markStageFailure(err);
@@ -72,10 +67,9 @@ export async function callStage(
         signal,
         timeoutMs: Math.min(branchTimeout, call.timeoutMs),
         onDelta: (delta) => onBranchDelta(delta, branch.agent),
+        ...(call.retry !== undefined ? { retry: call.retry } : {}),
       };
-      return stage.retry
-        ? invokeWithRetry(deps.invoker, branchCall, stage.retry, deps.sleep, () => deps.now().getTime())
-        : deps.invoker.invoke(branchCall);
+      return deps.invoker.invoke(branchCall);
     },
     deps.now,
   );

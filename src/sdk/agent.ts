@@ -21,6 +21,7 @@ import { AgentResultSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { healthService, HealthStatus, ServingStatus } from "../server/health.js";
 import { HttpServer } from "../server/http-server.js";
 import { Reflector, reflectionServices } from "../server/reflection.js";
+import { Registration, type RegistrationOptions } from "./registration.js";
 
 /**
  * AgentResultInit is an agent's final result as a plain object, e.g.
@@ -67,6 +68,11 @@ export interface AgentOptions {
   host?: string;
   /** Default 0: a free port. */
   port?: number;
+  /**
+   * Register with an orchestrator once listening, keep the lease alive by
+   * heartbeat, and deregister on close.
+   */
+  register?: RegistrationOptions;
 }
 
 /**
@@ -78,6 +84,9 @@ export interface RunningAgent {
   /** The endpoint to give the orchestrator, e.g. "http://127.0.0.1:7001". */
   readonly url: string;
   readonly health: HealthStatus;
+  /** The instance id the orchestrator gave this agent, when it registered. */
+  readonly instanceId: string | undefined;
+  /** close deregisters the agent (when it registered) and stops the server. */
   close(): Promise<void>;
 }
 
@@ -116,12 +125,29 @@ export async function serveAgent(opts: AgentOptions): Promise<RunningAgent> {
   const port = await server.listen();
   health.set("", ServingStatus.SERVING);
   health.set(AgentService.typeName, ServingStatus.SERVING);
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  let registration: Registration | undefined;
+  if (opts.register !== undefined) {
+    registration = new Registration(card, opts.register.endpoint ?? url, opts.register);
+    try {
+      await registration.start();
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  }
   return {
     card,
     port,
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     health,
-    close: () => server.close(),
+    instanceId: registration?.instanceId,
+    async close() {
+      // Leave the registry first, so no new turn is sent while the server stops.
+      await registration?.stop();
+      health.setAll(ServingStatus.NOT_SERVING);
+      await server.close();
+    },
   };
 }
 

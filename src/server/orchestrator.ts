@@ -5,10 +5,14 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
 import { Engine, type TurnRecord } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
-import { AgentPool } from "../mesh/agent-pool.js";
+import { Mesh, type MeshOptions } from "../mesh/mesh.js";
+import { Registry, type StaticInstance } from "../mesh/registry.js";
+import type { RegistryStore } from "../mesh/registry-store.js";
+import { MemoryRegistryStore } from "../store/memory-registry-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { Logger } from "../log.js";
 import { stageAgents } from "../core/flow.js";
@@ -18,6 +22,7 @@ import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
 import { orchestratorService } from "./orchestrator-service.js";
 import { Reflector, reflectionServices } from "./reflection.js";
+import { registryService } from "./registry-service.js";
 
 /**
  * OrchestratorConfig is everything an orchestrator needs to start.
@@ -28,7 +33,18 @@ export interface OrchestratorConfig {
   port: number;
   flows: FlowCatalog;
   /** Statically configured agent instances. */
-  agents: Array<{ name: string; endpoint: string }>;
+  agents: StaticInstance[];
+  /** Mesh settings: breakers, retries, bulkheads, health checks, balancing. */
+  mesh?: Partial<MeshOptions>;
+  /**
+   * Where agent registrations live; this process's memory when omitted.
+   * Replicas given one shared store route to every agent registered with any.
+   */
+  registryStore?: RegistryStore;
+  /** How stale this replica's view of registrations made elsewhere may get, ms (default 2s). */
+  registryRefreshMs?: number;
+  /** The token agents must present to register; registration is open when empty. */
+  registryToken?: string;
   /** The session store; the embedded in-memory store when omitted. */
   store?: SessionStore;
   sessionTtlMs: number;
@@ -63,6 +79,7 @@ export interface Orchestrator {
  */
 const servedServices = [
   OrchestratorService.typeName,
+  RegistryService.typeName,
   Health.typeName,
   ReflectionV1.typeName,
   ReflectionV1alpha.typeName,
@@ -76,12 +93,23 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const log = config.logger;
   const turnLog = log.child({ component: "turn" });
   const store = config.store ?? new MemoryStore();
-  const pool = new AgentPool();
-  for (const { name, endpoint } of config.agents) pool.add(name, endpoint);
+  const meshLog = log.child({ component: "mesh" });
+  const registryStore = config.registryStore ?? new MemoryRegistryStore();
+  const registry = new Registry({
+    store: registryStore,
+    statics: config.agents,
+    ...(config.registryRefreshMs !== undefined ? { refreshMs: config.registryRefreshMs } : {}),
+    onRefreshError: (err) => meshLog.warn({ err }, "registry refresh failed; routing on the last view"),
+  });
+  await registry.start();
+  const mesh = new Mesh(registry, {
+    ...config.mesh,
+    onEvent: (e) => (e.state === "closed" || e.state === "serving" ? meshLog.info(e, "instance state") : meshLog.warn(e, "instance state")),
+  });
   const flowLog = log.child({ component: "flows" });
   const warnUnknownAgents = () => {
     for (const flow of config.flows.all()) {
-      const unknown = [...new Set(flow.stages.flatMap(stageAgents))].filter((a) => !pool.has(a));
+      const unknown = [...new Set(flow.stages.flatMap(stageAgents))].filter((a) => !mesh.has(a));
       if (unknown.length > 0) {
         flowLog.warn({ flow: `${flow.id}@${flow.version}`, agents: unknown }, "flow names agents with no known instance; turns that need them fail with UNAVAILABLE");
       }
@@ -102,7 +130,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const newId = () => randomUUID();
   const engine = new Engine({
     store,
-    invoker: pool,
+    invoker: mesh,
     flows: config.flows,
     clock: systemClock,
     newId,
@@ -119,6 +147,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
     router.service(OrchestratorService, orchestratorService({ engine, admin, store, flows: config.flows, inFlight, reloadFlows }));
+    router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
@@ -126,8 +155,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const server = new HttpServer(connectNodeAdapter({ routes }), { host: config.host, port: config.port });
   const port = await server.listen();
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
+  health.set(RegistryService.typeName, ServingStatus.SERVING);
   health.set("", ServingStatus.SERVING);
-  log.info({ port, host: config.host, agents: pool.list(), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
+  log.info({ port, host: config.host, agents: registry.instances().map((i) => `${i.name}=${i.endpoint}`), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
 
   let draining: Promise<void> | undefined;
   const drain = async () => {
@@ -141,6 +171,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     clearTimeout(timer);
     if (late) log.warn({ inFlight: inFlight.size }, "drain timed out; closing with turns still running");
     await server.close();
+    registry.stop();
+    mesh.close();
+    await registryStore.close();
     await store.close();
     log.info("stopped");
   };

@@ -161,3 +161,26 @@ export async function startContactCentreAgentsProcess(): Promise<Proc & { agents
   const agents = jsonLine(line)?.["agents"] as Record<string, string>;
   return Object.assign(proc, { agents, flags: Object.entries(agents).flatMap(([name, url]) => ["--agent", `${name}=${url}`]) });
 }
+
+/**
+ * startCrashingAgentProcess runs an agent that crashes after its first
+ * piece of output.
+ */
+export async function startCrashingAgentProcess(name: string): Promise<Proc & { url: string }> {
+  const proc = startTs("test/support/crashing-agent.ts", [name]);
+  const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agent listening");
+  return Object.assign(proc, { url: String(jsonLine(line)?.["url"]) });
+}
+
+/**
+ * closedPort returns a loopback port nothing listens on: connections to it
+ * are refused.
+ */
+export async function closedPort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as import("node:net").AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

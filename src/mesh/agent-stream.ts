@@ -1,0 +1,110 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type HandleTurnRequest, HandleTurnRequestSchema } from "../gen/switchboard/v1/agent_pb.js";
+import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
+import { markRetryable } from "../core/errors.js";
+import type { AgentCall } from "../core/ports.js";
+import type { Connection } from "./connection-pool.js";
+import { isConnectionFailure } from "./connection-pool.js";
+
+/**
+ * maxKeptOutput bounds the output text kept for the audit record of a turn
+ * that fails midway.
+ */
+const maxKeptOutput = 64 * 1024;
+
+/**
+ * StreamProgress is what a turn's agent stream delivered so far, across its
+ * attempts.
+ */
+export interface StreamProgress {
+  /** True once any output reached the caller: from then on, no retry. */
+  delivered: boolean;
+  /** The output text delivered (bounded). */
+  output: string;
+}
+
+/**
+ * streamTurn runs one attempt of a turn on one instance: it opens a
+ * HandleTurn stream, sends the turn's start (with the attempt number and
+ * the remaining budget), forwards output deltas as they arrive and returns
+ * the agent's result. The call's deadline (grpc-timeout) is `timeoutMs`;
+ * when it passes or the caller's signal aborts, the stream is cancelled at
+ * once. Failures are ConnectErrors naming the agent and instance; those that
+ * may succeed elsewhere (connection failures and UNAVAILABLE before any
+ * output) are marked retryable.
+ */
+export async function streamTurn(
+  conn: Connection,
+  endpoint: string,
+  call: AgentCall,
+  attempt: number,
+  timeoutMs: number,
+  progress: StreamProgress,
+): Promise<AgentResult> {
+  // The request side stays open until the agent answers, so the agent can
+  // be sent more input or a cancel while it works.
+  const done = new AbortController();
+  // grpc-timeout takes whole units.
+  timeoutMs = Math.max(1, Math.floor(timeoutMs));
+  const start = { ...call.start, attempt, budget: durationFromMs(timeoutMs) };
+  const requests = async function* (): AsyncGenerator<HandleTurnRequest> {
+    yield create(HandleTurnRequestSchema, { kind: { case: "start", value: start } });
+    await new Promise<void>((resolve) => {
+      if (done.signal.aborted) resolve();
+      done.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  };
+  let result: AgentResult | undefined;
+  const t0 = performance.now();
+  try {
+    for await (const res of conn.agent.handleTurn(requests(), { signal: call.signal, timeoutMs })) {
+      if (res.kind.case === "delta") {
+        progress.delivered = true;
+        if (progress.output.length < maxKeptOutput) progress.output += res.kind.value.text.slice(0, maxKeptOutput - progress.output.length);
+        call.onDelta(res.kind.value);
+      } else if (res.kind.case === "result") {
+        result = res.kind.value;
+        break;
+      }
+    }
+  } catch (e) {
+    // When the deadline passes, the agent's side may report its own
+    // cancellation before the local deadline fires: both mean the budget ran out.
+    const expired = performance.now() - t0 >= timeoutMs - 5;
+    throw agentError(call, endpoint, e, progress.delivered, expired);
+  } finally {
+    done.abort();
+  }
+  if (result === undefined) {
+    throw new ConnectError(`agent ${call.agent} at ${endpoint} closed the turn's stream without a result`, Code.Internal);
+  }
+  return result;
+}
+
+/**
+ * agentError turns a failed stream into the error the attempt fails with.
+ */
+function agentError(call: AgentCall, endpoint: string, e: unknown, delivered: boolean, expired: boolean): ConnectError {
+  const err = ConnectError.from(e);
+  const who = `agent ${call.agent} at ${endpoint}`;
+  const after = delivered ? " after it had sent output; the turn was not retried because that output had already reached the caller" : "";
+  if (call.signal.aborted) {
+    return new ConnectError(`the turn was cancelled while ${who} was working`, Code.Canceled, undefined, undefined, err);
+  }
+  if (err.code === Code.DeadlineExceeded || (expired && (err.code === Code.Canceled || err.code === Code.Unavailable))) {
+    // The turn's whole budget is what the caller knows, not what was left of it for this attempt.
+    return new ConnectError(`${who} did not finish within ${Math.round(call.timeoutMs)}ms`, Code.DeadlineExceeded, undefined, undefined, err);
+  }
+  // A connection that broke, or a stream the agent's side reset (a crashed
+  // process shows as a cancelled HTTP/2 stream), is the instance becoming
+  // unavailable, not a cancellation by the caller.
+  const lost = isConnectionFailure(err) || err.code === Code.Canceled;
+  if (lost || err.code === Code.Unavailable) {
+    const what = lost && !isConnectionFailure(err) ? `broke off the turn's stream (${err.rawMessage})` : `is unavailable: ${err.rawMessage}`;
+    const mapped = new ConnectError(`${who} ${what}${after}`, Code.Unavailable, undefined, undefined, err);
+    return delivered ? mapped : markRetryable(mapped);
+  }
+  return new ConnectError(`${who} failed: ${err.rawMessage}${after}`, err.code, undefined, undefined, err);
+}
