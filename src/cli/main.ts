@@ -5,6 +5,7 @@ import { echoAgent } from "../../agents/echo/agent.js";
 import { conformanceMain } from "../conformance/cli.js";
 import { contactCentreAgents } from "../../agents/contact-centre/index.js";
 import { createLogger, type Logger } from "../log.js";
+import { MongoRegistryStore } from "../store/mongo-registry-store.js";
 import { MongoStore } from "../store/mongo-store.js";
 import { AgentsFileError } from "../server/agents-file.js";
 import { FlowCatalog, FlowLoadError } from "../server/flow-catalog.js";
@@ -137,6 +138,8 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
   if (store !== undefined) storeLog.info({ database: store.databaseName }, "sessions are kept in MongoDB");
   const orchestrator = await startOrchestrator({
     ...(store ? { store } : {}),
+    // Replicas sharing the database share the agent registry too.
+    ...(s.mongoUri !== "" ? { registryStore: new MongoRegistryStore({ uri: s.mongoUri, database: s.database }) } : {}),
     host: s.host,
     port: s.port,
     flows,

@@ -2,15 +2,7 @@ import { clone, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
-import {
-  Binary,
-  type Collection,
-  type Db,
-  MongoClient,
-  type MongoClientOptions,
-  MongoError,
-  MongoServerError,
-} from "mongodb";
+import { Binary, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from "mongodb";
 import {
   type SendTurnResponse,
   SendTurnResponseSchema,
@@ -23,7 +15,7 @@ import {
   type Step,
   StepSchema,
 } from "../gen/switchboard/v1/session_pb.js";
-import { aborted, invalidArgument, markStoreError, unavailable } from "../core/errors.js";
+import { aborted, invalidArgument, markStoreError } from "../core/errors.js";
 import {
   type Clock,
   type Commit,
@@ -33,6 +25,7 @@ import {
   type SessionStore,
   systemClock,
 } from "../core/ports.js";
+import { databaseOf, guard, isDuplicateKey } from "./mongo-errors.js";
 import { committedStepId, failedStepId, pageSize, snapshotOf } from "./records.js";
 
 /**
@@ -632,65 +625,9 @@ function newIncarnation(): string {
   return randomBytes(6).toString("base64url");
 }
 
-function databaseOf(uri: string): string | undefined {
-  const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
-  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
-}
 
 function conflict(id: string, expected: bigint, why: string): ConnectError {
   return markStoreError(
     aborted(`session ${id} changed while the turn ran (the turn started from version ${expected}: ${why}); send the turn again`),
-  );
-}
-
-function isDuplicateKey(e: unknown): boolean {
-  return e instanceof MongoServerError && e.code === 11000;
-}
-
-/**
- * guard runs a database operation and turns driver failures into gRPC
- * errors: an unreachable database is UNAVAILABLE (the turn can be sent
- * again once it is back), anything else INTERNAL, never a driver stack
- * trace. Every error is marked as the store's.
- */
-async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (e) {
-    if (e instanceof ConnectError) throw markStoreError(e);
-    if (e instanceof MongoError && isConnectivity(e)) {
-      throw markStoreError(
-        unavailable(`the session store is unavailable (${what}): ${e.message}; nothing was committed, try again`, e),
-      );
-    }
-    if (e instanceof Error && /too large|BSONObjectTooLarge|exceeds maximum/i.test(e.message)) {
-      throw markStoreError(invalidArgument("state", `the session is too large to store (${what}): ${e.message}`));
-    }
-    throw markStoreError(
-      new ConnectError(
-        `the session store failed (${what}): ${e instanceof Error ? e.message : String(e)}`,
-        Code.Internal,
-        undefined,
-        undefined,
-        e,
-      ),
-    );
-  }
-}
-
-function isConnectivity(e: MongoError): boolean {
-  return (
-    [
-      "MongoServerSelectionError",
-      "MongoNetworkError",
-      "MongoNetworkTimeoutError",
-      "MongoTopologyClosedError",
-      "MongoNotConnectedError",
-      "PoolClearedError",
-      "PoolClearedOnNetworkError",
-      "MongoPoolClearedError",
-    ].includes(e.name) ||
-    e.hasErrorLabel("RetryableWriteError") ||
-    e.hasErrorLabel("ResetPool")
   );
 }
