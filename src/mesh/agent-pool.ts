@@ -81,19 +81,28 @@ export class AgentPool implements AgentInvoker {
     // The request side stays open until the agent answers, so the agent can
     // be sent more input or a cancel while it works.
     const done = new AbortController();
+    const ended = new Promise<undefined>((resolve) => {
+      done.signal.addEventListener("abort", () => resolve(undefined), { once: true });
+    });
     const requests = async function* (): AsyncGenerator<HandleTurnRequest> {
       yield create(HandleTurnRequestSchema, { kind: { case: "start", value: call.start } });
-      await new Promise<void>((resolve) => {
-        if (done.signal.aborted) resolve();
-        done.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
+      if (call.input !== undefined) {
+        const input = call.input[Symbol.asyncIterator]();
+        for (let next = await Promise.race([input.next(), ended]); next !== undefined && next.done !== true; next = await Promise.race([input.next(), ended])) {
+          yield create(HandleTurnRequestSchema, { kind: { case: "input", value: next.value } });
+        }
+        void input.return?.();
+      }
+      await ended;
     };
     try {
       for await (const res of client.handleTurn(requests(), { signal: call.signal, timeoutMs: call.timeoutMs })) {
         switch (res.kind.case) {
-          case "delta":
-            call.onDelta(res.kind.value);
+          case "delta": {
+            const paced = call.onDelta(res.kind.value);
+            if (paced !== undefined) await paced;
             break;
+          }
           case "result":
             return res.kind.value;
         }
