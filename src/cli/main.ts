@@ -25,6 +25,10 @@ Options (each also read from the environment variable shown; flags win):
   --session-ttl SECONDS    idle time before a session expires  SWITCHBOARD_SESSION_TTL 3600
   --agent-timeout SECONDS  default agent budget per turn       SWITCHBOARD_AGENT_TIMEOUT 30
   --drain-timeout SECONDS  longest wait for running turns on SIGTERM  SWITCHBOARD_DRAIN_TIMEOUT 30
+  --keepalive SECONDS      HTTP/2 ping interval (0: off)       SWITCHBOARD_KEEPALIVE 30
+  --stream-buffer KIB      unread bytes a stream may hold      SWITCHBOARD_STREAM_BUFFER 1024
+  --slow-reader SECONDS    how long a full Converse stream may hold up output  SWITCHBOARD_SLOW_READER 10
+  --replay-window KIB      recent events kept per session for resume  SWITCHBOARD_REPLAY_WINDOW 256
   --log-level LEVEL        trace|debug|info|warn|error  SWITCHBOARD_LOG_LEVEL info
   --help                   show this help
 `;
@@ -41,6 +45,8 @@ interface ServeSettings {
   sessionTtlMs: number;
   agentTimeoutMs: number;
   drainTimeoutMs: number;
+  keepaliveMs: number;
+  streamLimits: { streamBufferBytes: number; slowReaderMs: number; windowBytes: number };
   logLevel: string;
 }
 
@@ -58,6 +64,10 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
       "session-ttl": { type: "string" },
       "agent-timeout": { type: "string" },
       "drain-timeout": { type: "string" },
+      keepalive: { type: "string" },
+      "stream-buffer": { type: "string" },
+      "slow-reader": { type: "string" },
+      "replay-window": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -69,6 +79,13 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name}: ${JSON.stringify(v)} is not a positive number of seconds`);
     return n * 1000;
   };
+  const kib = (name: string, v: string | undefined, fallback: number) => {
+    if (v === undefined || v === "") return fallback * 1024;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name}: ${JSON.stringify(v)} is not a positive whole number of KiB`);
+    return n * 1024;
+  };
+  const keepalive = values.keepalive ?? env["SWITCHBOARD_KEEPALIVE"];
   const port = Number(values.port ?? env["SWITCHBOARD_PORT"] ?? "50051");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: ${port} is not a port number`);
   const agentSpecs = values.agent ?? (env["SWITCHBOARD_AGENTS"] ?? "").split(",").filter((s) => s !== "");
@@ -91,6 +108,12 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     sessionTtlMs: seconds("session-ttl", values["session-ttl"] ?? env["SWITCHBOARD_SESSION_TTL"], 3600),
     agentTimeoutMs: seconds("agent-timeout", values["agent-timeout"] ?? env["SWITCHBOARD_AGENT_TIMEOUT"], 30),
     drainTimeoutMs: seconds("drain-timeout", values["drain-timeout"] ?? env["SWITCHBOARD_DRAIN_TIMEOUT"], 30),
+    keepaliveMs: keepalive === "0" ? 0 : seconds("keepalive", keepalive, 30),
+    streamLimits: {
+      streamBufferBytes: kib("stream-buffer", values["stream-buffer"] ?? env["SWITCHBOARD_STREAM_BUFFER"], 1024),
+      slowReaderMs: seconds("slow-reader", values["slow-reader"] ?? env["SWITCHBOARD_SLOW_READER"], 10),
+      windowBytes: kib("replay-window", values["replay-window"] ?? env["SWITCHBOARD_REPLAY_WINDOW"], 256),
+    },
     logLevel: values["log-level"] ?? env["SWITCHBOARD_LOG_LEVEL"] ?? "info",
   };
 }
@@ -109,6 +132,8 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
     sessionTtlMs: s.sessionTtlMs,
     agentTimeoutMs: s.agentTimeoutMs,
     drainTimeoutMs: s.drainTimeoutMs,
+    keepaliveMs: s.keepaliveMs,
+    streamLimits: s.streamLimits,
     logger: log,
   });
   // SIGTERM (and Ctrl-C) drain: running turns finish, then the process exits 0.

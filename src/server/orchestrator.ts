@@ -8,6 +8,8 @@ import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { Engine, type TurnRecord } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
+import { unavailable } from "../core/errors.js";
+import { AgentCards } from "../mesh/agent-cards.js";
 import { AgentPool } from "../mesh/agent-pool.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { Logger } from "../log.js";
@@ -15,8 +17,10 @@ import type { FlowCatalog } from "./flow-catalog.js";
 import { healthService, HealthStatus, ServingStatus } from "./health.js";
 import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
+import { streamingService } from "./converse.js";
 import { orchestratorService } from "./orchestrator-service.js";
 import { Reflector, reflectionServices } from "./reflection.js";
+import { defaultHubLimits, type HubLimits, SessionHub } from "./session-hub.js";
 
 /**
  * OrchestratorConfig is everything an orchestrator needs to start.
@@ -34,6 +38,10 @@ export interface OrchestratorConfig {
   agentTimeoutMs: number;
   /** How long a drain waits for running turns before it gives up. */
   drainTimeoutMs: number;
+  /** Limits of the streaming API's buffers (defaults: defaultHubLimits). */
+  streamLimits?: Partial<HubLimits>;
+  /** Interval of HTTP/2 keepalive pings (default 30 s). */
+  keepaliveMs?: number;
   logger: Logger;
 }
 
@@ -87,15 +95,40 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   });
   const admin = new SessionAdmin(store, systemClock, newId, config.sessionTtlMs);
   const inFlight = new InFlight();
+  const limits = { ...defaultHubLimits, ...config.streamLimits };
+  const hub = new SessionHub({
+    engine,
+    store,
+    clock: systemClock,
+    newId,
+    sessionTtlMs: config.sessionTtlMs,
+    limits,
+    log: log.child({ component: "hub" }),
+  });
+  const cards = new AgentCards((agent) => pool.list().find((a) => a.agent === agent)?.endpoints ?? []);
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
-    router.service(OrchestratorService, orchestratorService({ engine, admin, store, flows: config.flows, inFlight }));
+    router.service(OrchestratorService, {
+      ...orchestratorService({ hub, admin, store, flows: config.flows, inFlight }),
+      ...streamingService({
+        hub,
+        inFlight,
+        newId,
+        streamBufferBytes: limits.streamBufferBytes,
+        acceptsAudio: (agent) => cards.acceptsAudio(agent),
+        log,
+      }),
+    });
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const server = new HttpServer(connectNodeAdapter({ routes }), { host: config.host, port: config.port });
+  const server = new HttpServer(connectNodeAdapter({ routes }), {
+    host: config.host,
+    port: config.port,
+    ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
+  });
   const port = await server.listen();
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
   health.set("", ServingStatus.SERVING);
@@ -112,6 +145,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     const late = await Promise.race([inFlight.drain().then(() => false), timedOut]);
     clearTimeout(timer);
     if (late) log.warn({ inFlight: inFlight.size }, "drain timed out; closing with turns still running");
+    // Streams end with UNAVAILABLE once they have read their events, so
+    // clients resume on another replica.
+    hub.close(unavailable("the orchestrator is shutting down; reconnect (to another replica) with resume_after_seq set to the last seq you received"));
     await server.close();
     await store.close();
     log.info("stopped");
