@@ -235,13 +235,17 @@ export class Engine {
       });
       return result;
     } catch (e) {
-      const err = ConnectError.from(e);
+      let err = ConnectError.from(e);
       if (plan !== undefined && err.code === Code.Canceled && signal.reason instanceof Interruption) {
         // A barge-in is not a failure: the turn is committed as far as the
-        // user heard it.
+        // user heard it (unless that commit fails too).
         const done = steps.map((step, i) => ({ step, streamed: state.replies[i] ?? "" }));
         const running = state.replies.length > steps.length ? { plan, streamed: state.replies[steps.length] ?? "" } : undefined;
-        return this.commitInterrupted(before, session, done, running, req, turnId, state, signal.reason, startedAt, observer);
+        try {
+          return await this.commitInterrupted(before, session, done, running, req, turnId, state, signal.reason, startedAt, observer);
+        } catch (e2) {
+          err = ConnectError.from(e2);
+        }
       }
       this.report({
         sessionId: req.sessionId,

@@ -251,8 +251,14 @@ class ConverseStream implements Owner {
       mine.controller.abort(new Interruption(heard));
       return;
     }
-    const outcome = await this.deps.hub.bargeIn(this.sessionId, msg.turnId, heard);
-    if (typeof outcome === "object") this.reject(msg.turnId, outcome.rejected);
+    try {
+      const outcome = await this.deps.hub.bargeIn(this.sessionId, msg.turnId, heard);
+      if (typeof outcome === "object") this.reject(msg.turnId, outcome.rejected);
+    } catch (e) {
+      // Amending the transcript failed (the store, a concurrent commit):
+      // the stream goes on.
+      this.reject(msg.turnId, ConnectError.from(e));
+    }
   }
 
   private pump(): void {

@@ -182,13 +182,18 @@ export class SessionHub {
       if (!result.interrupted && !result.replayed && reason instanceof Interruption) {
         // The barge-in came as the reply completed: the agent was not
         // cancelled, so record what the user heard of the committed reply.
-        const amended = await this.amend(sessionId, result.turnId, reason.heard);
+        const amended = await this.amend(sessionId, result.turnId, reason.heard).catch((e: unknown) => ({ rejected: ConnectError.from(e) }));
         if (typeof amended === "object") this.opts.log.warn({ sessionId, err: amended.rejected }, "late barge-in not recorded");
       }
       return { result };
     } catch (e) {
       return { error: ConnectError.from(e), begun };
     } finally {
+      // A turn that began must have ended its record; if the engine threw
+      // before saying how it ended, it ended as a failure nobody stored.
+      if (channel.running?.controller === controller) {
+        channel.settle({ error: new ConnectError("the turn ended without an outcome", Code.Internal), recorded: false }, undefined);
+      }
       extra.input?.end();
       signal.removeEventListener("abort", onAbort);
       channel.pins--;
