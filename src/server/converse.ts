@@ -18,7 +18,6 @@ import { codeName, invalidArgument, unavailable } from "../core/errors.js";
 import { validateId, validateOptionalId } from "../core/ids.js";
 import { type Heard, Interruption } from "../core/interruption.js";
 import { event, type EventKind } from "../core/session-events.js";
-import type { Logger } from "../log.js";
 import { EventQueue } from "./event-queue.js";
 import type { InFlight } from "./in-flight.js";
 import { InputChannel } from "./input-channel.js";
@@ -36,7 +35,6 @@ export interface StreamingDeps {
   streamBufferBytes: number;
   /** Tells whether an agent's card declares it takes audio input. */
   acceptsAudio: (agent: string) => Promise<boolean>;
-  log: Logger;
 }
 
 /**

@@ -117,7 +117,6 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
         newId,
         streamBufferBytes: limits.streamBufferBytes,
         acceptsAudio: (agent) => cards.acceptsAudio(agent),
-        log,
       }),
     });
     router.service(Health, healthService(health));
