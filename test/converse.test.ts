@@ -319,11 +319,18 @@ describe("Converse", () => {
     expect(await bad.ended).toMatchObject({ code: Code.InvalidArgument, message: "open: the first message of a Converse stream must be `open` (with the session_id)" });
     const id = sessionId("range");
     await unary.sendTurn({ sessionId: id, input: { text: "hi" } });
+    const owner = await open(c, id);
     const ahead = c.converse();
     ahead.send({ kind: { case: "open", value: { sessionId: id, resumeAfterSeq: 10_000n } } });
     const end = await ahead.ended;
     expect(end.code).toBe(Code.OutOfRange);
     expect(end.message).toMatch(/^resume after seq 10000: session .* has no event after \d+; resume from the last seq you received$/);
+    // A failed open takes nothing over: the owning stream goes on.
+    turn(owner, "still mine", "t2");
+    await owner.waitFor((e) => e.kind.case === "completed" && e.turnId === "t2");
+    expect(owner.events.some((e) => e.kind.case === "takenOver")).toBe(false);
+    owner.end();
+    expect((await owner.ended).code).toBe(0);
   });
 
   it("answers a malformed turn with a rejected event and keeps the stream open", async () => {

@@ -268,9 +268,9 @@ export class SessionHub {
   }
 
   /**
-   * open makes `owner` the Converse stream of a session: a stream that owned
-   * it is taken over at once; then the events after `after` are replayed
-   * and live ones follow. It resolves with the number of replayed events
+   * open makes `owner` the Converse stream of a session: the events after
+   * `after` are replayed, then the stream that owned the session (if any)
+   * is taken over and live events follow. It resolves with the number of replayed events
    * once the stream is live, and throws OUT_OF_RANGE for an `after` beyond
    * the session's last event, or ABORTED when a newer stream took the
    * session over first.
@@ -278,8 +278,9 @@ export class SessionHub {
   async open(sessionId: string, owner: Owner, after: bigint | undefined, signal: AbortSignal): Promise<void> {
     this.refuseWhenClosed();
     const channel = this.channel(sessionId);
+    // The newest open wins, once it is live: an open that fails (a bad
+    // resume point) leaves the owning stream alone.
     const ticket = ++channel.ownerTicket;
-    channel.takeOver();
     channel.pins++;
     try {
       await this.attach(channel, owner.queue, after, signal, () => {
