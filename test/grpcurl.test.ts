@@ -1,7 +1,9 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Proc, type RunningOrchestrator, startEchoAgentProcess, startOrchestratorProcess } from "./support/process.js";
+import { type Proc, repoRoot, type RunningOrchestrator, startEchoAgentProcess, startOrchestratorProcess } from "./support/process.js";
 
 const run = promisify(execFile);
 
@@ -72,6 +74,34 @@ describe("grpcurl against a running orchestrator", () => {
     expect(res.sessionId).toBe("grpcurl-1");
     expect(res.output).toBe("Hello! I am the echo agent. You said: hello from grpcurl");
     expect(res.session.version).toBe("1");
+  });
+
+  it("drives a Converse conversation from a file of messages (-d @)", async () => {
+    const messages = readFileSync(join(repoRoot, "examples/conversation.jsonl"), "utf8");
+    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
+      const child = spawn(grpcurl, ["-plaintext", "-d", "@", addr, "switchboard.v1.OrchestratorService/Converse"]);
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.on("close", (c) => resolve({ stdout: out, stderr: err, code: c }));
+      child.stdin.end(messages);
+    });
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    // grpcurl prints one JSON object per response.
+    type Event = { seq?: string; turnId?: string; opened?: object; completed?: { result: { output: string; isComplete?: boolean } } };
+    const events = (JSON.parse(`[${stdout.trim().replace(/}\s*\n{/g, "},{")}]`) as Array<{ event: Event }>).map((r) => r.event);
+    expect(events[0]?.opened).toBeDefined();
+    const completed = events.filter((e) => e.completed !== undefined);
+    expect(completed.map((e) => [e.turnId, e.completed?.result.output])).toEqual([
+      ["t1", "Hello! I am the echo agent. You said: hello"],
+      ["t2", "You said: what can you do?"],
+      ["t3", "You said: bye"],
+    ]);
+    expect(completed[2]?.completed?.result.isComplete).toBe(true);
+    const seqs = events.slice(1).map((e) => Number(e.seq));
+    expect(seqs.every((s, i) => s > 0 && (i === 0 || s > (seqs[i - 1] as number)))).toBe(true);
   });
 
   it("shows a clear status for an unknown session", async () => {

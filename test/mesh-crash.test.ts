@@ -99,7 +99,7 @@ describe("an agent crashing mid-stream", () => {
           start: create(TurnStartSchema, { sessionId: "s", turnId: "t", input: { text: "hi" } }),
           signal: new AbortController().signal,
           timeoutMs: 10_000,
-          onDelta: (d) => deltas.push(d),
+          onDelta: (d) => void deltas.push(d),
         })
         .then(() => undefined, (e: unknown) => ConnectError.from(e));
       expect(deltas.map((d) => d.text)).toEqual(["partial answer "]);

@@ -120,7 +120,7 @@ describe("a conversation served by TypeScript, Python and Go agents", () => {
       [2n, "support", "go", go.url, StepStatus.OK, Action.ADVANCE, "", "wrap-up"],
       [3n, "wrap-up", "go", go.url, StepStatus.OK, Action.END, "", "wrap-up"],
     ]);
-    expect(steps[2]?.details).toEqual({ handoff_from: "python" });
+    expect(steps[2]?.details).toMatchObject({ handoff_from: "python" });
     expect(steps[1]?.output).toBe("python heard: my parcel is late, can @go help?");
     expect(steps[1]?.statePatch?.["served_by"]).toEqual(["python"]);
   });

@@ -40,6 +40,10 @@ Options (each also read from the environment variable shown; flags win):
   --drain-timeout SECONDS  longest wait for running turns on SIGTERM  SWITCHBOARD_DRAIN_TIMEOUT 30
   --mongodb-uri URI        keep sessions in MongoDB   MONGODB_URI          (embedded in-memory store)
   --db NAME                MongoDB database   SWITCHBOARD_DB   the URI's database, else switchboard
+  --keepalive SECONDS      HTTP/2 ping interval (0: off)       SWITCHBOARD_KEEPALIVE 30
+  --stream-buffer KIB      unread bytes a stream may hold      SWITCHBOARD_STREAM_BUFFER 1024
+  --slow-reader SECONDS    how long a full Converse stream may hold up output  SWITCHBOARD_SLOW_READER 10
+  --replay-window KIB      recent events kept per session for resume  SWITCHBOARD_REPLAY_WINDOW 256
   --log-level LEVEL        trace|debug|info|warn|error  SWITCHBOARD_LOG_LEVEL info
 ${meshUsage}  --help                   show this help
 `;
@@ -58,6 +62,8 @@ interface ServeSettings extends MeshSettings {
   drainTimeoutMs: number;
   mongoUri: string;
   database: string;
+  keepaliveMs: number;
+  streamLimits: { streamBufferBytes: number; slowReaderMs: number; windowBytes: number };
   logLevel: string;
 }
 
@@ -77,6 +83,10 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
       "drain-timeout": { type: "string" },
       "mongodb-uri": { type: "string" },
       db: { type: "string" },
+      keepalive: { type: "string" },
+      "stream-buffer": { type: "string" },
+      "slow-reader": { type: "string" },
+      "replay-window": { type: "string" },
       "log-level": { type: "string" },
       ...meshFlagOptions,
       help: { type: "boolean", short: "h" },
@@ -89,6 +99,13 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name}: ${JSON.stringify(v)} is not a positive number of seconds`);
     return n * 1000;
   };
+  const kib = (name: string, v: string | undefined, fallback: number) => {
+    if (v === undefined || v === "") return fallback * 1024;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name}: ${JSON.stringify(v)} is not a positive whole number of KiB`);
+    return n * 1024;
+  };
+  const keepalive = values.keepalive ?? env["SWITCHBOARD_KEEPALIVE"];
   const port = Number(values.port ?? env["SWITCHBOARD_PORT"] ?? "50051");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: ${port} is not a port number`);
   const agentSpecs = values.agent ?? (env["SWITCHBOARD_AGENTS"] ?? "").split(",").filter((s) => s !== "");
@@ -113,6 +130,12 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     drainTimeoutMs: seconds("drain-timeout", values["drain-timeout"] ?? env["SWITCHBOARD_DRAIN_TIMEOUT"], 30),
     mongoUri: values["mongodb-uri"] ?? env["MONGODB_URI"] ?? "",
     database: values.db ?? env["SWITCHBOARD_DB"] ?? "",
+    keepaliveMs: keepalive === "0" ? 0 : seconds("keepalive", keepalive, 30),
+    streamLimits: {
+      streamBufferBytes: kib("stream-buffer", values["stream-buffer"] ?? env["SWITCHBOARD_STREAM_BUFFER"], 1024),
+      slowReaderMs: seconds("slow-reader", values["slow-reader"] ?? env["SWITCHBOARD_SLOW_READER"], 10),
+      windowBytes: kib("replay-window", values["replay-window"] ?? env["SWITCHBOARD_REPLAY_WINDOW"], 256),
+    },
     logLevel: values["log-level"] ?? env["SWITCHBOARD_LOG_LEVEL"] ?? "info",
     ...meshSettings(values, env, (message) => {
       throw new UsageError(message);
@@ -150,6 +173,8 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
     sessionTtlMs: s.sessionTtlMs,
     agentTimeoutMs: s.agentTimeoutMs,
     drainTimeoutMs: s.drainTimeoutMs,
+    keepaliveMs: s.keepaliveMs,
+    streamLimits: s.streamLimits,
     logger: log,
   });
   // SIGTERM (and Ctrl-C) drain: running turns finish, then the process exits 0.

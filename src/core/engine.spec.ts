@@ -1,11 +1,13 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
+import { type InputDelta, InputDeltaSchema, OutputDeltaSchema } from "../gen/switchboard/v1/agent_pb.js";
 import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
 import { SessionStatus, StepStatus } from "../gen/switchboard/v1/session_pb.js";
-import { Action, type AgentResult, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
+import { Action, type AgentResult, AgentResultSchema, Role, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
-import { Engine, type FlowSource, type TurnRequest } from "./engine.js";
+import { Engine, type EngineOptions, type FlowSource, type TurnObserver, type TurnRequest } from "./engine.js";
+import { Interruption } from "./interruption.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
 
 type Reply = MessageInitShape<typeof AgentResultSchema> | Error;
@@ -53,12 +55,22 @@ const contactFlow = create(FlowSchema, {
 });
 
 let n = 0;
-function setup(replies: Record<string, (call: AgentCall) => Reply>, flow = contactFlow) {
+function setup(
+  replies: Record<string, (call: AgentCall) => Reply>,
+  flow = contactFlow,
+  invoke?: (call: AgentCall) => Promise<AgentResult>,
+  options: Partial<EngineOptions> = {},
+) {
   const store = new MemoryStore();
   const agents = new FakeAgents(replies);
+  const invoker: AgentInvoker =
+    invoke === undefined
+      ? agents
+      : { has: () => true, invoke: async (call) => ({ result: await invoke(call), instance: "fake", attempts: 1, latencyMs: 1, breaker: "closed" }) };
   const engine = new Engine({
+    ...options,
     store,
-    invoker: agents,
+    invoker,
     flows: flows(flow),
     clock: { now: () => new Date() },
     newId: () => `id-${n++}`,
@@ -203,4 +215,96 @@ describe("Engine", () => {
     expect(agents.calls[0]?.timeoutMs).toBeLessThanOrEqual(250);
     expect(agents.calls[0]?.timeoutMs).toBeGreaterThan(0);
   });
+
+  it("commits a barge-in as an interrupted turn holding the reply as heard", async () => {
+    let streamed!: () => void;
+    const started = new Promise<void>((resolve) => (streamed = resolve));
+    const { engine, turn, store } = setup({}, contactFlow, async (call) => {
+      await call.onDelta(create(OutputDeltaSchema, { text: "Your balance is " }));
+      streamed();
+      await untilCancelled(call.signal);
+      throw new Error("unreachable");
+    });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const observer: TurnObserver = {
+      begin: (turnId, version) => void seen.push(`begin ${turnId} v${version}`),
+      output: (d) => void seen.push(`output ${d.text}`),
+      steps: (steps) => void seen.push(`steps ${steps.map((st) => StepStatus[st.status]).join(",")}`),
+      settled: (o) => void seen.push("result" in o ? `settled heard=${o.heard}` : `failed ${o.error.code}`),
+    };
+    const running = engine.runTurn(turn("b1", { text: "balance?" }, "turn-1"), controller.signal, undefined, observer);
+    await started;
+    controller.abort(new Interruption({ chars: 4 }));
+    const result = await running;
+    expect(result.interrupted).toBe(true);
+    expect(result.output).toBe("Your");
+    expect(seen).toEqual(["begin turn-1 v0", "output Your balance is ", "steps INTERRUPTED", "settled heard=Your"]);
+    const session = await store.get("b1");
+    expect(session?.version).toBe(1n);
+    expect(session?.stage).toBe("greeting");
+    expect(session?.history.map((e) => [e.role, e.text, e.interrupted])).toEqual([
+      [Role.USER, "balance?", false],
+      [Role.AGENT, "Your", true],
+    ]);
+    // Sent again, the interrupted turn replays as what it was.
+    const again = await engine.runTurn(turn("b1", { text: "balance?" }, "turn-1"), new AbortController().signal, undefined);
+    expect(again).toMatchObject({ replayed: true, interrupted: true, output: "Your" });
+  });
+
+  it("fails, not interrupts, a turn cancelled for another reason", async () => {
+    const { engine, turn, store } = setup({}, contactFlow, async (call) => {
+      await untilCancelled(call.signal);
+      throw new Error("unreachable");
+    });
+    const controller = new AbortController();
+    const running = engine.runTurn(turn("c1", { text: "hi" }), controller.signal, undefined);
+    controller.abort();
+    expect((await running.catch((e: unknown) => ConnectError.from(e))) as ConnectError).toMatchObject({ code: Code.Canceled });
+    expect(await store.get("c1")).toBeUndefined();
+  });
+
+  it("streams input to the first agent and records all of it", async () => {
+    const got: string[] = [];
+    const { engine, turn, store } = setup({}, contactFlow, async (call) => {
+      expect(call.start.inputStreaming).toBe(true);
+      for await (const d of call.input ?? []) got.push(d.text);
+      return create(AgentResultSchema, { text: `heard ${got.join("")}` });
+    });
+    const input = (async function* (): AsyncGenerator<InputDelta> {
+      yield create(InputDeltaSchema, { text: "a table " });
+      yield create(InputDeltaSchema, { text: "for two", final: true });
+    })();
+    const res = await engine.runTurn({ ...turn("i1", { text: "book " }), inputStream: input }, new AbortController().signal, undefined);
+    expect(got).toEqual(["a table ", "for two"]);
+    expect(res.output).toBe("heard a table for two");
+    const steps = (await store.listSteps("i1", { pageSize: 0, pageToken: "" })).items;
+    expect(steps[0]?.input?.text).toBe("book a table for two");
+    expect((await store.get("i1"))?.history[0]?.text).toBe("book a table for two");
+  });
+
+  it("fails a turn whose reply outgrows the limit with RESOURCE_EXHAUSTED", async () => {
+    const { engine, turn } = setup({}, contactFlow, async (call) => {
+      for (let i = 0; i < 10; i++) await call.onDelta(create(OutputDeltaSchema, { text: "x".repeat(100) }));
+      return create(AgentResultSchema, {});
+    }, { maxOutputChars: 250 });
+    const err = await engine.runTurn(turn("o1", { text: "go" }), new AbortController().signal, undefined).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.ResourceExhausted, rawMessage: "the turn's reply is longer than the limit of 250 characters" });
+  });
+
+  it("gives an agent's unstreamed reply to the observer as output", async () => {
+    const { engine, turn } = setup({}, contactFlow, async () => create(AgentResultSchema, { text: "whole reply" }));
+    const outputs: string[] = [];
+    await engine.runTurn(turn("u1", { text: "hi" }), new AbortController().signal, undefined, { output: (d) => void outputs.push(d.text) });
+    expect(outputs).toEqual(["whole reply"]);
+  });
 });
+
+/** untilCancelled rejects with CANCELED once the signal aborts, as a real agent call does. */
+function untilCancelled(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const cancel = () => reject(new ConnectError("cancelled", Code.Canceled));
+    if (signal.aborted) cancel();
+    else signal.addEventListener("abort", cancel, { once: true });
+  });
+}

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type OutputDelta, TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
+import { type InputDelta, type OutputDelta, OutputDeltaSchema, TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Flow } from "../gen/switchboard/v1/flow_pb.js";
 import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
 import {
@@ -16,6 +16,7 @@ import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { celVars } from "./cel-vars.js";
 import { agentCallFactsOf, codeName, isStageFailure, isStoreError, isUnroutable, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
+import { interruptTurn, Interruption } from "./interruption.js";
 import { enforceChecks, flowProgram } from "./flow-program.js";
 import { branchSteps } from "./parallel.js";
 import type { AgentCall, AgentInvoker, Clock, SessionStore } from "./ports.js";
@@ -48,16 +49,41 @@ export interface TurnRequest {
   tenant: string;
   /** Metadata passed through to the agent (trace context, channel). */
   metadata: Record<string, string>;
+  /** More input for the turn's first agent, appended to `input.text` as it streams in. */
+  inputStream?: AsyncIterable<InputDelta>;
 }
 
 /**
- * TurnObserver receives a turn's events as they happen: the streaming API
- * forwards them to the client, the unary API ignores them.
+ * TurnOutcome is how a turn ended: a committed result (`heard` is set for a
+ * turn cut short by a barge-in) or an error (`recorded` when its step is in
+ * the audit trail).
+ */
+export type TurnOutcome =
+  | { result: SendTurnResponse; heard?: string }
+  | { error: ConnectError; recorded: boolean };
+
+/**
+ * TurnObserver receives a turn's events as they happen, all while the turn
+ * holds its session's lock, so a session's events never interleave. The
+ * session hub (src/server) publishes them to streams and watchers.
  */
 export interface TurnObserver {
+  /** begin: the turn holds the lock; `version` is the session's (0 if new). */
+  begin?(turnId: string, version: bigint): void | Promise<void>;
   accepted?(stage: string, agent: string): void;
-  output?(delta: OutputDelta, agent: string): void;
+  /** output: a piece of the reply; a returned promise paces the agent. */
+  output?(delta: OutputDelta, agent: string): void | Promise<void>;
   transition?(from: string, to: string): void;
+  /** steps: the steps about to be stored, one per agent call, in order; details may be added. */
+  steps?(steps: Step[]): void;
+  /** settled: the turn's outcome, once it is stored. */
+  settled?(outcome: TurnOutcome): void;
+  /**
+   * rerunnable: the caller sees only the turn's result, not its output as
+   * it streams (a unary SendTurn), so a turn that lost a compare-and-set may
+   * run again from fresh state even after output was published to watchers.
+   */
+  readonly rerunnable?: boolean;
 }
 
 /**
@@ -68,7 +94,7 @@ export interface TurnRecord {
   turnId: string;
   agent: string;
   stage: string;
-  status: "ok" | "failed" | "replayed";
+  status: "ok" | "failed" | "replayed" | "interrupted";
   latencyMs: number;
   code?: string;
   error?: string;
@@ -90,6 +116,8 @@ export interface EngineOptions {
   defaultAgentTimeoutMs: number;
   /** Called once per turn, e.g. to log it. */
   onTurn?: (record: TurnRecord) => void;
+  /** The most reply text one turn may stream, in UTF-16 units (default 1 MiB). */
+  maxOutputChars?: number;
   /** How often a turn may run from fresh state after losing a compare-and-set to another replica (default 50; the turn's deadline bounds it too). */
   commitAttempts?: number;
   /** The largest session state, in bytes of JSON (default 256 KiB). */
@@ -101,6 +129,16 @@ export interface EngineOptions {
  */
 export const defaultMaxStateBytes = 256 * 1024;
 
+/**
+ * TurnState is what a running turn has streamed so far: its input (with
+ * streamed input appended) and each agent call's reply.
+ */
+interface TurnState {
+  input: TurnInput;
+  replies: string[];
+  replyChars: number;
+}
+
 /** Attempt records how far one run of a turn got, for failure reports. */
 interface Attempt {
   existing: Session | undefined;
@@ -109,6 +147,12 @@ interface Attempt {
   number: number;
   /** Set when a stage's terminal failure was committed by its on_failure. */
   stageFailure?: ConnectError | undefined;
+  /** Set when a barge-in cut the turn short: what the user heard. */
+  heard?: string | undefined;
+  /** Whether the observer was told the attempt began. */
+  begun: boolean;
+  /** The turn's input with what was streamed in so far. */
+  input?: TurnInput | undefined;
 }
 
 /**
@@ -155,6 +199,13 @@ export class Engine {
     );
   }
 
+  /**
+   * exclusive runs a task while it holds a session's lock, between turns.
+   */
+  exclusive<T>(sessionId: string, task: () => Promise<T>): Promise<T> {
+    return this.locks.run(sessionId, task);
+  }
+
   private async runLocked(
     req: TurnRequest,
     signal: AbortSignal,
@@ -170,21 +221,22 @@ export class Engine {
     const watched: TurnObserver = {
       ...observer,
       output: (delta, agent) => {
-        outputSent = true;
-        observer.output?.(delta, agent);
+        if (observer.rerunnable !== true) outputSent = true;
+        return observer.output?.(delta, agent);
       },
     };
-    const attempt: Attempt = { existing: undefined, plan: undefined, number: 1 };
+    const attempt: Attempt = { existing: undefined, plan: undefined, number: 1, begun: false };
     for (;;) {
       try {
         const result = await this.attemptTurn(req, turnId, signal, deadline, watched, startedAt, attempt);
         const failed = attempt.stageFailure;
+        observer.settled?.(attempt.heard !== undefined ? { result, heard: attempt.heard } : { result });
         this.report({
           sessionId: result.sessionId,
           turnId,
           agent: result.agent,
           stage: result.stageCompleted,
-          status: result.replayed ? "replayed" : failed ? "failed" : "ok",
+          status: result.replayed ? "replayed" : result.interrupted ? "interrupted" : failed ? "failed" : "ok",
           latencyMs: clock.now().getTime() - startedAt.getTime(),
           ...(failed ? { code: codeName(failed.code), error: `${failed.rawMessage} (committed by on_failure)` } : {}),
         });
@@ -195,6 +247,13 @@ export class Engine {
           // No backoff to speak of: the turn that won is committed, so a
           // fresh read now sees it; waiting longer would only let the
           // winner's next queued turn win again.
+          if (attempt.begun) {
+            // Observers saw this run begin: tell them it ended, and why.
+            observer.settled?.({
+              error: new ConnectError(`${err.rawMessage.replace(/; send the turn again$/, "")}; running the turn again`, Code.Aborted),
+              recorded: false,
+            });
+          }
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
           attempt.number++;
           continue;
@@ -209,9 +268,11 @@ export class Engine {
           code: codeName(err.code),
           error: err.rawMessage,
         });
-        if (attempt.existing !== undefined && !isStoreError(err)) {
-          await this.recordFailure(attempt.existing, req, turnId, attempt.plan, err, startedAt);
-        }
+        const recorded =
+          attempt.existing !== undefined &&
+          !isStoreError(err) &&
+          (await this.recordFailure(attempt.existing, { ...req, input: attempt.input ?? req.input }, turnId, attempt.plan, err, startedAt, observer));
+        if (attempt.begun) observer.settled?.({ error: err, recorded });
         throw err;
       }
     }
@@ -237,12 +298,16 @@ export class Engine {
     const { store } = this.opts;
     attempt.plan = undefined;
     attempt.stageFailure = undefined;
+    attempt.heard = undefined;
+    attempt.begun = false;
     if (req.turnId !== "") {
       const replay = await store.turnResult(req.sessionId, req.turnId);
       if (replay !== undefined) return { ...replay, replayed: true };
     }
     const existing = await store.get(req.sessionId);
     attempt.existing = existing;
+    await observer.begin?.(turnId, existing?.version ?? 0n);
+    attempt.begun = true;
     const flow = this.flowFor(existing, req);
     const before =
       existing ??
@@ -251,6 +316,8 @@ export class Engine {
     let plan = planTurn(flow, session, req.input);
     attempt.plan = plan;
     const steps: Step[] = [];
+    const state: TurnState = { input: req.input, replies: [], replyChars: 0 };
+    attempt.input = req.input;
     let hop = 0;
     try {
       const maxChain = flow.maxChain > 0 ? flow.maxChain : defaultMaxChain;
@@ -262,7 +329,8 @@ export class Engine {
           );
         }
         observer.accepted?.(plan.stage.name, plan.agent);
-        const applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, attempt.number, signal, deadline, observer, steps);
+        const applied = await this.callAgent(flow, session, plan, req, turnId, before.version + 1n, hop === 0, attempt.number, signal, deadline, observer, steps, state);
+        attempt.input = state.input;
         steps.push(applied.step);
         session = applied.session;
         if (applied.transition) observer.transition?.(applied.transition.from, applied.transition.to);
@@ -277,6 +345,14 @@ export class Engine {
       }
     } catch (e) {
       const err = ConnectError.from(e);
+      attempt.input = state.input;
+      if (err.code === Code.Canceled && signal.reason instanceof Interruption) {
+        // A barge-in is not a failure: the turn is committed as far as the
+        // user heard it (unless that commit fails too).
+        const done = steps.map((step, i) => ({ step, streamed: state.replies[i] ?? "" }));
+        const running = state.replies.length > steps.length ? { plan, streamed: state.replies[steps.length] ?? "" } : undefined;
+        return this.commitInterrupted(before, session, done, running, req, turnId, state, signal.reason, startedAt, observer, attempt);
+      }
       if (plan.stage.onFailure !== undefined && isStageFailure(err)) {
         attempt.stageFailure = err;
         return this.commitStageFailure(flow, before, session, plan, err, req, turnId, startedAt, steps, hop > 0, observer);
@@ -286,6 +362,7 @@ export class Engine {
     // Invariants hold after every committed turn, or the turn commits nothing.
     enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
     checkStateSize(session, this.opts.maxStateBytes ?? defaultMaxStateBytes);
+    observer.steps?.(steps);
     const result = create(SendTurnResponseSchema, {
       sessionId: session.id,
       turnId,
@@ -305,6 +382,53 @@ export class Engine {
       steps,
       ...(req.turnId !== "" ? { turn: { turnId: req.turnId, result } } : {}),
     });
+    return result;
+  }
+
+  private async commitInterrupted(
+    before: Session,
+    current: Session,
+    done: Array<{ step: Step; streamed: string }>,
+    running: { plan: TurnPlan; streamed: string } | undefined,
+    req: TurnRequest,
+    turnId: string,
+    state: TurnState,
+    interruption: Interruption,
+    startedAt: Date,
+    observer: TurnObserver,
+    attempt: Attempt,
+  ): Promise<SendTurnResponse> {
+    const { clock, store } = this.opts;
+    const cut = interruptTurn(current, done, running, {
+      turnId,
+      version: before.version + 1n,
+      input: state.input,
+      heard: interruption.heard,
+      startedAt,
+      now: clock.now(),
+      ttlMs: this.opts.sessionTtlMs,
+    });
+    const last = cut.steps[cut.steps.length - 1];
+    const result = create(SendTurnResponseSchema, {
+      sessionId: cut.session.id,
+      turnId,
+      output: cut.steps.map((s) => s.output).filter((o) => o !== "").join("\n"),
+      agent: last?.agent ?? "",
+      stageCompleted: last?.stage ?? "",
+      nextStage: cut.session.stage,
+      isComplete: cut.session.status === SessionStatus.COMPLETED,
+      session: cut.session,
+      interrupted: true,
+    });
+    observer.steps?.(cut.steps);
+    await store.commit({
+      session: cut.session,
+      expectedVersion: before.version,
+      reason: "turn",
+      steps: cut.steps,
+      ...(req.turnId !== "" ? { turn: { turnId: req.turnId, result } } : {}),
+    });
+    attempt.heard = cut.heard;
     return result;
   }
 
@@ -339,6 +463,7 @@ export class Engine {
     deadline: number | undefined,
     observer: TurnObserver,
     steps: Step[],
+    state: TurnState,
   ): Promise<AppliedTurn> {
     const { clock } = this.opts;
     const stageProgram = flowProgram(flow).stages.get(plan.stage.name);
@@ -367,13 +492,25 @@ export class Engine {
       attempt: attemptNumber,
       handoffFrom: plan.handoffFrom,
       metadata: req.metadata,
+      inputStreaming: first && req.inputStream !== undefined,
     });
+    const reply = state.replies.push("") - 1;
+    const maxChars = this.opts.maxOutputChars ?? 1 << 20;
+    const input = first && req.inputStream !== undefined ? appendInput(req.inputStream, state) : undefined;
     const call = (agent: string): AgentCall => ({
       agent,
       start,
       signal,
       timeoutMs,
-      onDelta: (delta) => observer.output?.(delta, agent),
+      ...(input !== undefined ? { input } : {}),
+      onDelta: (delta) => {
+        state.replies[reply] += delta.text;
+        state.replyChars += delta.text.length;
+        if (state.replyChars > maxChars) {
+          throw new ConnectError(`the turn's reply is longer than the limit of ${maxChars} characters`, Code.ResourceExhausted);
+        }
+        return observer.output?.(delta, agent);
+      },
       ...(plan.stage.retry !== undefined ? { retry: plan.stage.retry } : {}),
     });
     const deps = { invoker: this.opts.invoker, now: () => clock.now() };
@@ -392,6 +529,12 @@ export class Engine {
       run = await callStage(deps, plan.stage, call(fallback), onBranchDelta);
     }
     const outcome = run.outcome;
+    if (run.runs === undefined && state.replies[reply] === "" && outcome.result.text !== "") {
+      // An agent that streamed nothing still has its reply reach streams
+      // as output, so every client sees every reply the same way.
+      state.replies[reply] = outcome.result.text;
+      await observer.output?.(create(OutputDeltaSchema, { text: outcome.result.text }), served.agent);
+    }
     if (run.runs) {
       steps.push(...branchSteps(run.runs, { sessionId: session.id, version, turnId, stage: plan.stage.name, intent: plan.intent }));
     }
@@ -399,7 +542,7 @@ export class Engine {
     const applied = applyResult(flow, session, served, outcome.result, {
       turnId,
       version,
-      input: req.input,
+      input: state.input,
       first,
       instance: outcome.instance,
       attempts: outcome.attempts,
@@ -468,6 +611,7 @@ export class Engine {
       isComplete: session.status === SessionStatus.COMPLETED || session.status === SessionStatus.FAILED,
       session,
     });
+    observer.steps?.([...steps, ...failed.steps]);
     await store.commit({
       session,
       expectedVersion: before.version,
@@ -486,7 +630,8 @@ export class Engine {
     plan: TurnPlan | undefined,
     err: ConnectError,
     startedAt: Date,
-  ): Promise<void> {
+    observer: TurnObserver,
+  ): Promise<boolean> {
     const call = agentCallFactsOf(err);
     const step = create(StepSchema, {
       sessionId: session.id,
@@ -512,15 +657,29 @@ export class Engine {
       startTime: timestampFromDate(startedAt),
       endTime: timestampFromDate(this.opts.clock.now()),
     });
+    observer.steps?.([step]);
     try {
       await this.opts.store.recordFailure(step);
+      return true;
     } catch {
       // The audit record of a failure is best effort: the caller still gets
       // the turn's own error, which matters more than the store's.
+      return false;
     }
   }
 
   private report(record: TurnRecord): void {
     this.opts.onTurn?.(record);
+  }
+}
+
+/**
+ * appendInput passes streamed input through to the agent and appends its
+ * text to the turn's input, which the transcript and audit trail record.
+ */
+async function* appendInput(source: AsyncIterable<InputDelta>, state: TurnState): AsyncGenerator<InputDelta> {
+  for await (const delta of source) {
+    if (delta.text !== "") state.input = { ...state.input, text: state.input.text + delta.text };
+    yield delta;
   }
 }

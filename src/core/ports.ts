@@ -1,4 +1,4 @@
-import type { OutputDelta, TurnStart } from "../gen/switchboard/v1/agent_pb.js";
+import type { InputDelta, OutputDelta, TurnStart } from "../gen/switchboard/v1/agent_pb.js";
 import type { SendTurnResponse } from "../gen/switchboard/v1/orchestrator_pb.js";
 import type {
   Session,
@@ -106,8 +106,14 @@ export interface AgentCall {
   signal: AbortSignal;
   /** The time budget for the call, in milliseconds. */
   timeoutMs: number;
-  /** Called with each piece of output as the agent produces it. */
-  onDelta: (delta: OutputDelta) => void;
+  /**
+   * Called with each piece of output as the agent produces it. When it
+   * returns a promise, the invoker reads no more output until it settles
+   * (a slow client paces the agent); when it throws, the call fails.
+   */
+  onDelta: (delta: OutputDelta) => void | Promise<void>;
+  /** More input, sent to the agent after `start` as it arrives (streamed user input). */
+  input?: AsyncIterable<InputDelta>;
   /** The stage's retry policy; the invoker's defaults when absent. */
   retry?: RetryPolicy;
 }

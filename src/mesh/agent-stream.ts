@@ -49,12 +49,21 @@ export async function streamTurn(
   // grpc-timeout takes whole units.
   timeoutMs = Math.max(1, Math.floor(timeoutMs));
   const start = { ...call.start, attempt, budget: durationFromMs(timeoutMs) };
+  const ended = new Promise<undefined>((resolve) => {
+    if (done.signal.aborted) resolve(undefined);
+    done.signal.addEventListener("abort", () => resolve(undefined), { once: true });
+  });
   const requests = async function* (): AsyncGenerator<HandleTurnRequest> {
     yield create(HandleTurnRequestSchema, { kind: { case: "start", value: start } });
-    await new Promise<void>((resolve) => {
-      if (done.signal.aborted) resolve();
-      done.signal.addEventListener("abort", () => resolve(), { once: true });
-    });
+    // Streamed user input follows the start as it arrives.
+    if (call.input !== undefined) {
+      const input = call.input[Symbol.asyncIterator]();
+      for (let next = await Promise.race([input.next(), ended]); next !== undefined && next.done !== true; next = await Promise.race([input.next(), ended])) {
+        yield create(HandleTurnRequestSchema, { kind: { case: "input", value: next.value } });
+      }
+      void input.return?.();
+    }
+    await ended;
   };
   let result: AgentResult | undefined;
   const t0 = performance.now();
@@ -63,7 +72,10 @@ export async function streamTurn(
       if (res.kind.case === "delta") {
         progress.delivered = true;
         if (progress.output.length < maxKeptOutput) progress.output += res.kind.value.text.slice(0, maxKeptOutput - progress.output.length);
-        call.onDelta(res.kind.value);
+        // A slow caller paces the agent: no more output is read until the
+        // caller's side took this piece.
+        const paced = call.onDelta(res.kind.value);
+        if (paced !== undefined) await paced;
       } else if (res.kind.case === "result") {
         result = res.kind.value;
         break;

@@ -21,6 +21,14 @@ export interface ListenOptions {
   port: number;
   /** HTTP/2 settings; the defaults raise the 64 KiB windows that cap streaming throughput. */
   http2Settings?: http2.Settings;
+  /**
+   * Interval of the PING frames sent on every HTTP/2 connection (default
+   * 30 s; 0 turns them off). They keep idle streams (a Converse waiting
+   * for the user, a WatchSession) alive through proxies and load balancers
+   * that drop quiet connections, and find dead peers: a connection whose
+   * ping is not answered by the next one is closed.
+   */
+  keepaliveMs?: number;
 }
 
 /**
@@ -51,7 +59,11 @@ export class HttpServer {
       // A larger connection window lets many streams run at full speed.
       session.setLocalWindowSize?.(8 << 20);
       this.sessions.add(session);
-      session.once("close", () => this.sessions.delete(session));
+      const stopPinging = keepalive(session, opts.keepaliveMs ?? 30_000);
+      session.once("close", () => {
+        stopPinging();
+        this.sessions.delete(session);
+      });
     });
     this.h1 = http.createServer(handler);
     this.h1.keepAliveTimeout = 65_000;
@@ -105,4 +117,31 @@ export class HttpServer {
     await closed;
     clearTimeout(timer);
   }
+}
+
+/**
+ * keepalive pings an HTTP/2 session every `intervalMs` and destroys it when
+ * a ping is still unanswered at the next; it returns the function that
+ * stops it.
+ */
+function keepalive(session: http2.ServerHttp2Session, intervalMs: number): () => void {
+  if (intervalMs <= 0) return () => undefined;
+  let awaiting = false;
+  const timer = setInterval(() => {
+    if (session.destroyed || session.closed) return;
+    if (awaiting) {
+      session.destroy(new Error(`keepalive: no answer to a PING within ${intervalMs}ms`));
+      return;
+    }
+    awaiting = true;
+    try {
+      session.ping((err) => {
+        if (err === null) awaiting = false;
+      });
+    } catch {
+      awaiting = false;
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

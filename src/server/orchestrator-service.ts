@@ -14,14 +14,15 @@ import {
   type SendTurnRequest,
 } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
-import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
-import type { Engine, TurnRequest } from "../core/engine.js";
+import { type TurnInput, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
+import type { TurnRequest } from "../core/engine.js";
 import { failedPrecondition, invalidArgument, notFound, unavailable } from "../core/errors.js";
 import { validateId, validateOptionalId } from "../core/ids.js";
 import type { SessionStore } from "../core/ports.js";
 import type { SessionAdmin } from "../core/session-admin.js";
 import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalog.js";
 import type { InFlight } from "./in-flight.js";
+import type { SessionHub } from "./session-hub.js";
 
 /**
  * Limits on a turn's input, checked before anything runs.
@@ -38,7 +39,8 @@ const namePattern = /^[A-Za-z0-9._:/-]{1,128}$/;
  * OrchestratorDeps are what the OrchestratorService handlers need.
  */
 export interface OrchestratorDeps {
-  engine: Engine;
+  /** Runs turns through the engine and publishes their events to streams. */
+  hub: SessionHub;
   admin: SessionAdmin;
   store: SessionStore;
   flows: FlowCatalog;
@@ -51,7 +53,7 @@ export interface OrchestratorDeps {
  * orchestratorService implements switchboard.v1.OrchestratorService.
  */
 export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl<typeof OrchestratorService>> {
-  const { engine, admin, store, flows, inFlight, reloadFlows } = deps;
+  const { hub, admin, store, flows, inFlight, reloadFlows } = deps;
   const sessionOrNotFound = async (id: string) => {
     const session = await store.get(validateId("session_id", id));
     if (session === undefined) throw notFound(`session ${id}`);
@@ -65,7 +67,10 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
         throw unavailable("the orchestrator is shutting down and takes no new turns; send the turn to another replica");
       }
       try {
-        return await engine.runTurn(turn, ctx.signal, deadlineOf(ctx));
+        // A unary turn is a stream of events consumed to its end.
+        const run = await hub.runTurn(turn, ctx.signal, deadlineOf(ctx));
+        if ("error" in run) throw run.error;
+        return run.result;
       } finally {
         done();
       }
@@ -137,18 +142,24 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
 }
 
 /**
- * turnRequest validates a SendTurnRequest and turns it into the engine's
- * TurnRequest; every problem names the field to fix.
+ * turnRequest validates a SendTurnRequest (or a Converse turn in its shape)
+ * and turns it into the engine's TurnRequest; every problem names the field
+ * to fix. `streaming` allows a turn to start without input.
  */
-function turnRequest(req: SendTurnRequest, ctx: HandlerContext): TurnRequest {
+export function turnRequest(
+  req: Pick<SendTurnRequest, "sessionId" | "accountId" | "flowId" | "turnId" | "input">,
+  ctx: HandlerContext,
+  streaming = false,
+): TurnRequest {
   validateOptionalId("session_id", req.sessionId);
   validateOptionalId("account_id", req.accountId);
   validateOptionalId("flow_id", req.flowId);
   validateOptionalId("turn_id", req.turnId);
-  if (req.input === undefined) {
+  if (req.input === undefined && !streaming) {
     throw invalidArgument("input", "missing: a turn needs input with text, an intent or an event");
   }
-  validateInput(req.input);
+  const input = req.input ?? create(TurnInputSchema, {});
+  validateInput(input, streaming);
   const metadata: Record<string, string> = {};
   const traceparent = ctx.requestHeader.get("traceparent");
   if (traceparent !== null) metadata["traceparent"] = traceparent;
@@ -157,18 +168,19 @@ function turnRequest(req: SendTurnRequest, ctx: HandlerContext): TurnRequest {
     accountId: req.accountId,
     flowId: req.flowId,
     turnId: req.turnId,
-    input: req.input,
+    input,
     tenant: "",
     metadata,
   };
 }
 
 /**
- * validateInput checks a turn's input: something to act on, within limits.
+ * validateInput checks a turn's input: something to act on (unless more
+ * is streamed in), within limits.
  */
-export function validateInput(input: TurnInput): void {
+export function validateInput(input: TurnInput, streaming = false): void {
   const eventType = input.event?.type ?? "";
-  if (input.text === "" && input.intent === "" && eventType === "") {
+  if (input.text === "" && input.intent === "" && eventType === "" && !streaming) {
     throw invalidArgument("input", "empty: set input.text, input.intent or input.event.type");
   }
   if (input.text.length > inputLimits.textChars) {

@@ -9,6 +9,8 @@ import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
 import { Engine, type TurnRecord } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
+import { unavailable } from "../core/errors.js";
+import { AgentCards } from "../mesh/agent-cards.js";
 import { Mesh, type MeshOptions } from "../mesh/mesh.js";
 import { Registry, type StaticInstance } from "../mesh/registry.js";
 import type { RegistryStore } from "../mesh/registry-store.js";
@@ -22,7 +24,9 @@ import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
 import { orchestratorService } from "./orchestrator-service.js";
 import { Reflector, reflectionServices } from "./reflection.js";
+import { streamingService } from "./converse.js";
 import { registryService } from "./registry-service.js";
+import { defaultHubLimits, type HubLimits, SessionHub } from "./session-hub.js";
 
 /**
  * OrchestratorConfig is everything an orchestrator needs to start.
@@ -45,6 +49,10 @@ export interface OrchestratorConfig {
   registryRefreshMs?: number;
   /** The token agents must present to register; registration is open when empty. */
   registryToken?: string;
+  /** Limits of the streaming API's buffers (defaults: defaultHubLimits). */
+  streamLimits?: Partial<HubLimits>;
+  /** Interval of HTTP/2 keepalive pings (default 30 s). */
+  keepaliveMs?: number;
   /** The session store; the embedded in-memory store when omitted. */
   store?: SessionStore;
   sessionTtlMs: number;
@@ -143,16 +151,40 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   });
   const admin = new SessionAdmin(store, systemClock, newId, config.sessionTtlMs);
   const inFlight = new InFlight();
+  const limits = { ...defaultHubLimits, ...config.streamLimits };
+  const hub = new SessionHub({
+    engine,
+    store,
+    clock: systemClock,
+    newId,
+    sessionTtlMs: config.sessionTtlMs,
+    limits,
+    log: log.child({ component: "hub" }),
+  });
+  const cards = new AgentCards((agent) => registry.instances(agent));
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
-    router.service(OrchestratorService, orchestratorService({ engine, admin, store, flows: config.flows, inFlight, reloadFlows }));
+    router.service(OrchestratorService, {
+      ...orchestratorService({ hub, admin, store, flows: config.flows, inFlight, reloadFlows }),
+      ...streamingService({
+        hub,
+        inFlight,
+        newId,
+        streamBufferBytes: limits.streamBufferBytes,
+        acceptsAudio: (agent) => cards.acceptsAudio(agent),
+      }),
+    });
     router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const server = new HttpServer(connectNodeAdapter({ routes }), { host: config.host, port: config.port });
+  const server = new HttpServer(connectNodeAdapter({ routes }), {
+    host: config.host,
+    port: config.port,
+    ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
+  });
   const port = await server.listen();
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
   health.set(RegistryService.typeName, ServingStatus.SERVING);
@@ -170,7 +202,11 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     const late = await Promise.race([inFlight.drain().then(() => false), timedOut]);
     clearTimeout(timer);
     if (late) log.warn({ inFlight: inFlight.size }, "drain timed out; closing with turns still running");
+    // Streams end with UNAVAILABLE once they have read their events, so
+    // clients resume on another replica.
+    hub.close(unavailable("the orchestrator is shutting down; reconnect (to another replica) with resume_after_seq set to the last seq you received"));
     await server.close();
+    cards.close();
     registry.stop();
     mesh.close();
     await registryStore.close();

@@ -111,7 +111,10 @@ export interface RunningOrchestrator extends Proc {
  */
 export async function startOrchestratorProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningOrchestrator> {
   const proc = startTs("src/cli/main.ts", ["serve", "--port", "0", ...args], env);
-  const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "listening");
+  const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "listening").catch(async (e: unknown) => {
+    await proc.stop("SIGKILL"); // a process that never listened must not outlive the test
+    throw e;
+  });
   const port = Number(jsonLine(line)?.["port"]);
   return Object.assign(proc, { port, url: `http://127.0.0.1:${port}` });
 }

@@ -116,6 +116,20 @@ export function storeContract(name: string, setup: () => Promise<{ store: Sessio
       expect(rest.nextPageToken).toBe("");
     });
 
+    it("keeps each step's details, which resuming streams rebuild events from", async () => {
+      const { store, clock } = await setup();
+      const id = uniqueId("details");
+      const details = { seq_accepted: "1", seq_output_end: "42", seq_textless: "3*2,9", seq_end: "43", heard_chars: "7" };
+      await store.commit(
+        commitOf(sessionAt(id, 1n, clock), {
+          steps: [create(StepSchema, { sessionId: id, version: 1n, kind: StepKind.TURN, status: StepStatus.INTERRUPTED, output: "partial", details })],
+        }),
+      );
+      await store.recordFailure(create(StepSchema, { sessionId: id, turnId: "f", status: StepStatus.FAILED, details: { seq_end: "44" } }));
+      const steps = (await store.listSteps(id, { pageSize: 0, pageToken: "" })).items;
+      expect(steps.map((s) => s.details)).toEqual([details, { seq_end: "44" }]);
+    });
+
     it("stores a turn's result for replay by turn id", async () => {
       const { store, clock } = await setup();
       const id = uniqueId("turn");

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchboard/v1/orchestrator.proto.
  */
 export const file_switchboard_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("CiFzd2l0Y2hib2FyZC92MS9vcmNoZXN0cmF0b3IucHJvdG8SDnN3aXRjaGJvYXJkLnYxIoUBCg9TZW5kVHVyblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEg8KB2Zsb3dfaWQYAyABKAkSDwoHdHVybl9pZBgEIAEoCRIoCgVpbnB1dBgFIAEoCzIZLnN3aXRjaGJvYXJkLnYxLlR1cm5JbnB1dCLUAQoQU2VuZFR1cm5SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3R1cm5faWQYAiABKAkSDgoGb3V0cHV0GAMgASgJEg0KBWFnZW50GAQgASgJEhcKD3N0YWdlX2NvbXBsZXRlZBgFIAEoCRISCgpuZXh0X3N0YWdlGAYgASgJEhMKC2lzX2NvbXBsZXRlGAcgASgIEigKB3Nlc3Npb24YCCABKAsyFy5zd2l0Y2hib2FyZC52MS5TZXNzaW9uEhAKCHJlcGxheWVkGAkgASgIItIBCg9Db252ZXJzZVJlcXVlc3QSLAoEb3BlbhgBIAEoCzIcLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNlT3BlbkgAEiwKBHR1cm4YAiABKAsyHC5zd2l0Y2hib2FyZC52MS5Db252ZXJzZVR1cm5IABIuCgVpbnB1dBgDIAEoCzIdLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNlSW5wdXRIABIrCghiYXJnZV9pbhgEIAEoCzIXLnN3aXRjaGJvYXJkLnYxLkJhcmdlSW5IAEIGCgRraW5kImEKDENvbnZlcnNlT3BlbhISCgpzZXNzaW9uX2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSDwoHZmxvd19pZBgDIAEoCRIYChByZXN1bWVfYWZ0ZXJfc2VxGAQgASgDImIKDENvbnZlcnNlVHVybhIPCgd0dXJuX2lkGAEgASgJEigKBWlucHV0GAIgASgLMhkuc3dpdGNoYm9hcmQudjEuVHVybklucHV0EhcKD2lucHV0X3N0cmVhbWluZxgDIAEoCCI7Cg1Db252ZXJzZUlucHV0EgwKBHRleHQYASABKAkSDQoFZmluYWwYAiABKAgSDQoFYXVkaW8YAyABKAwiQQoHQmFyZ2VJbhIPCgd0dXJuX2lkGAEgASgJEhMKC2hlYXJkX2NoYXJzGAIgASgFEhAKCGhlYXJkX21zGAMgASgFIj8KEENvbnZlcnNlUmVzcG9uc2USKwoFZXZlbnQYASABKAsyHC5zd2l0Y2hib2FyZC52MS5TZXNzaW9uRXZlbnQi+gIKDFNlc3Npb25FdmVudBILCgNzZXEYASABKAMSEgoKc2Vzc2lvbl9pZBgCIAEoCRIPCgd0dXJuX2lkGAMgASgJEjAKCGFjY2VwdGVkGAQgASgLMhwuc3dpdGNoYm9hcmQudjEuVHVybkFjY2VwdGVkSAASLQoGb3V0cHV0GAUgASgLMhsuc3dpdGNoYm9hcmQudjEuT3V0cHV0Q2h1bmtIABI1Cgp0cmFuc2l0aW9uGAYgASgLMh8uc3dpdGNoYm9hcmQudjEuU3RhZ2VUcmFuc2l0aW9uSAASMgoJY29tcGxldGVkGAcgASgLMh0uc3dpdGNoYm9hcmQudjEuVHVybkNvbXBsZXRlZEgAEiwKBmZhaWxlZBgIIAEoCzIaLnN3aXRjaGJvYXJkLnYxLlR1cm5GYWlsZWRIABI2CgtpbnRlcnJ1cHRlZBgJIAEoCzIfLnN3aXRjaGJvYXJkLnYxLlR1cm5JbnRlcnJ1cHRlZEgAQgYKBGtpbmQiLAoMVHVybkFjY2VwdGVkEg0KBXN0YWdlGAEgASgJEg0KBWFnZW50GAIgASgJIjkKC091dHB1dENodW5rEgwKBHRleHQYASABKAkSDQoFYXVkaW8YAiABKAwSDQoFYWdlbnQYAyABKAkiKwoPU3RhZ2VUcmFuc2l0aW9uEgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkiQQoNVHVybkNvbXBsZXRlZBIwCgZyZXN1bHQYASABKAsyIC5zd2l0Y2hib2FyZC52MS5TZW5kVHVyblJlc3BvbnNlIisKClR1cm5GYWlsZWQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIiAKD1R1cm5JbnRlcnJ1cHRlZBINCgVoZWFyZBgBIAEoCSInChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIj4KEkdldFNlc3Npb25SZXNwb25zZRIoCgdzZXNzaW9uGAEgASgLMhcuc3dpdGNoYm9hcmQudjEuU2Vzc2lvbiJrChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Ei0KBnN0YXR1cxgBIAEoDjIdLnN3aXRjaGJvYXJkLnYxLlNlc3Npb25TdGF0dXMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWgoUTGlzdFNlc3Npb25zUmVzcG9uc2USKQoIc2Vzc2lvbnMYASADKAsyFy5zd2l0Y2hib2FyZC52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJNChBMaXN0U3RlcHNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUQoRTGlzdFN0ZXBzUmVzcG9uc2USIwoFc3RlcHMYASADKAsyFC5zd2l0Y2hib2FyZC52MS5TdGVwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJRChRMaXN0U25hcHNob3RzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIl0KFUxpc3RTbmFwc2hvdHNSZXNwb25zZRIrCglzbmFwc2hvdHMYASADKAsyGC5zd2l0Y2hib2FyZC52MS5TbmFwc2hvdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPQoWUm9sbGJhY2tTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiQwoXUm9sbGJhY2tTZXNzaW9uUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlc3Npb24iUQoSRm9ya1Nlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIWCg5uZXdfc2Vzc2lvbl9pZBgDIAEoCSI/ChNGb3JrU2Vzc2lvblJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5zd2l0Y2hib2FyZC52MS5TZXNzaW9uIioKFERlbGV0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFwoVRGVsZXRlU2Vzc2lvblJlc3BvbnNlIjwKE1dhdGNoU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAMiQwoUV2F0Y2hTZXNzaW9uUmVzcG9uc2USKwoFZXZlbnQYASABKAsyHC5zd2l0Y2hib2FyZC52MS5TZXNzaW9uRXZlbnQiEgoQTGlzdEZsb3dzUmVxdWVzdCI4ChFMaXN0Rmxvd3NSZXNwb25zZRIjCgVmbG93cxgBIAMoCzIULnN3aXRjaGJvYXJkLnYxLkZsb3ciFAoSUmVsb2FkRmxvd3NSZXF1ZXN0IjQKE1JlbG9hZEZsb3dzUmVzcG9uc2USDQoFYWRkZWQYASADKAkSDgoGbG9hZGVkGAIgAygJMrgIChNPcmNoZXN0cmF0b3JTZXJ2aWNlEk0KCFNlbmRUdXJuEh8uc3dpdGNoYm9hcmQudjEuU2VuZFR1cm5SZXF1ZXN0GiAuc3dpdGNoYm9hcmQudjEuU2VuZFR1cm5SZXNwb25zZRJRCghDb252ZXJzZRIfLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNlUmVxdWVzdBogLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNlUmVzcG9uc2UoATABElMKCkdldFNlc3Npb24SIS5zd2l0Y2hib2FyZC52MS5HZXRTZXNzaW9uUmVxdWVzdBoiLnN3aXRjaGJvYXJkLnYxLkdldFNlc3Npb25SZXNwb25zZRJZCgxMaXN0U2Vzc2lvbnMSIy5zd2l0Y2hib2FyZC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiQuc3dpdGNoYm9hcmQudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USUAoJTGlzdFN0ZXBzEiAuc3dpdGNoYm9hcmQudjEuTGlzdFN0ZXBzUmVxdWVzdBohLnN3aXRjaGJvYXJkLnYxLkxpc3RTdGVwc1Jlc3BvbnNlElwKDUxpc3RTbmFwc2hvdHMSJC5zd2l0Y2hib2FyZC52MS5MaXN0U25hcHNob3RzUmVxdWVzdBolLnN3aXRjaGJvYXJkLnYxLkxpc3RTbmFwc2hvdHNSZXNwb25zZRJiCg9Sb2xsYmFja1Nlc3Npb24SJi5zd2l0Y2hib2FyZC52MS5Sb2xsYmFja1Nlc3Npb25SZXF1ZXN0Gicuc3dpdGNoYm9hcmQudjEuUm9sbGJhY2tTZXNzaW9uUmVzcG9uc2USVgoLRm9ya1Nlc3Npb24SIi5zd2l0Y2hib2FyZC52MS5Gb3JrU2Vzc2lvblJlcXVlc3QaIy5zd2l0Y2hib2FyZC52MS5Gb3JrU2Vzc2lvblJlc3BvbnNlElwKDURlbGV0ZVNlc3Npb24SJC5zd2l0Y2hib2FyZC52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBolLnN3aXRjaGJvYXJkLnYxLkRlbGV0ZVNlc3Npb25SZXNwb25zZRJbCgxXYXRjaFNlc3Npb24SIy5zd2l0Y2hib2FyZC52MS5XYXRjaFNlc3Npb25SZXF1ZXN0GiQuc3dpdGNoYm9hcmQudjEuV2F0Y2hTZXNzaW9uUmVzcG9uc2UwARJQCglMaXN0Rmxvd3MSIC5zd2l0Y2hib2FyZC52MS5MaXN0Rmxvd3NSZXF1ZXN0GiEuc3dpdGNoYm9hcmQudjEuTGlzdEZsb3dzUmVzcG9uc2USVgoLUmVsb2FkRmxvd3MSIi5zd2l0Y2hib2FyZC52MS5SZWxvYWRGbG93c1JlcXVlc3QaIy5zd2l0Y2hib2FyZC52MS5SZWxvYWRGbG93c1Jlc3BvbnNlYgZwcm90bzM", [file_switchboard_v1_flow, file_switchboard_v1_session, file_switchboard_v1_turn]);
+  fileDesc("CiFzd2l0Y2hib2FyZC92MS9vcmNoZXN0cmF0b3IucHJvdG8SDnN3aXRjaGJvYXJkLnYxIoUBCg9TZW5kVHVyblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEg8KB2Zsb3dfaWQYAyABKAkSDwoHdHVybl9pZBgEIAEoCRIoCgVpbnB1dBgFIAEoCzIZLnN3aXRjaGJvYXJkLnYxLlR1cm5JbnB1dCLpAQoQU2VuZFR1cm5SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3R1cm5faWQYAiABKAkSDgoGb3V0cHV0GAMgASgJEg0KBWFnZW50GAQgASgJEhcKD3N0YWdlX2NvbXBsZXRlZBgFIAEoCRISCgpuZXh0X3N0YWdlGAYgASgJEhMKC2lzX2NvbXBsZXRlGAcgASgIEigKB3Nlc3Npb24YCCABKAsyFy5zd2l0Y2hib2FyZC52MS5TZXNzaW9uEhAKCHJlcGxheWVkGAkgASgIEhMKC2ludGVycnVwdGVkGAogASgIItIBCg9Db252ZXJzZVJlcXVlc3QSLAoEb3BlbhgBIAEoCzIcLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNlT3BlbkgAEiwKBHR1cm4YAiABKAsyHC5zd2l0Y2hib2FyZC52MS5Db252ZXJzZVR1cm5IABIuCgVpbnB1dBgDIAEoCzIdLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNlSW5wdXRIABIrCghiYXJnZV9pbhgEIAEoCzIXLnN3aXRjaGJvYXJkLnYxLkJhcmdlSW5IAEIGCgRraW5kInsKDENvbnZlcnNlT3BlbhISCgpzZXNzaW9uX2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSDwoHZmxvd19pZBgDIAEoCRIdChByZXN1bWVfYWZ0ZXJfc2VxGAQgASgDSACIAQFCEwoRX3Jlc3VtZV9hZnRlcl9zZXEicwoMQ29udmVyc2VUdXJuEg8KB3R1cm5faWQYASABKAkSKAoFaW5wdXQYAiABKAsyGS5zd2l0Y2hib2FyZC52MS5UdXJuSW5wdXQSFwoPaW5wdXRfc3RyZWFtaW5nGAMgASgIEg8KB2VucXVldWUYBCABKAgiOwoNQ29udmVyc2VJbnB1dBIMCgR0ZXh0GAEgASgJEg0KBWZpbmFsGAIgASgIEg0KBWF1ZGlvGAMgASgMImgKB0JhcmdlSW4SDwoHdHVybl9pZBgBIAEoCRIYCgtoZWFyZF9jaGFycxgCIAEoBUgAiAEBEhUKCGhlYXJkX21zGAMgASgFSAGIAQFCDgoMX2hlYXJkX2NoYXJzQgsKCV9oZWFyZF9tcyI/ChBDb252ZXJzZVJlc3BvbnNlEisKBWV2ZW50GAEgASgLMhwuc3dpdGNoYm9hcmQudjEuU2Vzc2lvbkV2ZW50IpYECgxTZXNzaW9uRXZlbnQSCwoDc2VxGAEgASgDEhIKCnNlc3Npb25faWQYAiABKAkSDwoHdHVybl9pZBgDIAEoCRIwCghhY2NlcHRlZBgEIAEoCzIcLnN3aXRjaGJvYXJkLnYxLlR1cm5BY2NlcHRlZEgAEi0KBm91dHB1dBgFIAEoCzIbLnN3aXRjaGJvYXJkLnYxLk91dHB1dENodW5rSAASNQoKdHJhbnNpdGlvbhgGIAEoCzIfLnN3aXRjaGJvYXJkLnYxLlN0YWdlVHJhbnNpdGlvbkgAEjIKCWNvbXBsZXRlZBgHIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlR1cm5Db21wbGV0ZWRIABIsCgZmYWlsZWQYCCABKAsyGi5zd2l0Y2hib2FyZC52MS5UdXJuRmFpbGVkSAASNgoLaW50ZXJydXB0ZWQYCSABKAsyHy5zd2l0Y2hib2FyZC52MS5UdXJuSW50ZXJydXB0ZWRIABIuCgZvcGVuZWQYCiABKAsyHC5zd2l0Y2hib2FyZC52MS5TdHJlYW1PcGVuZWRIABIzCghyZWplY3RlZBgLIAEoCzIfLnN3aXRjaGJvYXJkLnYxLlJlcXVlc3RSZWplY3RlZEgAEjUKCnRha2VuX292ZXIYDCABKAsyHy5zd2l0Y2hib2FyZC52MS5TdHJlYW1UYWtlbk92ZXJIAEIGCgRraW5kIlwKDFN0cmVhbU9wZW5lZBIQCghsYXN0X3NlcRgBIAEoAxIoCgdzZXNzaW9uGAIgASgLMhcuc3dpdGNoYm9hcmQudjEuU2Vzc2lvbhIQCghyZXBsYXllZBgDIAEoAyIwCg9SZXF1ZXN0UmVqZWN0ZWQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIiEKD1N0cmVhbVRha2VuT3ZlchIOCgZyZWFzb24YASABKAkiLAoMVHVybkFjY2VwdGVkEg0KBXN0YWdlGAEgASgJEg0KBWFnZW50GAIgASgJIjkKC091dHB1dENodW5rEgwKBHRleHQYASABKAkSDQoFYXVkaW8YAiABKAwSDQoFYWdlbnQYAyABKAkiKwoPU3RhZ2VUcmFuc2l0aW9uEgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkiQQoNVHVybkNvbXBsZXRlZBIwCgZyZXN1bHQYASABKAsyIC5zd2l0Y2hib2FyZC52MS5TZW5kVHVyblJlc3BvbnNlIisKClR1cm5GYWlsZWQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIn4KD1R1cm5JbnRlcnJ1cHRlZBINCgVoZWFyZBgBIAEoCRIQCghoZWFyZF9tcxgCIAEoBRIwCgZyZXN1bHQYAyABKAsyIC5zd2l0Y2hib2FyZC52MS5TZW5kVHVyblJlc3BvbnNlEhgKEGFmdGVyX2NvbXBsZXRpb24YBCABKAgiJwoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI+ChJHZXRTZXNzaW9uUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlc3Npb24iawoTTGlzdFNlc3Npb25zUmVxdWVzdBItCgZzdGF0dXMYASABKA4yHS5zd2l0Y2hib2FyZC52MS5TZXNzaW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIloKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEikKCHNlc3Npb25zGAEgAygLMhcuc3dpdGNoYm9hcmQudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTQoQTGlzdFN0ZXBzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlEKEUxpc3RTdGVwc1Jlc3BvbnNlEiMKBXN0ZXBzGAEgAygLMhQuc3dpdGNoYm9hcmQudjEuU3RlcBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUQoUTGlzdFNuYXBzaG90c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJdChVMaXN0U25hcHNob3RzUmVzcG9uc2USKwoJc25hcHNob3RzGAEgAygLMhguc3dpdGNoYm9hcmQudjEuU25hcHNob3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIj0KFlJvbGxiYWNrU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDIkMKF1JvbGxiYWNrU2Vzc2lvblJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5zd2l0Y2hib2FyZC52MS5TZXNzaW9uIlEKEkZvcmtTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSFgoObmV3X3Nlc3Npb25faWQYAyABKAkiPwoTRm9ya1Nlc3Npb25SZXNwb25zZRIoCgdzZXNzaW9uGAEgASgLMhcuc3dpdGNoYm9hcmQudjEuU2Vzc2lvbiIqChREZWxldGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFURlbGV0ZVNlc3Npb25SZXNwb25zZSJPChNXYXRjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoJYWZ0ZXJfc2VxGAIgASgDSACIAQFCDAoKX2FmdGVyX3NlcSJDChRXYXRjaFNlc3Npb25SZXNwb25zZRIrCgVldmVudBgBIAEoCzIcLnN3aXRjaGJvYXJkLnYxLlNlc3Npb25FdmVudCISChBMaXN0Rmxvd3NSZXF1ZXN0IjgKEUxpc3RGbG93c1Jlc3BvbnNlEiMKBWZsb3dzGAEgAygLMhQuc3dpdGNoYm9hcmQudjEuRmxvdyIUChJSZWxvYWRGbG93c1JlcXVlc3QiNAoTUmVsb2FkRmxvd3NSZXNwb25zZRINCgVhZGRlZBgBIAMoCRIOCgZsb2FkZWQYAiADKAkyuAgKE09yY2hlc3RyYXRvclNlcnZpY2USTQoIU2VuZFR1cm4SHy5zd2l0Y2hib2FyZC52MS5TZW5kVHVyblJlcXVlc3QaIC5zd2l0Y2hib2FyZC52MS5TZW5kVHVyblJlc3BvbnNlElEKCENvbnZlcnNlEh8uc3dpdGNoYm9hcmQudjEuQ29udmVyc2VSZXF1ZXN0GiAuc3dpdGNoYm9hcmQudjEuQ29udmVyc2VSZXNwb25zZSgBMAESUwoKR2V0U2Vzc2lvbhIhLnN3aXRjaGJvYXJkLnYxLkdldFNlc3Npb25SZXF1ZXN0GiIuc3dpdGNoYm9hcmQudjEuR2V0U2Vzc2lvblJlc3BvbnNlElkKDExpc3RTZXNzaW9ucxIjLnN3aXRjaGJvYXJkLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJC5zd2l0Y2hib2FyZC52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJQCglMaXN0U3RlcHMSIC5zd2l0Y2hib2FyZC52MS5MaXN0U3RlcHNSZXF1ZXN0GiEuc3dpdGNoYm9hcmQudjEuTGlzdFN0ZXBzUmVzcG9uc2USXAoNTGlzdFNuYXBzaG90cxIkLnN3aXRjaGJvYXJkLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUuc3dpdGNoYm9hcmQudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlEmIKD1JvbGxiYWNrU2Vzc2lvbhImLnN3aXRjaGJvYXJkLnYxLlJvbGxiYWNrU2Vzc2lvblJlcXVlc3QaJy5zd2l0Y2hib2FyZC52MS5Sb2xsYmFja1Nlc3Npb25SZXNwb25zZRJWCgtGb3JrU2Vzc2lvbhIiLnN3aXRjaGJvYXJkLnYxLkZvcmtTZXNzaW9uUmVxdWVzdBojLnN3aXRjaGJvYXJkLnYxLkZvcmtTZXNzaW9uUmVzcG9uc2USXAoNRGVsZXRlU2Vzc2lvbhIkLnN3aXRjaGJvYXJkLnYxLkRlbGV0ZVNlc3Npb25SZXF1ZXN0GiUuc3dpdGNoYm9hcmQudjEuRGVsZXRlU2Vzc2lvblJlc3BvbnNlElsKDFdhdGNoU2Vzc2lvbhIjLnN3aXRjaGJvYXJkLnYxLldhdGNoU2Vzc2lvblJlcXVlc3QaJC5zd2l0Y2hib2FyZC52MS5XYXRjaFNlc3Npb25SZXNwb25zZTABElAKCUxpc3RGbG93cxIgLnN3aXRjaGJvYXJkLnYxLkxpc3RGbG93c1JlcXVlc3QaIS5zd2l0Y2hib2FyZC52MS5MaXN0Rmxvd3NSZXNwb25zZRJWCgtSZWxvYWRGbG93cxIiLnN3aXRjaGJvYXJkLnYxLlJlbG9hZEZsb3dzUmVxdWVzdBojLnN3aXRjaGJvYXJkLnYxLlJlbG9hZEZsb3dzUmVzcG9uc2ViBnByb3RvMw", [file_switchboard_v1_flow, file_switchboard_v1_session, file_switchboard_v1_turn]);
 
 /**
  * SendTurnRequest is one conversation turn.
@@ -138,6 +138,14 @@ export type SendTurnResponse = Message<"switchboard.v1.SendTurnResponse"> & {
    * @generated from field: bool replayed = 9;
    */
   replayed: boolean;
+
+  /**
+   * True when a barge-in cut the turn short: `output` holds only what the
+   * user heard, and the transcript marks the reply interrupted.
+   *
+   * @generated from field: bool interrupted = 10;
+   */
+  interrupted: boolean;
 };
 
 /**
@@ -228,12 +236,14 @@ export type ConverseOpen = Message<"switchboard.v1.ConverseOpen"> & {
   flowId: string;
 
   /**
-   * Resume: the last sequence number the client saw. The server first
-   * replays the session's events after it, then streams live ones.
+   * Resume: the last sequence number the client saw. When set, the server
+   * first replays the session's events after it (0 replays them all), then
+   * streams live ones; when unset, only live events follow. A number beyond
+   * the session's last event is refused with OUT_OF_RANGE.
    *
-   * @generated from field: int64 resume_after_seq = 4;
+   * @generated from field: optional int64 resume_after_seq = 4;
    */
-  resumeAfterSeq: bigint;
+  resumeAfterSeq?: bigint | undefined;
 };
 
 /**
@@ -269,6 +279,14 @@ export type ConverseTurn = Message<"switchboard.v1.ConverseTurn"> & {
    * @generated from field: bool input_streaming = 3;
    */
   inputStreaming: boolean;
+
+  /**
+   * Queue the turn behind the running one instead of barging in on it, e.g.
+   * for a script that sends a whole conversation at once (grpcurl -d @).
+   *
+   * @generated from field: bool enqueue = 4;
+   */
+  enqueue: boolean;
 };
 
 /**
@@ -315,7 +333,9 @@ export const ConverseInputSchema: GenMessage<ConverseInput> = /*@__PURE__*/
 
 /**
  * BargeIn cancels the running turn and records how much of the agent's
- * reply the user actually heard.
+ * reply the user actually heard. Naming the session's latest turn after it
+ * completed (its reply was still being played) amends that turn's
+ * transcript instead: the reply is recorded as heard and interrupted.
  *
  * @generated from message switchboard.v1.BargeIn
  */
@@ -328,18 +348,22 @@ export type BargeIn = Message<"switchboard.v1.BargeIn"> & {
   turnId: string;
 
   /**
-   * How many characters of the reply the user heard.
+   * How many characters (Unicode code points) of the turn's streamed reply
+   * the user heard. When unset, the whole reply streamed so far counts as
+   * heard, unless `heard_ms` is 0.
    *
-   * @generated from field: int32 heard_chars = 2;
+   * @generated from field: optional int32 heard_chars = 2;
    */
-  heardChars: number;
+  heardChars?: number | undefined;
 
   /**
-   * How many milliseconds of the reply's audio the user heard.
+   * How many milliseconds of the reply's audio the user heard. Recorded in
+   * the transcript for the next agent; 0 with `heard_chars` unset means the
+   * user heard nothing.
    *
-   * @generated from field: int32 heard_ms = 3;
+   * @generated from field: optional int32 heard_ms = 3;
    */
-  heardMs: number;
+  heardMs?: number | undefined;
 };
 
 /**
@@ -378,7 +402,11 @@ export const ConverseResponseSchema: GenMessage<ConverseResponse> = /*@__PURE__*
  */
 export type SessionEvent = Message<"switchboard.v1.SessionEvent"> & {
   /**
-   * The sequence number.
+   * The sequence number: increasing within the session, not contiguous (an
+   * output chunk advances it by the length of its text, so a number also
+   * points inside a reply). 0 marks an answer to this stream only (opened,
+   * rejected, taken_over, a replayed turn's result), which is not part of
+   * the session's history and is never replayed.
    *
    * @generated from field: int64 seq = 1;
    */
@@ -451,6 +479,31 @@ export type SessionEvent = Message<"switchboard.v1.SessionEvent"> & {
      */
     value: TurnInterrupted;
     case: "interrupted";
+  } | {
+    /**
+     * The stream is open: the replay of missed events (if any) is done and
+     * live events follow.
+     *
+     * @generated from field: switchboard.v1.StreamOpened opened = 10;
+     */
+    value: StreamOpened;
+    case: "opened";
+  } | {
+    /**
+     * The server refused a client message; the stream stays open.
+     *
+     * @generated from field: switchboard.v1.RequestRejected rejected = 11;
+     */
+    value: RequestRejected;
+    case: "rejected";
+  } | {
+    /**
+     * Another stream opened the session; this stream ends with ABORTED.
+     *
+     * @generated from field: switchboard.v1.StreamTakenOver taken_over = 12;
+     */
+    value: StreamTakenOver;
+    case: "takenOver";
   } | { case: undefined; value?: undefined };
 };
 
@@ -460,6 +513,90 @@ export type SessionEvent = Message<"switchboard.v1.SessionEvent"> & {
  */
 export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
   messageDesc(file_switchboard_v1_orchestrator, 8);
+
+/**
+ * StreamOpened says where the session stands when live events begin.
+ *
+ * @generated from message switchboard.v1.StreamOpened
+ */
+export type StreamOpened = Message<"switchboard.v1.StreamOpened"> & {
+  /**
+   * The sequence number of the session's last event so far; resume after it.
+   *
+   * @generated from field: int64 last_seq = 1;
+   */
+  lastSeq: bigint;
+
+  /**
+   * The session as last committed; unset when it does not exist yet.
+   *
+   * @generated from field: switchboard.v1.Session session = 2;
+   */
+  session?: Session | undefined;
+
+  /**
+   * How many events were replayed before this one.
+   *
+   * @generated from field: int64 replayed = 3;
+   */
+  replayed: bigint;
+};
+
+/**
+ * Describes the message switchboard.v1.StreamOpened.
+ * Use `create(StreamOpenedSchema)` to create a new message.
+ */
+export const StreamOpenedSchema: GenMessage<StreamOpened> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_orchestrator, 9);
+
+/**
+ * RequestRejected is a client message the server did not act on.
+ *
+ * @generated from message switchboard.v1.RequestRejected
+ */
+export type RequestRejected = Message<"switchboard.v1.RequestRejected"> & {
+  /**
+   * The gRPC status code name, e.g. "invalid_argument".
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * What was wrong and how to fix it.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message switchboard.v1.RequestRejected.
+ * Use `create(RequestRejectedSchema)` to create a new message.
+ */
+export const RequestRejectedSchema: GenMessage<RequestRejected> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_orchestrator, 10);
+
+/**
+ * StreamTakenOver ends a stream whose session another stream opened.
+ *
+ * @generated from message switchboard.v1.StreamTakenOver
+ */
+export type StreamTakenOver = Message<"switchboard.v1.StreamTakenOver"> & {
+  /**
+   * Why, in words.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message switchboard.v1.StreamTakenOver.
+ * Use `create(StreamTakenOverSchema)` to create a new message.
+ */
+export const StreamTakenOverSchema: GenMessage<StreamTakenOver> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_orchestrator, 11);
 
 /**
  * TurnAccepted says a turn started.
@@ -487,7 +624,7 @@ export type TurnAccepted = Message<"switchboard.v1.TurnAccepted"> & {
  * Use `create(TurnAcceptedSchema)` to create a new message.
  */
 export const TurnAcceptedSchema: GenMessage<TurnAccepted> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 9);
+  messageDesc(file_switchboard_v1_orchestrator, 12);
 
 /**
  * OutputChunk is a piece of an agent's reply.
@@ -522,7 +659,7 @@ export type OutputChunk = Message<"switchboard.v1.OutputChunk"> & {
  * Use `create(OutputChunkSchema)` to create a new message.
  */
 export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 10);
+  messageDesc(file_switchboard_v1_orchestrator, 13);
 
 /**
  * StageTransition is a move from one stage to another.
@@ -550,7 +687,7 @@ export type StageTransition = Message<"switchboard.v1.StageTransition"> & {
  * Use `create(StageTransitionSchema)` to create a new message.
  */
 export const StageTransitionSchema: GenMessage<StageTransition> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 11);
+  messageDesc(file_switchboard_v1_orchestrator, 14);
 
 /**
  * TurnCompleted is a committed turn.
@@ -571,7 +708,7 @@ export type TurnCompleted = Message<"switchboard.v1.TurnCompleted"> & {
  * Use `create(TurnCompletedSchema)` to create a new message.
  */
 export const TurnCompletedSchema: GenMessage<TurnCompleted> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 12);
+  messageDesc(file_switchboard_v1_orchestrator, 15);
 
 /**
  * TurnFailed is a failed turn: nothing was committed.
@@ -599,10 +736,12 @@ export type TurnFailed = Message<"switchboard.v1.TurnFailed"> & {
  * Use `create(TurnFailedSchema)` to create a new message.
  */
 export const TurnFailedSchema: GenMessage<TurnFailed> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 13);
+  messageDesc(file_switchboard_v1_orchestrator, 16);
 
 /**
- * TurnInterrupted is a turn cancelled by a barge-in.
+ * TurnInterrupted is a turn cancelled by a barge-in. The interrupted turn
+ * is committed: the transcript holds the reply as heard, marked
+ * interrupted, so the next agent knows what the user did not hear.
  *
  * @generated from message switchboard.v1.TurnInterrupted
  */
@@ -613,6 +752,28 @@ export type TurnInterrupted = Message<"switchboard.v1.TurnInterrupted"> & {
    * @generated from field: string heard = 1;
    */
   heard: string;
+
+  /**
+   * The milliseconds of audio the user heard, when the client said.
+   *
+   * @generated from field: int32 heard_ms = 2;
+   */
+  heardMs: number;
+
+  /**
+   * The committed turn, with `interrupted` set.
+   *
+   * @generated from field: switchboard.v1.SendTurnResponse result = 3;
+   */
+  result?: SendTurnResponse | undefined;
+
+  /**
+   * True when the barge-in came after the reply was complete: the agent was
+   * not cancelled, and the committed turn's transcript was amended.
+   *
+   * @generated from field: bool after_completion = 4;
+   */
+  afterCompletion: boolean;
 };
 
 /**
@@ -620,7 +781,7 @@ export type TurnInterrupted = Message<"switchboard.v1.TurnInterrupted"> & {
  * Use `create(TurnInterruptedSchema)` to create a new message.
  */
 export const TurnInterruptedSchema: GenMessage<TurnInterrupted> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 14);
+  messageDesc(file_switchboard_v1_orchestrator, 17);
 
 /**
  * GetSessionRequest names a session.
@@ -641,7 +802,7 @@ export type GetSessionRequest = Message<"switchboard.v1.GetSessionRequest"> & {
  * Use `create(GetSessionRequestSchema)` to create a new message.
  */
 export const GetSessionRequestSchema: GenMessage<GetSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 15);
+  messageDesc(file_switchboard_v1_orchestrator, 18);
 
 /**
  * GetSessionResponse carries a session.
@@ -662,7 +823,7 @@ export type GetSessionResponse = Message<"switchboard.v1.GetSessionResponse"> & 
  * Use `create(GetSessionResponseSchema)` to create a new message.
  */
 export const GetSessionResponseSchema: GenMessage<GetSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 16);
+  messageDesc(file_switchboard_v1_orchestrator, 19);
 
 /**
  * ListSessionsRequest filters and pages sessions.
@@ -697,7 +858,7 @@ export type ListSessionsRequest = Message<"switchboard.v1.ListSessionsRequest"> 
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 17);
+  messageDesc(file_switchboard_v1_orchestrator, 20);
 
 /**
  * ListSessionsResponse is a page of sessions.
@@ -725,7 +886,7 @@ export type ListSessionsResponse = Message<"switchboard.v1.ListSessionsResponse"
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 18);
+  messageDesc(file_switchboard_v1_orchestrator, 21);
 
 /**
  * ListStepsRequest pages a session's audit trail.
@@ -760,7 +921,7 @@ export type ListStepsRequest = Message<"switchboard.v1.ListStepsRequest"> & {
  * Use `create(ListStepsRequestSchema)` to create a new message.
  */
 export const ListStepsRequestSchema: GenMessage<ListStepsRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 19);
+  messageDesc(file_switchboard_v1_orchestrator, 22);
 
 /**
  * ListStepsResponse is a page of steps.
@@ -788,7 +949,7 @@ export type ListStepsResponse = Message<"switchboard.v1.ListStepsResponse"> & {
  * Use `create(ListStepsResponseSchema)` to create a new message.
  */
 export const ListStepsResponseSchema: GenMessage<ListStepsResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 20);
+  messageDesc(file_switchboard_v1_orchestrator, 23);
 
 /**
  * ListSnapshotsRequest pages a session's versions.
@@ -823,7 +984,7 @@ export type ListSnapshotsRequest = Message<"switchboard.v1.ListSnapshotsRequest"
  * Use `create(ListSnapshotsRequestSchema)` to create a new message.
  */
 export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 21);
+  messageDesc(file_switchboard_v1_orchestrator, 24);
 
 /**
  * ListSnapshotsResponse is a page of snapshots.
@@ -851,7 +1012,7 @@ export type ListSnapshotsResponse = Message<"switchboard.v1.ListSnapshotsRespons
  * Use `create(ListSnapshotsResponseSchema)` to create a new message.
  */
 export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 22);
+  messageDesc(file_switchboard_v1_orchestrator, 25);
 
 /**
  * RollbackSessionRequest names a session and the version to return to.
@@ -879,7 +1040,7 @@ export type RollbackSessionRequest = Message<"switchboard.v1.RollbackSessionRequ
  * Use `create(RollbackSessionRequestSchema)` to create a new message.
  */
 export const RollbackSessionRequestSchema: GenMessage<RollbackSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 23);
+  messageDesc(file_switchboard_v1_orchestrator, 26);
 
 /**
  * RollbackSessionResponse carries the session after the rollback.
@@ -900,7 +1061,7 @@ export type RollbackSessionResponse = Message<"switchboard.v1.RollbackSessionRes
  * Use `create(RollbackSessionResponseSchema)` to create a new message.
  */
 export const RollbackSessionResponseSchema: GenMessage<RollbackSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 24);
+  messageDesc(file_switchboard_v1_orchestrator, 27);
 
 /**
  * ForkSessionRequest names the snapshot to fork.
@@ -935,7 +1096,7 @@ export type ForkSessionRequest = Message<"switchboard.v1.ForkSessionRequest"> & 
  * Use `create(ForkSessionRequestSchema)` to create a new message.
  */
 export const ForkSessionRequestSchema: GenMessage<ForkSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 25);
+  messageDesc(file_switchboard_v1_orchestrator, 28);
 
 /**
  * ForkSessionResponse carries the new session.
@@ -956,7 +1117,7 @@ export type ForkSessionResponse = Message<"switchboard.v1.ForkSessionResponse"> 
  * Use `create(ForkSessionResponseSchema)` to create a new message.
  */
 export const ForkSessionResponseSchema: GenMessage<ForkSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 26);
+  messageDesc(file_switchboard_v1_orchestrator, 29);
 
 /**
  * DeleteSessionRequest names a session.
@@ -977,7 +1138,7 @@ export type DeleteSessionRequest = Message<"switchboard.v1.DeleteSessionRequest"
  * Use `create(DeleteSessionRequestSchema)` to create a new message.
  */
 export const DeleteSessionRequestSchema: GenMessage<DeleteSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 27);
+  messageDesc(file_switchboard_v1_orchestrator, 30);
 
 /**
  * DeleteSessionResponse confirms a deletion.
@@ -992,7 +1153,7 @@ export type DeleteSessionResponse = Message<"switchboard.v1.DeleteSessionRespons
  * Use `create(DeleteSessionResponseSchema)` to create a new message.
  */
 export const DeleteSessionResponseSchema: GenMessage<DeleteSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 28);
+  messageDesc(file_switchboard_v1_orchestrator, 31);
 
 /**
  * WatchSessionRequest names the session to watch.
@@ -1008,11 +1169,12 @@ export type WatchSessionRequest = Message<"switchboard.v1.WatchSessionRequest"> 
   sessionId: string;
 
   /**
-   * Replay the events after this sequence number first; 0 for live only.
+   * When set, replay the events after this sequence number first (0 replays
+   * them all); when unset, only live events follow.
    *
-   * @generated from field: int64 after_seq = 2;
+   * @generated from field: optional int64 after_seq = 2;
    */
-  afterSeq: bigint;
+  afterSeq?: bigint | undefined;
 };
 
 /**
@@ -1020,7 +1182,7 @@ export type WatchSessionRequest = Message<"switchboard.v1.WatchSessionRequest"> 
  * Use `create(WatchSessionRequestSchema)` to create a new message.
  */
 export const WatchSessionRequestSchema: GenMessage<WatchSessionRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 29);
+  messageDesc(file_switchboard_v1_orchestrator, 32);
 
 /**
  * WatchSessionResponse is one event of the watched session.
@@ -1041,7 +1203,7 @@ export type WatchSessionResponse = Message<"switchboard.v1.WatchSessionResponse"
  * Use `create(WatchSessionResponseSchema)` to create a new message.
  */
 export const WatchSessionResponseSchema: GenMessage<WatchSessionResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 30);
+  messageDesc(file_switchboard_v1_orchestrator, 33);
 
 /**
  * ListFlowsRequest asks for the loaded flows.
@@ -1056,7 +1218,7 @@ export type ListFlowsRequest = Message<"switchboard.v1.ListFlowsRequest"> & {
  * Use `create(ListFlowsRequestSchema)` to create a new message.
  */
 export const ListFlowsRequestSchema: GenMessage<ListFlowsRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 31);
+  messageDesc(file_switchboard_v1_orchestrator, 34);
 
 /**
  * ListFlowsResponse lists the loaded flows.
@@ -1077,7 +1239,7 @@ export type ListFlowsResponse = Message<"switchboard.v1.ListFlowsResponse"> & {
  * Use `create(ListFlowsResponseSchema)` to create a new message.
  */
 export const ListFlowsResponseSchema: GenMessage<ListFlowsResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 32);
+  messageDesc(file_switchboard_v1_orchestrator, 35);
 
 /**
  * ReloadFlowsRequest asks to read the flow directory again.
@@ -1092,7 +1254,7 @@ export type ReloadFlowsRequest = Message<"switchboard.v1.ReloadFlowsRequest"> & 
  * Use `create(ReloadFlowsRequestSchema)` to create a new message.
  */
 export const ReloadFlowsRequestSchema: GenMessage<ReloadFlowsRequest> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 33);
+  messageDesc(file_switchboard_v1_orchestrator, 36);
 
 /**
  * ReloadFlowsResponse says what the reload loaded.
@@ -1120,7 +1282,7 @@ export type ReloadFlowsResponse = Message<"switchboard.v1.ReloadFlowsResponse"> 
  * Use `create(ReloadFlowsResponseSchema)` to create a new message.
  */
 export const ReloadFlowsResponseSchema: GenMessage<ReloadFlowsResponse> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_orchestrator, 34);
+  messageDesc(file_switchboard_v1_orchestrator, 37);
 
 /**
  * OrchestratorService is the API for gateways (voice bots, chat widgets,
@@ -1154,6 +1316,15 @@ export const OrchestratorService: GenService<{
    * barge-ins; the server streams each turn's events (accepted, output
    * deltas, stage transitions, result, errors), each with a sequence number
    * for resuming. A failed turn is an event, not the end of the stream.
+   *
+   * One stream owns a session at a time: opening a second stream on it
+   * takes the session over, and the older stream gets a `taken_over` event
+   * and ends with ABORTED. A running turn belongs to the session, not to the
+   * stream: it goes on when its stream drops, and a stream that resumes
+   * receives its events. When the client closes its side, the server ends
+   * the stream once the running and queued turns are done. A reader too
+   * slow to keep up is paced, then failed with RESOURCE_EXHAUSTED; it can
+   * reconnect with `resume_after_seq`.
    *
    * @generated from rpc switchboard.v1.OrchestratorService.Converse
    */
@@ -1237,7 +1408,10 @@ export const OrchestratorService: GenService<{
   },
   /**
    * WatchSession streams a session's events to an observer, read-only:
-   * first the events after `after_seq`, then live ones.
+   * first the events after `after_seq`, then live ones. It is a server
+   * stream, so browsers (gRPC-Web, Connect) can use it. A watcher too slow
+   * to keep up is failed with RESOURCE_EXHAUSTED and may resume from the
+   * last sequence number it saw.
    *
    * @generated from rpc switchboard.v1.OrchestratorService.WatchSession
    */

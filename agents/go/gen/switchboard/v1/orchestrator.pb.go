@@ -126,7 +126,10 @@ type SendTurnResponse struct {
 	Session *Session `protobuf:"bytes,8,opt,name=session,proto3" json:"session,omitempty"`
 	// True when this is the stored result of an earlier request with the same
 	// turn id.
-	Replayed      bool `protobuf:"varint,9,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	Replayed bool `protobuf:"varint,9,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	// True when a barge-in cut the turn short: `output` holds only what the
+	// user heard, and the transcript marks the reply interrupted.
+	Interrupted   bool `protobuf:"varint,10,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -220,6 +223,13 @@ func (x *SendTurnResponse) GetSession() *Session {
 func (x *SendTurnResponse) GetReplayed() bool {
 	if x != nil {
 		return x.Replayed
+	}
+	return false
+}
+
+func (x *SendTurnResponse) GetInterrupted() bool {
+	if x != nil {
+		return x.Interrupted
 	}
 	return false
 }
@@ -354,9 +364,11 @@ type ConverseOpen struct {
 	AccountId string `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// The flow, for a new session.
 	FlowId string `protobuf:"bytes,3,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
-	// Resume: the last sequence number the client saw. The server first
-	// replays the session's events after it, then streams live ones.
-	ResumeAfterSeq int64 `protobuf:"varint,4,opt,name=resume_after_seq,json=resumeAfterSeq,proto3" json:"resume_after_seq,omitempty"`
+	// Resume: the last sequence number the client saw. When set, the server
+	// first replays the session's events after it (0 replays them all), then
+	// streams live ones; when unset, only live events follow. A number beyond
+	// the session's last event is refused with OUT_OF_RANGE.
+	ResumeAfterSeq *int64 `protobuf:"varint,4,opt,name=resume_after_seq,json=resumeAfterSeq,proto3,oneof" json:"resume_after_seq,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -413,8 +425,8 @@ func (x *ConverseOpen) GetFlowId() string {
 }
 
 func (x *ConverseOpen) GetResumeAfterSeq() int64 {
-	if x != nil {
-		return x.ResumeAfterSeq
+	if x != nil && x.ResumeAfterSeq != nil {
+		return *x.ResumeAfterSeq
 	}
 	return 0
 }
@@ -428,8 +440,11 @@ type ConverseTurn struct {
 	Input *TurnInput `protobuf:"bytes,2,opt,name=input,proto3" json:"input,omitempty"`
 	// True when more input follows as ConverseInput messages.
 	InputStreaming bool `protobuf:"varint,3,opt,name=input_streaming,json=inputStreaming,proto3" json:"input_streaming,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Queue the turn behind the running one instead of barging in on it, e.g.
+	// for a script that sends a whole conversation at once (grpcurl -d @).
+	Enqueue       bool `protobuf:"varint,4,opt,name=enqueue,proto3" json:"enqueue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConverseTurn) Reset() {
@@ -479,6 +494,13 @@ func (x *ConverseTurn) GetInput() *TurnInput {
 func (x *ConverseTurn) GetInputStreaming() bool {
 	if x != nil {
 		return x.InputStreaming
+	}
+	return false
+}
+
+func (x *ConverseTurn) GetEnqueue() bool {
+	if x != nil {
+		return x.Enqueue
 	}
 	return false
 }
@@ -548,15 +570,21 @@ func (x *ConverseInput) GetAudio() []byte {
 }
 
 // BargeIn cancels the running turn and records how much of the agent's
-// reply the user actually heard.
+// reply the user actually heard. Naming the session's latest turn after it
+// completed (its reply was still being played) amends that turn's
+// transcript instead: the reply is recorded as heard and interrupted.
 type BargeIn struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The turn to cancel; empty for the running one.
 	TurnId string `protobuf:"bytes,1,opt,name=turn_id,json=turnId,proto3" json:"turn_id,omitempty"`
-	// How many characters of the reply the user heard.
-	HeardChars int32 `protobuf:"varint,2,opt,name=heard_chars,json=heardChars,proto3" json:"heard_chars,omitempty"`
-	// How many milliseconds of the reply's audio the user heard.
-	HeardMs       int32 `protobuf:"varint,3,opt,name=heard_ms,json=heardMs,proto3" json:"heard_ms,omitempty"`
+	// How many characters (Unicode code points) of the turn's streamed reply
+	// the user heard. When unset, the whole reply streamed so far counts as
+	// heard, unless `heard_ms` is 0.
+	HeardChars *int32 `protobuf:"varint,2,opt,name=heard_chars,json=heardChars,proto3,oneof" json:"heard_chars,omitempty"`
+	// How many milliseconds of the reply's audio the user heard. Recorded in
+	// the transcript for the next agent; 0 with `heard_chars` unset means the
+	// user heard nothing.
+	HeardMs       *int32 `protobuf:"varint,3,opt,name=heard_ms,json=heardMs,proto3,oneof" json:"heard_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -599,15 +627,15 @@ func (x *BargeIn) GetTurnId() string {
 }
 
 func (x *BargeIn) GetHeardChars() int32 {
-	if x != nil {
-		return x.HeardChars
+	if x != nil && x.HeardChars != nil {
+		return *x.HeardChars
 	}
 	return 0
 }
 
 func (x *BargeIn) GetHeardMs() int32 {
-	if x != nil {
-		return x.HeardMs
+	if x != nil && x.HeardMs != nil {
+		return *x.HeardMs
 	}
 	return 0
 }
@@ -662,7 +690,11 @@ func (x *ConverseResponse) GetEvent() *SessionEvent {
 // sequence number, increasing within the session, for ordering and resume.
 type SessionEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The sequence number.
+	// The sequence number: increasing within the session, not contiguous (an
+	// output chunk advances it by the length of its text, so a number also
+	// points inside a reply). 0 marks an answer to this stream only (opened,
+	// rejected, taken_over, a replayed turn's result), which is not part of
+	// the session's history and is never replayed.
 	Seq int64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	// The session.
 	SessionId string `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -678,6 +710,9 @@ type SessionEvent struct {
 	//	*SessionEvent_Completed
 	//	*SessionEvent_Failed
 	//	*SessionEvent_Interrupted
+	//	*SessionEvent_Opened
+	//	*SessionEvent_Rejected
+	//	*SessionEvent_TakenOver
 	Kind          isSessionEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -795,6 +830,33 @@ func (x *SessionEvent) GetInterrupted() *TurnInterrupted {
 	return nil
 }
 
+func (x *SessionEvent) GetOpened() *StreamOpened {
+	if x != nil {
+		if x, ok := x.Kind.(*SessionEvent_Opened); ok {
+			return x.Opened
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetRejected() *RequestRejected {
+	if x != nil {
+		if x, ok := x.Kind.(*SessionEvent_Rejected); ok {
+			return x.Rejected
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetTakenOver() *StreamTakenOver {
+	if x != nil {
+		if x, ok := x.Kind.(*SessionEvent_TakenOver); ok {
+			return x.TakenOver
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Kind interface {
 	isSessionEvent_Kind()
 }
@@ -829,6 +891,22 @@ type SessionEvent_Interrupted struct {
 	Interrupted *TurnInterrupted `protobuf:"bytes,9,opt,name=interrupted,proto3,oneof"`
 }
 
+type SessionEvent_Opened struct {
+	// The stream is open: the replay of missed events (if any) is done and
+	// live events follow.
+	Opened *StreamOpened `protobuf:"bytes,10,opt,name=opened,proto3,oneof"`
+}
+
+type SessionEvent_Rejected struct {
+	// The server refused a client message; the stream stays open.
+	Rejected *RequestRejected `protobuf:"bytes,11,opt,name=rejected,proto3,oneof"`
+}
+
+type SessionEvent_TakenOver struct {
+	// Another stream opened the session; this stream ends with ABORTED.
+	TakenOver *StreamTakenOver `protobuf:"bytes,12,opt,name=taken_over,json=takenOver,proto3,oneof"`
+}
+
 func (*SessionEvent_Accepted) isSessionEvent_Kind() {}
 
 func (*SessionEvent_Output) isSessionEvent_Kind() {}
@@ -840,6 +918,177 @@ func (*SessionEvent_Completed) isSessionEvent_Kind() {}
 func (*SessionEvent_Failed) isSessionEvent_Kind() {}
 
 func (*SessionEvent_Interrupted) isSessionEvent_Kind() {}
+
+func (*SessionEvent_Opened) isSessionEvent_Kind() {}
+
+func (*SessionEvent_Rejected) isSessionEvent_Kind() {}
+
+func (*SessionEvent_TakenOver) isSessionEvent_Kind() {}
+
+// StreamOpened says where the session stands when live events begin.
+type StreamOpened struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sequence number of the session's last event so far; resume after it.
+	LastSeq int64 `protobuf:"varint,1,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// The session as last committed; unset when it does not exist yet.
+	Session *Session `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// How many events were replayed before this one.
+	Replayed      int64 `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamOpened) Reset() {
+	*x = StreamOpened{}
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamOpened) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamOpened) ProtoMessage() {}
+
+func (x *StreamOpened) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamOpened.ProtoReflect.Descriptor instead.
+func (*StreamOpened) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StreamOpened) GetLastSeq() int64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *StreamOpened) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *StreamOpened) GetReplayed() int64 {
+	if x != nil {
+		return x.Replayed
+	}
+	return 0
+}
+
+// RequestRejected is a client message the server did not act on.
+type RequestRejected struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code name, e.g. "invalid_argument".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// What was wrong and how to fix it.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestRejected) Reset() {
+	*x = RequestRejected{}
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestRejected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestRejected) ProtoMessage() {}
+
+func (x *RequestRejected) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestRejected.ProtoReflect.Descriptor instead.
+func (*RequestRejected) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RequestRejected) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RequestRejected) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// StreamTakenOver ends a stream whose session another stream opened.
+type StreamTakenOver struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why, in words.
+	Reason        string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamTakenOver) Reset() {
+	*x = StreamTakenOver{}
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamTakenOver) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamTakenOver) ProtoMessage() {}
+
+func (x *StreamTakenOver) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamTakenOver.ProtoReflect.Descriptor instead.
+func (*StreamTakenOver) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *StreamTakenOver) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
 
 // TurnAccepted says a turn started.
 type TurnAccepted struct {
@@ -854,7 +1103,7 @@ type TurnAccepted struct {
 
 func (x *TurnAccepted) Reset() {
 	*x = TurnAccepted{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1115,7 @@ func (x *TurnAccepted) String() string {
 func (*TurnAccepted) ProtoMessage() {}
 
 func (x *TurnAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[9]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1128,7 @@ func (x *TurnAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnAccepted.ProtoReflect.Descriptor instead.
 func (*TurnAccepted) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TurnAccepted) GetStage() string {
@@ -911,7 +1160,7 @@ type OutputChunk struct {
 
 func (x *OutputChunk) Reset() {
 	*x = OutputChunk{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1172,7 @@ func (x *OutputChunk) String() string {
 func (*OutputChunk) ProtoMessage() {}
 
 func (x *OutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[10]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1185,7 @@ func (x *OutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputChunk.ProtoReflect.Descriptor instead.
 func (*OutputChunk) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OutputChunk) GetText() string {
@@ -973,7 +1222,7 @@ type StageTransition struct {
 
 func (x *StageTransition) Reset() {
 	*x = StageTransition{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1234,7 @@ func (x *StageTransition) String() string {
 func (*StageTransition) ProtoMessage() {}
 
 func (x *StageTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[11]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1247,7 @@ func (x *StageTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageTransition.ProtoReflect.Descriptor instead.
 func (*StageTransition) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StageTransition) GetFrom() string {
@@ -1026,7 +1275,7 @@ type TurnCompleted struct {
 
 func (x *TurnCompleted) Reset() {
 	*x = TurnCompleted{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1287,7 @@ func (x *TurnCompleted) String() string {
 func (*TurnCompleted) ProtoMessage() {}
 
 func (x *TurnCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[12]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1300,7 @@ func (x *TurnCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCompleted.ProtoReflect.Descriptor instead.
 func (*TurnCompleted) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TurnCompleted) GetResult() *SendTurnResponse {
@@ -1074,7 +1323,7 @@ type TurnFailed struct {
 
 func (x *TurnFailed) Reset() {
 	*x = TurnFailed{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1335,7 @@ func (x *TurnFailed) String() string {
 func (*TurnFailed) ProtoMessage() {}
 
 func (x *TurnFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[13]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1348,7 @@ func (x *TurnFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnFailed.ProtoReflect.Descriptor instead.
 func (*TurnFailed) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TurnFailed) GetCode() string {
@@ -1116,18 +1365,27 @@ func (x *TurnFailed) GetMessage() string {
 	return ""
 }
 
-// TurnInterrupted is a turn cancelled by a barge-in.
+// TurnInterrupted is a turn cancelled by a barge-in. The interrupted turn
+// is committed: the transcript holds the reply as heard, marked
+// interrupted, so the next agent knows what the user did not hear.
 type TurnInterrupted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The part of the reply the user heard.
-	Heard         string `protobuf:"bytes,1,opt,name=heard,proto3" json:"heard,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Heard string `protobuf:"bytes,1,opt,name=heard,proto3" json:"heard,omitempty"`
+	// The milliseconds of audio the user heard, when the client said.
+	HeardMs int32 `protobuf:"varint,2,opt,name=heard_ms,json=heardMs,proto3" json:"heard_ms,omitempty"`
+	// The committed turn, with `interrupted` set.
+	Result *SendTurnResponse `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	// True when the barge-in came after the reply was complete: the agent was
+	// not cancelled, and the committed turn's transcript was amended.
+	AfterCompletion bool `protobuf:"varint,4,opt,name=after_completion,json=afterCompletion,proto3" json:"after_completion,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TurnInterrupted) Reset() {
 	*x = TurnInterrupted{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1397,7 @@ func (x *TurnInterrupted) String() string {
 func (*TurnInterrupted) ProtoMessage() {}
 
 func (x *TurnInterrupted) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[14]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1410,7 @@ func (x *TurnInterrupted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnInterrupted.ProtoReflect.Descriptor instead.
 func (*TurnInterrupted) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TurnInterrupted) GetHeard() string {
@@ -1160,6 +1418,27 @@ func (x *TurnInterrupted) GetHeard() string {
 		return x.Heard
 	}
 	return ""
+}
+
+func (x *TurnInterrupted) GetHeardMs() int32 {
+	if x != nil {
+		return x.HeardMs
+	}
+	return 0
+}
+
+func (x *TurnInterrupted) GetResult() *SendTurnResponse {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *TurnInterrupted) GetAfterCompletion() bool {
+	if x != nil {
+		return x.AfterCompletion
+	}
+	return false
 }
 
 // GetSessionRequest names a session.
@@ -1173,7 +1452,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1464,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[15]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1477,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetSessionRequest) GetSessionId() string {
@@ -1219,7 +1498,7 @@ type GetSessionResponse struct {
 
 func (x *GetSessionResponse) Reset() {
 	*x = GetSessionResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1510,7 @@ func (x *GetSessionResponse) String() string {
 func (*GetSessionResponse) ProtoMessage() {}
 
 func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[16]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1523,7 @@ func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionResponse.ProtoReflect.Descriptor instead.
 func (*GetSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetSessionResponse) GetSession() *Session {
@@ -1269,7 +1548,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1560,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[17]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1573,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSessionsRequest) GetStatus() SessionStatus {
@@ -1331,7 +1610,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +1622,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[18]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +1635,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1388,7 +1667,7 @@ type ListStepsRequest struct {
 
 func (x *ListStepsRequest) Reset() {
 	*x = ListStepsRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1679,7 @@ func (x *ListStepsRequest) String() string {
 func (*ListStepsRequest) ProtoMessage() {}
 
 func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[19]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1692,7 @@ func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsRequest.ProtoReflect.Descriptor instead.
 func (*ListStepsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListStepsRequest) GetSessionId() string {
@@ -1450,7 +1729,7 @@ type ListStepsResponse struct {
 
 func (x *ListStepsResponse) Reset() {
 	*x = ListStepsResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1741,7 @@ func (x *ListStepsResponse) String() string {
 func (*ListStepsResponse) ProtoMessage() {}
 
 func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[20]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1754,7 @@ func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsResponse.ProtoReflect.Descriptor instead.
 func (*ListStepsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListStepsResponse) GetSteps() []*Step {
@@ -1507,7 +1786,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1798,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[21]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1811,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListSnapshotsRequest) GetSessionId() string {
@@ -1569,7 +1848,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1860,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[22]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1873,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*Snapshot {
@@ -1624,7 +1903,7 @@ type RollbackSessionRequest struct {
 
 func (x *RollbackSessionRequest) Reset() {
 	*x = RollbackSessionRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +1915,7 @@ func (x *RollbackSessionRequest) String() string {
 func (*RollbackSessionRequest) ProtoMessage() {}
 
 func (x *RollbackSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[23]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +1928,7 @@ func (x *RollbackSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackSessionRequest.ProtoReflect.Descriptor instead.
 func (*RollbackSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RollbackSessionRequest) GetSessionId() string {
@@ -1677,7 +1956,7 @@ type RollbackSessionResponse struct {
 
 func (x *RollbackSessionResponse) Reset() {
 	*x = RollbackSessionResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1968,7 @@ func (x *RollbackSessionResponse) String() string {
 func (*RollbackSessionResponse) ProtoMessage() {}
 
 func (x *RollbackSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[24]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1981,7 @@ func (x *RollbackSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackSessionResponse.ProtoReflect.Descriptor instead.
 func (*RollbackSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RollbackSessionResponse) GetSession() *Session {
@@ -1727,7 +2006,7 @@ type ForkSessionRequest struct {
 
 func (x *ForkSessionRequest) Reset() {
 	*x = ForkSessionRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +2018,7 @@ func (x *ForkSessionRequest) String() string {
 func (*ForkSessionRequest) ProtoMessage() {}
 
 func (x *ForkSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[25]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +2031,7 @@ func (x *ForkSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkSessionRequest.ProtoReflect.Descriptor instead.
 func (*ForkSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ForkSessionRequest) GetSessionId() string {
@@ -1787,7 +2066,7 @@ type ForkSessionResponse struct {
 
 func (x *ForkSessionResponse) Reset() {
 	*x = ForkSessionResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2078,7 @@ func (x *ForkSessionResponse) String() string {
 func (*ForkSessionResponse) ProtoMessage() {}
 
 func (x *ForkSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[26]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2091,7 @@ func (x *ForkSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkSessionResponse.ProtoReflect.Descriptor instead.
 func (*ForkSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ForkSessionResponse) GetSession() *Session {
@@ -1833,7 +2112,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2124,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[27]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2137,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -1877,7 +2156,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +2168,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[28]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2181,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{31}
 }
 
 // WatchSessionRequest names the session to watch.
@@ -1910,15 +2189,16 @@ type WatchSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The session id.
 	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	// Replay the events after this sequence number first; 0 for live only.
-	AfterSeq      int64 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	// When set, replay the events after this sequence number first (0 replays
+	// them all); when unset, only live events follow.
+	AfterSeq      *int64 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3,oneof" json:"after_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchSessionRequest) Reset() {
 	*x = WatchSessionRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[29]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +2210,7 @@ func (x *WatchSessionRequest) String() string {
 func (*WatchSessionRequest) ProtoMessage() {}
 
 func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[29]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +2223,7 @@ func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSessionRequest.ProtoReflect.Descriptor instead.
 func (*WatchSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchSessionRequest) GetSessionId() string {
@@ -1954,8 +2234,8 @@ func (x *WatchSessionRequest) GetSessionId() string {
 }
 
 func (x *WatchSessionRequest) GetAfterSeq() int64 {
-	if x != nil {
-		return x.AfterSeq
+	if x != nil && x.AfterSeq != nil {
+		return *x.AfterSeq
 	}
 	return 0
 }
@@ -1971,7 +2251,7 @@ type WatchSessionResponse struct {
 
 func (x *WatchSessionResponse) Reset() {
 	*x = WatchSessionResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2263,7 @@ func (x *WatchSessionResponse) String() string {
 func (*WatchSessionResponse) ProtoMessage() {}
 
 func (x *WatchSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2276,7 @@ func (x *WatchSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSessionResponse.ProtoReflect.Descriptor instead.
 func (*WatchSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{30}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WatchSessionResponse) GetEvent() *SessionEvent {
@@ -2015,7 +2295,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2307,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2320,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{31}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{34}
 }
 
 // ListFlowsResponse lists the loaded flows.
@@ -2054,7 +2334,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2346,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2359,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{32}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -2098,7 +2378,7 @@ type ReloadFlowsRequest struct {
 
 func (x *ReloadFlowsRequest) Reset() {
 	*x = ReloadFlowsRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2390,7 @@ func (x *ReloadFlowsRequest) String() string {
 func (*ReloadFlowsRequest) ProtoMessage() {}
 
 func (x *ReloadFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2403,7 @@ func (x *ReloadFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ReloadFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{33}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{36}
 }
 
 // ReloadFlowsResponse says what the reload loaded.
@@ -2139,7 +2419,7 @@ type ReloadFlowsResponse struct {
 
 func (x *ReloadFlowsResponse) Reset() {
 	*x = ReloadFlowsResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2151,7 +2431,7 @@ func (x *ReloadFlowsResponse) String() string {
 func (*ReloadFlowsResponse) ProtoMessage() {}
 
 func (x *ReloadFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2164,7 +2444,7 @@ func (x *ReloadFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ReloadFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{34}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReloadFlowsResponse) GetAdded() []string {
@@ -2193,7 +2473,7 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x12\x17\n" +
 	"\aflow_id\x18\x03 \x01(\tR\x06flowId\x12\x17\n" +
 	"\aturn_id\x18\x04 \x01(\tR\x06turnId\x12/\n" +
-	"\x05input\x18\x05 \x01(\v2\x19.switchboard.v1.TurnInputR\x05input\"\xb0\x02\n" +
+	"\x05input\x18\x05 \x01(\v2\x19.switchboard.v1.TurnInputR\x05input\"\xd2\x02\n" +
 	"\x10SendTurnResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -2206,35 +2486,41 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\vis_complete\x18\a \x01(\bR\n" +
 	"isComplete\x121\n" +
 	"\asession\x18\b \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x1a\n" +
-	"\breplayed\x18\t \x01(\bR\breplayed\"\xee\x01\n" +
+	"\breplayed\x18\t \x01(\bR\breplayed\x12 \n" +
+	"\vinterrupted\x18\n" +
+	" \x01(\bR\vinterrupted\"\xee\x01\n" +
 	"\x0fConverseRequest\x122\n" +
 	"\x04open\x18\x01 \x01(\v2\x1c.switchboard.v1.ConverseOpenH\x00R\x04open\x122\n" +
 	"\x04turn\x18\x02 \x01(\v2\x1c.switchboard.v1.ConverseTurnH\x00R\x04turn\x125\n" +
 	"\x05input\x18\x03 \x01(\v2\x1d.switchboard.v1.ConverseInputH\x00R\x05input\x124\n" +
 	"\bbarge_in\x18\x04 \x01(\v2\x17.switchboard.v1.BargeInH\x00R\abargeInB\x06\n" +
-	"\x04kind\"\x8f\x01\n" +
+	"\x04kind\"\xa9\x01\n" +
 	"\fConverseOpen\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x12\x17\n" +
-	"\aflow_id\x18\x03 \x01(\tR\x06flowId\x12(\n" +
-	"\x10resume_after_seq\x18\x04 \x01(\x03R\x0eresumeAfterSeq\"\x81\x01\n" +
+	"\aflow_id\x18\x03 \x01(\tR\x06flowId\x12-\n" +
+	"\x10resume_after_seq\x18\x04 \x01(\x03H\x00R\x0eresumeAfterSeq\x88\x01\x01B\x13\n" +
+	"\x11_resume_after_seq\"\x9b\x01\n" +
 	"\fConverseTurn\x12\x17\n" +
 	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12/\n" +
 	"\x05input\x18\x02 \x01(\v2\x19.switchboard.v1.TurnInputR\x05input\x12'\n" +
-	"\x0finput_streaming\x18\x03 \x01(\bR\x0einputStreaming\"O\n" +
+	"\x0finput_streaming\x18\x03 \x01(\bR\x0einputStreaming\x12\x18\n" +
+	"\aenqueue\x18\x04 \x01(\bR\aenqueue\"O\n" +
 	"\rConverseInput\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
 	"\x05final\x18\x02 \x01(\bR\x05final\x12\x14\n" +
-	"\x05audio\x18\x03 \x01(\fR\x05audio\"^\n" +
+	"\x05audio\x18\x03 \x01(\fR\x05audio\"\x85\x01\n" +
 	"\aBargeIn\x12\x17\n" +
-	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12\x1f\n" +
-	"\vheard_chars\x18\x02 \x01(\x05R\n" +
-	"heardChars\x12\x19\n" +
-	"\bheard_ms\x18\x03 \x01(\x05R\aheardMs\"F\n" +
+	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12$\n" +
+	"\vheard_chars\x18\x02 \x01(\x05H\x00R\n" +
+	"heardChars\x88\x01\x01\x12\x1e\n" +
+	"\bheard_ms\x18\x03 \x01(\x05H\x01R\aheardMs\x88\x01\x01B\x0e\n" +
+	"\f_heard_charsB\v\n" +
+	"\t_heard_ms\"F\n" +
 	"\x10ConverseResponse\x122\n" +
-	"\x05event\x18\x01 \x01(\v2\x1c.switchboard.v1.SessionEventR\x05event\"\xd0\x03\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.switchboard.v1.SessionEventR\x05event\"\x89\x05\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1d\n" +
 	"\n" +
@@ -2247,8 +2533,22 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"transition\x12=\n" +
 	"\tcompleted\x18\a \x01(\v2\x1d.switchboard.v1.TurnCompletedH\x00R\tcompleted\x124\n" +
 	"\x06failed\x18\b \x01(\v2\x1a.switchboard.v1.TurnFailedH\x00R\x06failed\x12C\n" +
-	"\vinterrupted\x18\t \x01(\v2\x1f.switchboard.v1.TurnInterruptedH\x00R\vinterruptedB\x06\n" +
-	"\x04kind\":\n" +
+	"\vinterrupted\x18\t \x01(\v2\x1f.switchboard.v1.TurnInterruptedH\x00R\vinterrupted\x126\n" +
+	"\x06opened\x18\n" +
+	" \x01(\v2\x1c.switchboard.v1.StreamOpenedH\x00R\x06opened\x12=\n" +
+	"\brejected\x18\v \x01(\v2\x1f.switchboard.v1.RequestRejectedH\x00R\brejected\x12@\n" +
+	"\n" +
+	"taken_over\x18\f \x01(\v2\x1f.switchboard.v1.StreamTakenOverH\x00R\ttakenOverB\x06\n" +
+	"\x04kind\"x\n" +
+	"\fStreamOpened\x12\x19\n" +
+	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\x121\n" +
+	"\asession\x18\x02 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\x03R\breplayed\"?\n" +
+	"\x0fRequestRejected\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\")\n" +
+	"\x0fStreamTakenOver\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\":\n" +
 	"\fTurnAccepted\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x14\n" +
 	"\x05agent\x18\x02 \x01(\tR\x05agent\"M\n" +
@@ -2264,9 +2564,12 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\n" +
 	"TurnFailed\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"'\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xa7\x01\n" +
 	"\x0fTurnInterrupted\x12\x14\n" +
-	"\x05heard\x18\x01 \x01(\tR\x05heard\"2\n" +
+	"\x05heard\x18\x01 \x01(\tR\x05heard\x12\x19\n" +
+	"\bheard_ms\x18\x02 \x01(\x05R\aheardMs\x128\n" +
+	"\x06result\x18\x03 \x01(\v2 .switchboard.v1.SendTurnResponseR\x06result\x12)\n" +
+	"\x10after_completion\x18\x04 \x01(\bR\x0fafterCompletion\"2\n" +
 	"\x11GetSessionRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"G\n" +
@@ -2314,11 +2617,13 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\x14DeleteSessionRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\x17\n" +
-	"\x15DeleteSessionResponse\"Q\n" +
+	"\x15DeleteSessionResponse\"d\n" +
 	"\x13WatchSessionRequest\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n" +
-	"\tafter_seq\x18\x02 \x01(\x03R\bafterSeq\"J\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12 \n" +
+	"\tafter_seq\x18\x02 \x01(\x03H\x00R\bafterSeq\x88\x01\x01B\f\n" +
+	"\n" +
+	"_after_seq\"J\n" +
 	"\x14WatchSessionResponse\x122\n" +
 	"\x05event\x18\x01 \x01(\v2\x1c.switchboard.v1.SessionEventR\x05event\"\x12\n" +
 	"\x10ListFlowsRequest\"?\n" +
@@ -2355,7 +2660,7 @@ func file_switchboard_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_orchestrator_proto_rawDescData
 }
 
-var file_switchboard_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_switchboard_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_switchboard_v1_orchestrator_proto_goTypes = []any{
 	(*SendTurnRequest)(nil),         // 0: switchboard.v1.SendTurnRequest
 	(*SendTurnResponse)(nil),        // 1: switchboard.v1.SendTurnResponse
@@ -2366,93 +2671,101 @@ var file_switchboard_v1_orchestrator_proto_goTypes = []any{
 	(*BargeIn)(nil),                 // 6: switchboard.v1.BargeIn
 	(*ConverseResponse)(nil),        // 7: switchboard.v1.ConverseResponse
 	(*SessionEvent)(nil),            // 8: switchboard.v1.SessionEvent
-	(*TurnAccepted)(nil),            // 9: switchboard.v1.TurnAccepted
-	(*OutputChunk)(nil),             // 10: switchboard.v1.OutputChunk
-	(*StageTransition)(nil),         // 11: switchboard.v1.StageTransition
-	(*TurnCompleted)(nil),           // 12: switchboard.v1.TurnCompleted
-	(*TurnFailed)(nil),              // 13: switchboard.v1.TurnFailed
-	(*TurnInterrupted)(nil),         // 14: switchboard.v1.TurnInterrupted
-	(*GetSessionRequest)(nil),       // 15: switchboard.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),      // 16: switchboard.v1.GetSessionResponse
-	(*ListSessionsRequest)(nil),     // 17: switchboard.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),    // 18: switchboard.v1.ListSessionsResponse
-	(*ListStepsRequest)(nil),        // 19: switchboard.v1.ListStepsRequest
-	(*ListStepsResponse)(nil),       // 20: switchboard.v1.ListStepsResponse
-	(*ListSnapshotsRequest)(nil),    // 21: switchboard.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),   // 22: switchboard.v1.ListSnapshotsResponse
-	(*RollbackSessionRequest)(nil),  // 23: switchboard.v1.RollbackSessionRequest
-	(*RollbackSessionResponse)(nil), // 24: switchboard.v1.RollbackSessionResponse
-	(*ForkSessionRequest)(nil),      // 25: switchboard.v1.ForkSessionRequest
-	(*ForkSessionResponse)(nil),     // 26: switchboard.v1.ForkSessionResponse
-	(*DeleteSessionRequest)(nil),    // 27: switchboard.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),   // 28: switchboard.v1.DeleteSessionResponse
-	(*WatchSessionRequest)(nil),     // 29: switchboard.v1.WatchSessionRequest
-	(*WatchSessionResponse)(nil),    // 30: switchboard.v1.WatchSessionResponse
-	(*ListFlowsRequest)(nil),        // 31: switchboard.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),       // 32: switchboard.v1.ListFlowsResponse
-	(*ReloadFlowsRequest)(nil),      // 33: switchboard.v1.ReloadFlowsRequest
-	(*ReloadFlowsResponse)(nil),     // 34: switchboard.v1.ReloadFlowsResponse
-	(*TurnInput)(nil),               // 35: switchboard.v1.TurnInput
-	(*Session)(nil),                 // 36: switchboard.v1.Session
-	(SessionStatus)(0),              // 37: switchboard.v1.SessionStatus
-	(*Step)(nil),                    // 38: switchboard.v1.Step
-	(*Snapshot)(nil),                // 39: switchboard.v1.Snapshot
-	(*Flow)(nil),                    // 40: switchboard.v1.Flow
+	(*StreamOpened)(nil),            // 9: switchboard.v1.StreamOpened
+	(*RequestRejected)(nil),         // 10: switchboard.v1.RequestRejected
+	(*StreamTakenOver)(nil),         // 11: switchboard.v1.StreamTakenOver
+	(*TurnAccepted)(nil),            // 12: switchboard.v1.TurnAccepted
+	(*OutputChunk)(nil),             // 13: switchboard.v1.OutputChunk
+	(*StageTransition)(nil),         // 14: switchboard.v1.StageTransition
+	(*TurnCompleted)(nil),           // 15: switchboard.v1.TurnCompleted
+	(*TurnFailed)(nil),              // 16: switchboard.v1.TurnFailed
+	(*TurnInterrupted)(nil),         // 17: switchboard.v1.TurnInterrupted
+	(*GetSessionRequest)(nil),       // 18: switchboard.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),      // 19: switchboard.v1.GetSessionResponse
+	(*ListSessionsRequest)(nil),     // 20: switchboard.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),    // 21: switchboard.v1.ListSessionsResponse
+	(*ListStepsRequest)(nil),        // 22: switchboard.v1.ListStepsRequest
+	(*ListStepsResponse)(nil),       // 23: switchboard.v1.ListStepsResponse
+	(*ListSnapshotsRequest)(nil),    // 24: switchboard.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),   // 25: switchboard.v1.ListSnapshotsResponse
+	(*RollbackSessionRequest)(nil),  // 26: switchboard.v1.RollbackSessionRequest
+	(*RollbackSessionResponse)(nil), // 27: switchboard.v1.RollbackSessionResponse
+	(*ForkSessionRequest)(nil),      // 28: switchboard.v1.ForkSessionRequest
+	(*ForkSessionResponse)(nil),     // 29: switchboard.v1.ForkSessionResponse
+	(*DeleteSessionRequest)(nil),    // 30: switchboard.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),   // 31: switchboard.v1.DeleteSessionResponse
+	(*WatchSessionRequest)(nil),     // 32: switchboard.v1.WatchSessionRequest
+	(*WatchSessionResponse)(nil),    // 33: switchboard.v1.WatchSessionResponse
+	(*ListFlowsRequest)(nil),        // 34: switchboard.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),       // 35: switchboard.v1.ListFlowsResponse
+	(*ReloadFlowsRequest)(nil),      // 36: switchboard.v1.ReloadFlowsRequest
+	(*ReloadFlowsResponse)(nil),     // 37: switchboard.v1.ReloadFlowsResponse
+	(*TurnInput)(nil),               // 38: switchboard.v1.TurnInput
+	(*Session)(nil),                 // 39: switchboard.v1.Session
+	(SessionStatus)(0),              // 40: switchboard.v1.SessionStatus
+	(*Step)(nil),                    // 41: switchboard.v1.Step
+	(*Snapshot)(nil),                // 42: switchboard.v1.Snapshot
+	(*Flow)(nil),                    // 43: switchboard.v1.Flow
 }
 var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
-	35, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
-	36, // 1: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
+	38, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
+	39, // 1: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
 	3,  // 2: switchboard.v1.ConverseRequest.open:type_name -> switchboard.v1.ConverseOpen
 	4,  // 3: switchboard.v1.ConverseRequest.turn:type_name -> switchboard.v1.ConverseTurn
 	5,  // 4: switchboard.v1.ConverseRequest.input:type_name -> switchboard.v1.ConverseInput
 	6,  // 5: switchboard.v1.ConverseRequest.barge_in:type_name -> switchboard.v1.BargeIn
-	35, // 6: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
+	38, // 6: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
 	8,  // 7: switchboard.v1.ConverseResponse.event:type_name -> switchboard.v1.SessionEvent
-	9,  // 8: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
-	10, // 9: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
-	11, // 10: switchboard.v1.SessionEvent.transition:type_name -> switchboard.v1.StageTransition
-	12, // 11: switchboard.v1.SessionEvent.completed:type_name -> switchboard.v1.TurnCompleted
-	13, // 12: switchboard.v1.SessionEvent.failed:type_name -> switchboard.v1.TurnFailed
-	14, // 13: switchboard.v1.SessionEvent.interrupted:type_name -> switchboard.v1.TurnInterrupted
-	1,  // 14: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
-	36, // 15: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	37, // 16: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
-	36, // 17: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
-	38, // 18: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
-	39, // 19: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
-	36, // 20: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
-	36, // 21: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
-	8,  // 22: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
-	40, // 23: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
-	0,  // 24: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
-	2,  // 25: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
-	15, // 26: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
-	17, // 27: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
-	19, // 28: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
-	21, // 29: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
-	23, // 30: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
-	25, // 31: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
-	27, // 32: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
-	29, // 33: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
-	31, // 34: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
-	33, // 35: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
-	1,  // 36: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
-	7,  // 37: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
-	16, // 38: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	18, // 39: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
-	20, // 40: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
-	22, // 41: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
-	24, // 42: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
-	26, // 43: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
-	28, // 44: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	30, // 45: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
-	32, // 46: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
-	34, // 47: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	12, // 8: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
+	13, // 9: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
+	14, // 10: switchboard.v1.SessionEvent.transition:type_name -> switchboard.v1.StageTransition
+	15, // 11: switchboard.v1.SessionEvent.completed:type_name -> switchboard.v1.TurnCompleted
+	16, // 12: switchboard.v1.SessionEvent.failed:type_name -> switchboard.v1.TurnFailed
+	17, // 13: switchboard.v1.SessionEvent.interrupted:type_name -> switchboard.v1.TurnInterrupted
+	9,  // 14: switchboard.v1.SessionEvent.opened:type_name -> switchboard.v1.StreamOpened
+	10, // 15: switchboard.v1.SessionEvent.rejected:type_name -> switchboard.v1.RequestRejected
+	11, // 16: switchboard.v1.SessionEvent.taken_over:type_name -> switchboard.v1.StreamTakenOver
+	39, // 17: switchboard.v1.StreamOpened.session:type_name -> switchboard.v1.Session
+	1,  // 18: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
+	1,  // 19: switchboard.v1.TurnInterrupted.result:type_name -> switchboard.v1.SendTurnResponse
+	39, // 20: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	40, // 21: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
+	39, // 22: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
+	41, // 23: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
+	42, // 24: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
+	39, // 25: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
+	39, // 26: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
+	8,  // 27: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
+	43, // 28: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
+	0,  // 29: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
+	2,  // 30: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
+	18, // 31: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
+	20, // 32: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
+	22, // 33: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
+	24, // 34: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
+	26, // 35: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
+	28, // 36: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
+	30, // 37: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
+	32, // 38: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
+	34, // 39: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
+	36, // 40: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
+	1,  // 41: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
+	7,  // 42: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
+	19, // 43: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	21, // 44: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
+	23, // 45: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
+	25, // 46: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
+	27, // 47: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
+	29, // 48: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
+	31, // 49: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	33, // 50: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
+	35, // 51: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
+	37, // 52: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
+	41, // [41:53] is the sub-list for method output_type
+	29, // [29:41] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_orchestrator_proto_init() }
@@ -2469,6 +2782,8 @@ func file_switchboard_v1_orchestrator_proto_init() {
 		(*ConverseRequest_Input)(nil),
 		(*ConverseRequest_BargeIn)(nil),
 	}
+	file_switchboard_v1_orchestrator_proto_msgTypes[3].OneofWrappers = []any{}
+	file_switchboard_v1_orchestrator_proto_msgTypes[6].OneofWrappers = []any{}
 	file_switchboard_v1_orchestrator_proto_msgTypes[8].OneofWrappers = []any{
 		(*SessionEvent_Accepted)(nil),
 		(*SessionEvent_Output)(nil),
@@ -2476,14 +2791,18 @@ func file_switchboard_v1_orchestrator_proto_init() {
 		(*SessionEvent_Completed)(nil),
 		(*SessionEvent_Failed)(nil),
 		(*SessionEvent_Interrupted)(nil),
+		(*SessionEvent_Opened)(nil),
+		(*SessionEvent_Rejected)(nil),
+		(*SessionEvent_TakenOver)(nil),
 	}
+	file_switchboard_v1_orchestrator_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_orchestrator_proto_rawDesc), len(file_switchboard_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

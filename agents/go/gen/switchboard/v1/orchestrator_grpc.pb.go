@@ -56,6 +56,15 @@ type OrchestratorServiceClient interface {
 	// barge-ins; the server streams each turn's events (accepted, output
 	// deltas, stage transitions, result, errors), each with a sequence number
 	// for resuming. A failed turn is an event, not the end of the stream.
+	//
+	// One stream owns a session at a time: opening a second stream on it
+	// takes the session over, and the older stream gets a `taken_over` event
+	// and ends with ABORTED. A running turn belongs to the session, not to the
+	// stream: it goes on when its stream drops, and a stream that resumes
+	// receives its events. When the client closes its side, the server ends
+	// the stream once the running and queued turns are done. A reader too
+	// slow to keep up is paced, then failed with RESOURCE_EXHAUSTED; it can
+	// reconnect with `resume_after_seq`.
 	Converse(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConverseRequest, ConverseResponse], error)
 	// GetSession returns a session as of its last committed version.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*GetSessionResponse, error)
@@ -75,7 +84,10 @@ type OrchestratorServiceClient interface {
 	// DeleteSession removes a session with its snapshots and steps.
 	DeleteSession(ctx context.Context, in *DeleteSessionRequest, opts ...grpc.CallOption) (*DeleteSessionResponse, error)
 	// WatchSession streams a session's events to an observer, read-only:
-	// first the events after `after_seq`, then live ones.
+	// first the events after `after_seq`, then live ones. It is a server
+	// stream, so browsers (gRPC-Web, Connect) can use it. A watcher too slow
+	// to keep up is failed with RESOURCE_EXHAUSTED and may resume from the
+	// last sequence number it saw.
 	WatchSession(ctx context.Context, in *WatchSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchSessionResponse], error)
 	// ListFlows lists the flows the orchestrator has loaded.
 	ListFlows(ctx context.Context, in *ListFlowsRequest, opts ...grpc.CallOption) (*ListFlowsResponse, error)
@@ -250,6 +262,15 @@ type OrchestratorServiceServer interface {
 	// barge-ins; the server streams each turn's events (accepted, output
 	// deltas, stage transitions, result, errors), each with a sequence number
 	// for resuming. A failed turn is an event, not the end of the stream.
+	//
+	// One stream owns a session at a time: opening a second stream on it
+	// takes the session over, and the older stream gets a `taken_over` event
+	// and ends with ABORTED. A running turn belongs to the session, not to the
+	// stream: it goes on when its stream drops, and a stream that resumes
+	// receives its events. When the client closes its side, the server ends
+	// the stream once the running and queued turns are done. A reader too
+	// slow to keep up is paced, then failed with RESOURCE_EXHAUSTED; it can
+	// reconnect with `resume_after_seq`.
 	Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error
 	// GetSession returns a session as of its last committed version.
 	GetSession(context.Context, *GetSessionRequest) (*GetSessionResponse, error)
@@ -269,7 +290,10 @@ type OrchestratorServiceServer interface {
 	// DeleteSession removes a session with its snapshots and steps.
 	DeleteSession(context.Context, *DeleteSessionRequest) (*DeleteSessionResponse, error)
 	// WatchSession streams a session's events to an observer, read-only:
-	// first the events after `after_seq`, then live ones.
+	// first the events after `after_seq`, then live ones. It is a server
+	// stream, so browsers (gRPC-Web, Connect) can use it. A watcher too slow
+	// to keep up is failed with RESOURCE_EXHAUSTED and may resume from the
+	// last sequence number it saw.
 	WatchSession(*WatchSessionRequest, grpc.ServerStreamingServer[WatchSessionResponse]) error
 	// ListFlows lists the flows the orchestrator has loaded.
 	ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error)

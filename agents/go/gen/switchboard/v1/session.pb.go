@@ -102,6 +102,9 @@ const (
 	StepKind_STEP_KIND_COMPENSATION StepKind = 4
 	// One branch of a parallel stage.
 	StepKind_STEP_KIND_BRANCH StepKind = 5
+	// A barge-in on a turn whose reply was complete but still being played:
+	// the transcript records the reply as heard.
+	StepKind_STEP_KIND_INTERRUPTION StepKind = 6
 )
 
 // Enum value maps for StepKind.
@@ -113,6 +116,7 @@ var (
 		3: "STEP_KIND_FORK",
 		4: "STEP_KIND_COMPENSATION",
 		5: "STEP_KIND_BRANCH",
+		6: "STEP_KIND_INTERRUPTION",
 	}
 	StepKind_value = map[string]int32{
 		"STEP_KIND_UNSPECIFIED":  0,
@@ -121,6 +125,7 @@ var (
 		"STEP_KIND_FORK":         3,
 		"STEP_KIND_COMPENSATION": 4,
 		"STEP_KIND_BRANCH":       5,
+		"STEP_KIND_INTERRUPTION": 6,
 	}
 )
 
@@ -892,7 +897,11 @@ type Step struct {
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// The circuit breaker's decision for the chosen instance, e.g. "closed".
 	Breaker string `protobuf:"bytes,21,opt,name=breaker,proto3" json:"breaker,omitempty"`
-	// Free-form details: rollback target, fork origin, branch name.
+	// Free-form details: rollback target, fork origin, branch name; for
+	// barge-ins, `heard_chars` and `heard_ms`. Keys starting with `seq_` hold
+	// the sequence numbers of the step's session events (`seq_accepted`,
+	// `seq_output_end`, `seq_textless`, `seq_transition`, `seq_end`), from
+	// which a resuming stream rebuilds events no longer held in memory.
 	Details       map[string]string `protobuf:"bytes,22,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1338,14 +1347,15 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x15SESSION_STATUS_ACTIVE\x10\x01\x12\x1a\n" +
 	"\x16SESSION_STATUS_WAITING\x10\x02\x12\x1c\n" +
 	"\x18SESSION_STATUS_COMPLETED\x10\x03\x12\x19\n" +
-	"\x15SESSION_STATUS_FAILED\x10\x04*\x97\x01\n" +
+	"\x15SESSION_STATUS_FAILED\x10\x04*\xb3\x01\n" +
 	"\bStepKind\x12\x19\n" +
 	"\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSTEP_KIND_TURN\x10\x01\x12\x16\n" +
 	"\x12STEP_KIND_ROLLBACK\x10\x02\x12\x12\n" +
 	"\x0eSTEP_KIND_FORK\x10\x03\x12\x1a\n" +
 	"\x16STEP_KIND_COMPENSATION\x10\x04\x12\x14\n" +
-	"\x10STEP_KIND_BRANCH\x10\x05*r\n" +
+	"\x10STEP_KIND_BRANCH\x10\x05\x12\x1a\n" +
+	"\x16STEP_KIND_INTERRUPTION\x10\x06*r\n" +
 	"\n" +
 	"StepStatus\x12\x1b\n" +
 	"\x17STEP_STATUS_UNSPECIFIED\x10\x00\x12\x12\n" +

@@ -461,7 +461,10 @@ type TranscriptEntry struct {
 	// The stage the session was in.
 	Stage string `protobuf:"bytes,5,opt,name=stage,proto3" json:"stage,omitempty"`
 	// True when the user barged in and heard only part of the agent's reply.
-	Interrupted   bool `protobuf:"varint,6,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	Interrupted bool `protobuf:"varint,6,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	// For an interrupted reply: how many milliseconds of its audio the user
+	// heard, when the gateway reported time rather than characters.
+	HeardMs       int32 `protobuf:"varint,7,opt,name=heard_ms,json=heardMs,proto3" json:"heard_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -538,6 +541,13 @@ func (x *TranscriptEntry) GetInterrupted() bool {
 	return false
 }
 
+func (x *TranscriptEntry) GetHeardMs() int32 {
+	if x != nil {
+		return x.HeardMs
+	}
+	return 0
+}
+
 var File_switchboard_v1_turn_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_turn_proto_rawDesc = "" +
@@ -569,14 +579,15 @@ const file_switchboard_v1_turn_proto_rawDesc = "" +
 	"\bmetadata\x18\x05 \x03(\v2).switchboard.v1.AgentResult.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd1\x01\n" +
 	"\x0fTranscriptEntry\x12(\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x14.switchboard.v1.RoleR\x04role\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
 	"\x05agent\x18\x03 \x01(\tR\x05agent\x12\x17\n" +
 	"\aturn_id\x18\x04 \x01(\tR\x06turnId\x12\x14\n" +
 	"\x05stage\x18\x05 \x01(\tR\x05stage\x12 \n" +
-	"\vinterrupted\x18\x06 \x01(\bR\vinterrupted*\xa0\x01\n" +
+	"\vinterrupted\x18\x06 \x01(\bR\vinterrupted\x12\x19\n" +
+	"\bheard_ms\x18\a \x01(\x05R\aheardMs*\xa0\x01\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eACTION_ADVANCE\x10\x01\x12\x13\n" +

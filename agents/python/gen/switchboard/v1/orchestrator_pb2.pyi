@@ -24,7 +24,7 @@ class SendTurnRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., input: _Optional[_Union[_turn_pb2.TurnInput, _Mapping]] = ...) -> None: ...
 
 class SendTurnResponse(_message.Message):
-    __slots__ = ("session_id", "turn_id", "output", "agent", "stage_completed", "next_stage", "is_complete", "session", "replayed")
+    __slots__ = ("session_id", "turn_id", "output", "agent", "stage_completed", "next_stage", "is_complete", "session", "replayed", "interrupted")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class SendTurnResponse(_message.Message):
     IS_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     output: str
@@ -43,7 +44,8 @@ class SendTurnResponse(_message.Message):
     is_complete: bool
     session: _session_pb2.Session
     replayed: bool
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., output: _Optional[str] = ..., agent: _Optional[str] = ..., stage_completed: _Optional[str] = ..., next_stage: _Optional[str] = ..., is_complete: _Optional[bool] = ..., session: _Optional[_Union[_session_pb2.Session, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    interrupted: bool
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., output: _Optional[str] = ..., agent: _Optional[str] = ..., stage_completed: _Optional[str] = ..., next_stage: _Optional[str] = ..., is_complete: _Optional[bool] = ..., session: _Optional[_Union[_session_pb2.Session, _Mapping]] = ..., replayed: _Optional[bool] = ..., interrupted: _Optional[bool] = ...) -> None: ...
 
 class ConverseRequest(_message.Message):
     __slots__ = ("open", "turn", "input", "barge_in")
@@ -70,14 +72,16 @@ class ConverseOpen(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., resume_after_seq: _Optional[int] = ...) -> None: ...
 
 class ConverseTurn(_message.Message):
-    __slots__ = ("turn_id", "input", "input_streaming")
+    __slots__ = ("turn_id", "input", "input_streaming", "enqueue")
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     INPUT_STREAMING_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUE_FIELD_NUMBER: _ClassVar[int]
     turn_id: str
     input: _turn_pb2.TurnInput
     input_streaming: bool
-    def __init__(self, turn_id: _Optional[str] = ..., input: _Optional[_Union[_turn_pb2.TurnInput, _Mapping]] = ..., input_streaming: _Optional[bool] = ...) -> None: ...
+    enqueue: bool
+    def __init__(self, turn_id: _Optional[str] = ..., input: _Optional[_Union[_turn_pb2.TurnInput, _Mapping]] = ..., input_streaming: _Optional[bool] = ..., enqueue: _Optional[bool] = ...) -> None: ...
 
 class ConverseInput(_message.Message):
     __slots__ = ("text", "final", "audio")
@@ -106,7 +110,7 @@ class ConverseResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[SessionEvent, _Mapping]] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
-    __slots__ = ("seq", "session_id", "turn_id", "accepted", "output", "transition", "completed", "failed", "interrupted")
+    __slots__ = ("seq", "session_id", "turn_id", "accepted", "output", "transition", "completed", "failed", "interrupted", "opened", "rejected", "taken_over")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +120,9 @@ class SessionEvent(_message.Message):
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
+    OPENED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_OVER_FIELD_NUMBER: _ClassVar[int]
     seq: int
     session_id: str
     turn_id: str
@@ -125,7 +132,34 @@ class SessionEvent(_message.Message):
     completed: TurnCompleted
     failed: TurnFailed
     interrupted: TurnInterrupted
-    def __init__(self, seq: _Optional[int] = ..., session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., accepted: _Optional[_Union[TurnAccepted, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., transition: _Optional[_Union[StageTransition, _Mapping]] = ..., completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., failed: _Optional[_Union[TurnFailed, _Mapping]] = ..., interrupted: _Optional[_Union[TurnInterrupted, _Mapping]] = ...) -> None: ...
+    opened: StreamOpened
+    rejected: RequestRejected
+    taken_over: StreamTakenOver
+    def __init__(self, seq: _Optional[int] = ..., session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., accepted: _Optional[_Union[TurnAccepted, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., transition: _Optional[_Union[StageTransition, _Mapping]] = ..., completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., failed: _Optional[_Union[TurnFailed, _Mapping]] = ..., interrupted: _Optional[_Union[TurnInterrupted, _Mapping]] = ..., opened: _Optional[_Union[StreamOpened, _Mapping]] = ..., rejected: _Optional[_Union[RequestRejected, _Mapping]] = ..., taken_over: _Optional[_Union[StreamTakenOver, _Mapping]] = ...) -> None: ...
+
+class StreamOpened(_message.Message):
+    __slots__ = ("last_seq", "session", "replayed")
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    last_seq: int
+    session: _session_pb2.Session
+    replayed: int
+    def __init__(self, last_seq: _Optional[int] = ..., session: _Optional[_Union[_session_pb2.Session, _Mapping]] = ..., replayed: _Optional[int] = ...) -> None: ...
+
+class RequestRejected(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class StreamTakenOver(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class TurnAccepted(_message.Message):
     __slots__ = ("stage", "agent")
@@ -167,10 +201,16 @@ class TurnFailed(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TurnInterrupted(_message.Message):
-    __slots__ = ("heard",)
+    __slots__ = ("heard", "heard_ms", "result", "after_completion")
     HEARD_FIELD_NUMBER: _ClassVar[int]
+    HEARD_MS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_COMPLETION_FIELD_NUMBER: _ClassVar[int]
     heard: str
-    def __init__(self, heard: _Optional[str] = ...) -> None: ...
+    heard_ms: int
+    result: SendTurnResponse
+    after_completion: bool
+    def __init__(self, heard: _Optional[str] = ..., heard_ms: _Optional[int] = ..., result: _Optional[_Union[SendTurnResponse, _Mapping]] = ..., after_completion: _Optional[bool] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
     __slots__ = ("session_id",)

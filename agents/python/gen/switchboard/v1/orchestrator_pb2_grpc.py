@@ -132,6 +132,15 @@ class OrchestratorServiceServicer:
         barge-ins; the server streams each turn's events (accepted, output
         deltas, stage transitions, result, errors), each with a sequence number
         for resuming. A failed turn is an event, not the end of the stream.
+
+        One stream owns a session at a time: opening a second stream on it
+        takes the session over, and the older stream gets a `taken_over` event
+        and ends with ABORTED. A running turn belongs to the session, not to the
+        stream: it goes on when its stream drops, and a stream that resumes
+        receives its events. When the client closes its side, the server ends
+        the stream once the running and queued turns are done. A reader too
+        slow to keep up is paced, then failed with RESOURCE_EXHAUSTED; it can
+        reconnect with `resume_after_seq`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -191,7 +200,10 @@ class OrchestratorServiceServicer:
 
     def WatchSession(self, request, context):
         """WatchSession streams a session's events to an observer, read-only:
-        first the events after `after_seq`, then live ones.
+        first the events after `after_seq`, then live ones. It is a server
+        stream, so browsers (gRPC-Web, Connect) can use it. A watcher too slow
+        to keep up is failed with RESOURCE_EXHAUSTED and may resume from the
+        last sequence number it saw.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -29,6 +29,7 @@ class StepKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_KIND_FORK: _ClassVar[StepKind]
     STEP_KIND_COMPENSATION: _ClassVar[StepKind]
     STEP_KIND_BRANCH: _ClassVar[StepKind]
+    STEP_KIND_INTERRUPTION: _ClassVar[StepKind]
 
 class StepStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -47,6 +48,7 @@ STEP_KIND_ROLLBACK: StepKind
 STEP_KIND_FORK: StepKind
 STEP_KIND_COMPENSATION: StepKind
 STEP_KIND_BRANCH: StepKind
+STEP_KIND_INTERRUPTION: StepKind
 STEP_STATUS_UNSPECIFIED: StepStatus
 STEP_STATUS_OK: StepStatus
 STEP_STATUS_FAILED: StepStatus

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/turn.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xbb\x01\n\tTurnInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06intent\x18\x02 \x01(\t\x12$\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x15.switchboard.v1.Event\x12\x39\n\x08metadata\x18\x04 \x03(\x0b\x32\'.switchboard.v1.TurnInput.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x05\x45vent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"p\n\nNextAction\x12&\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x16.switchboard.v1.Action\x12\x14\n\x0ctarget_stage\x18\x02 \x01(\t\x12\x14\n\x0ctarget_agent\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xf1\x01\n\x0b\x41gentResult\x12\x0c\n\x04text\x18\x01 \x01(\t\x12,\n\x0bstate_patch\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04next\x18\x03 \x01(\x0b\x32\x1a.switchboard.v1.NextAction\x12\x0e\n\x06intent\x18\x04 \x01(\t\x12;\n\x08metadata\x18\x05 \x03(\x0b\x32).switchboard.v1.AgentResult.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x87\x01\n\x0fTranscriptEntry\x12\"\n\x04role\x18\x01 \x01(\x0e\x32\x14.switchboard.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x13\n\x0binterrupted\x18\x06 \x01(\x08*\xa0\x01\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41\x43TION_ADVANCE\x10\x01\x12\x13\n\x0f\x41\x43TION_CONTINUE\x10\x02\x12\x0f\n\x0b\x41\x43TION_WAIT\x10\x03\x12\x0f\n\x0b\x41\x43TION_GOTO\x10\x04\x12\x12\n\x0e\x41\x43TION_HANDOFF\x10\x05\x12\x0e\n\nACTION_END\x10\x06\x12\x0f\n\x0b\x41\x43TION_FAIL\x10\x07*L\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x0e\n\nROLE_AGENT\x10\x02\x12\x0f\n\x0bROLE_SYSTEM\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/turn.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xbb\x01\n\tTurnInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06intent\x18\x02 \x01(\t\x12$\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x15.switchboard.v1.Event\x12\x39\n\x08metadata\x18\x04 \x03(\x0b\x32\'.switchboard.v1.TurnInput.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x05\x45vent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"p\n\nNextAction\x12&\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x16.switchboard.v1.Action\x12\x14\n\x0ctarget_stage\x18\x02 \x01(\t\x12\x14\n\x0ctarget_agent\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xf1\x01\n\x0b\x41gentResult\x12\x0c\n\x04text\x18\x01 \x01(\t\x12,\n\x0bstate_patch\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04next\x18\x03 \x01(\x0b\x32\x1a.switchboard.v1.NextAction\x12\x0e\n\x06intent\x18\x04 \x01(\t\x12;\n\x08metadata\x18\x05 \x03(\x0b\x32).switchboard.v1.AgentResult.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x99\x01\n\x0fTranscriptEntry\x12\"\n\x04role\x18\x01 \x01(\x0e\x32\x14.switchboard.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x13\n\x0binterrupted\x18\x06 \x01(\x08\x12\x10\n\x08heard_ms\x18\x07 \x01(\x05*\xa0\x01\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41\x43TION_ADVANCE\x10\x01\x12\x13\n\x0f\x41\x43TION_CONTINUE\x10\x02\x12\x0f\n\x0b\x41\x43TION_WAIT\x10\x03\x12\x0f\n\x0b\x41\x43TION_GOTO\x10\x04\x12\x12\n\x0e\x41\x43TION_HANDOFF\x10\x05\x12\x0e\n\nACTION_END\x10\x06\x12\x0f\n\x0b\x41\x43TION_FAIL\x10\x07*L\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x0e\n\nROLE_AGENT\x10\x02\x12\x0f\n\x0bROLE_SYSTEM\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,10 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TURNINPUT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_AGENTRESULT_METADATAENTRY']._loaded_options = None
   _globals['_AGENTRESULT_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_ACTION']._serialized_start=824
-  _globals['_ACTION']._serialized_end=984
-  _globals['_ROLE']._serialized_start=986
-  _globals['_ROLE']._serialized_end=1062
+  _globals['_ACTION']._serialized_start=842
+  _globals['_ACTION']._serialized_end=1002
+  _globals['_ROLE']._serialized_start=1004
+  _globals['_ROLE']._serialized_end=1080
   _globals['_TURNINPUT']._serialized_start=76
   _globals['_TURNINPUT']._serialized_end=263
   _globals['_TURNINPUT_METADATAENTRY']._serialized_start=216
@@ -53,5 +53,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTRESULT_METADATAENTRY']._serialized_start=216
   _globals['_AGENTRESULT_METADATAENTRY']._serialized_end=263
   _globals['_TRANSCRIPTENTRY']._serialized_start=686
-  _globals['_TRANSCRIPTENTRY']._serialized_end=821
+  _globals['_TRANSCRIPTENTRY']._serialized_end=839
 # @@protoc_insertion_point(module_scope)

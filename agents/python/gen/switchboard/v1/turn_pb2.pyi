@@ -99,17 +99,19 @@ class AgentResult(_message.Message):
     def __init__(self, text: _Optional[str] = ..., state_patch: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., next: _Optional[_Union[NextAction, _Mapping]] = ..., intent: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class TranscriptEntry(_message.Message):
-    __slots__ = ("role", "text", "agent", "turn_id", "stage", "interrupted")
+    __slots__ = ("role", "text", "agent", "turn_id", "stage", "interrupted", "heard_ms")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
+    HEARD_MS_FIELD_NUMBER: _ClassVar[int]
     role: Role
     text: str
     agent: str
     turn_id: str
     stage: str
     interrupted: bool
-    def __init__(self, role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., agent: _Optional[str] = ..., turn_id: _Optional[str] = ..., stage: _Optional[str] = ..., interrupted: _Optional[bool] = ...) -> None: ...
+    heard_ms: int
+    def __init__(self, role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., agent: _Optional[str] = ..., turn_id: _Optional[str] = ..., stage: _Optional[str] = ..., interrupted: _Optional[bool] = ..., heard_ms: _Optional[int] = ...) -> None: ...
