@@ -39,7 +39,10 @@ export interface TurnRequest {
   /** The client's turn id; empty when the client sent none. */
   turnId: string;
   input: TurnInput;
+  /** The tenant a new session belongs to; unless `anyTenant`, also the only tenant whose sessions the turn may touch. */
   tenant: string;
+  /** True when the caller may touch every tenant's sessions (no authentication, or an operator). */
+  anyTenant?: boolean;
   /** Metadata passed through to the agent (trace context, channel). */
   metadata: Record<string, string>;
 }
@@ -60,6 +63,8 @@ export interface TurnObserver {
 export interface TurnRecord {
   sessionId: string;
   turnId: string;
+  /** The flow the session follows (empty when the turn failed before that was known). */
+  flow: string;
   agent: string;
   stage: string;
   status: "ok" | "failed" | "replayed";
@@ -88,6 +93,8 @@ export interface EngineOptions {
   commitAttempts?: number;
   /** The largest session state, in bytes of JSON (default 256 KiB). */
   maxStateBytes?: number;
+  /** The most versions a session may have (default 10,000). */
+  maxSessionVersions?: number;
 }
 
 /**
@@ -95,9 +102,15 @@ export interface EngineOptions {
  */
 export const defaultMaxStateBytes = 256 * 1024;
 
+/**
+ * defaultMaxSessionVersions bounds a session's length unless configured otherwise.
+ */
+export const defaultMaxSessionVersions = 10_000;
+
 /** Attempt records how far one run of a turn got, for failure reports. */
 interface Attempt {
   existing: Session | undefined;
+  flow: string;
   plan: TurnPlan | undefined;
   /** Which run of the turn this is, from 1; agents see it as TurnStart.attempt. */
   number: number;
@@ -118,6 +131,19 @@ function checkStateSize(session: Session, limit: number): void {
 }
 
 const utf8 = new TextEncoder();
+
+/**
+ * checkSessionLength refuses a turn on a session that has as many versions
+ * as a session may have.
+ */
+function checkSessionLength(session: Session | undefined, limit: number): void {
+  if (session !== undefined && session.version >= BigInt(limit)) {
+    throw new ConnectError(
+      `session ${session.id} has reached ${session.version} versions, the most a session may have; start a new session (or fork this one)`,
+      Code.ResourceExhausted,
+    );
+  }
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -170,13 +196,14 @@ export class Engine {
         observer.output?.(delta, agent);
       },
     };
-    const attempt: Attempt = { existing: undefined, plan: undefined, number: 1 };
+    const attempt: Attempt = { existing: undefined, flow: "", plan: undefined, number: 1 };
     for (let n = 1; ; n++) {
       try {
         const result = await this.attemptTurn(req, turnId, signal, deadline, watched, startedAt, attempt);
         this.report({
           sessionId: result.sessionId,
           turnId,
+          flow: result.session?.flowId ?? attempt.flow,
           agent: result.agent,
           stage: result.stageCompleted,
           status: result.replayed ? "replayed" : "ok",
@@ -196,6 +223,7 @@ export class Engine {
         this.report({
           sessionId: req.sessionId,
           turnId,
+          flow: attempt.flow,
           agent: attempt.plan?.agent ?? "",
           stage: attempt.plan?.stage.name ?? attempt.existing?.stage ?? "",
           status: "failed",
@@ -230,13 +258,17 @@ export class Engine {
   ): Promise<SendTurnResponse> {
     const { store } = this.opts;
     attempt.plan = undefined;
+    const existing = await store.get(req.sessionId);
+    // Another tenant's session reads as missing: its existence is not told.
+    if (existing !== undefined && !req.anyTenant && existing.tenant !== req.tenant) throw notFound(`session ${req.sessionId}`);
     if (req.turnId !== "") {
       const replay = await store.turnResult(req.sessionId, req.turnId);
       if (replay !== undefined) return { ...replay, replayed: true };
     }
-    const existing = await store.get(req.sessionId);
     attempt.existing = existing;
     const flow = this.flowFor(existing, req);
+    attempt.flow = flow.id;
+    checkSessionLength(existing, this.opts.maxSessionVersions ?? defaultMaxSessionVersions);
     const before =
       existing ??
       newSession(flow, { id: req.sessionId, accountId: req.accountId, tenant: req.tenant, now: startedAt });

@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
-import { Engine, type TurnRecord } from "../core/engine.js";
+import { Engine } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
 import { AgentPool } from "../mesh/agent-pool.js";
@@ -15,6 +14,9 @@ import type { FlowCatalog } from "./flow-catalog.js";
 import { healthService, HealthStatus, ServingStatus } from "./health.js";
 import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
+import type { Metrics } from "./metrics.js";
+import { operability, type OperabilityConfig } from "./operability.js";
+import { rpcHandler } from "./rpc-adapter.js";
 import { orchestratorService } from "./orchestrator-service.js";
 import { Reflector, reflectionServices } from "./reflection.js";
 
@@ -35,6 +37,8 @@ export interface OrchestratorConfig {
   /** How long a drain waits for running turns before it gives up. */
   drainTimeoutMs: number;
   logger: Logger;
+  /** Security, limits and observability (auth, TLS, limits, metrics, redaction). */
+  operability?: OperabilityConfig;
 }
 
 /**
@@ -42,6 +46,9 @@ export interface OrchestratorConfig {
  */
 export interface Orchestrator {
   readonly port: number;
+  /** The port of the metrics endpoint, when one is configured. */
+  readonly metricsPort: number | undefined;
+  readonly metrics: Metrics;
   readonly health: HealthStatus;
   /**
    * drain reports NOT_SERVING, refuses new turns, waits for running turns
@@ -67,39 +74,52 @@ const servedServices = [
  */
 export async function startOrchestrator(config: OrchestratorConfig): Promise<Orchestrator> {
   const log = config.logger;
-  const turnLog = log.child({ component: "turn" });
-  const store = config.store ?? new MemoryStore();
-  const pool = new AgentPool();
+  const ops = operability(config.operability ?? {}, log);
+  const store = ops.wrapStore(config.store ?? new MemoryStore());
+  const pool = new AgentPool(ops.agentTransport);
   for (const { name, endpoint } of config.agents) pool.add(name, endpoint);
   const newId = () => randomUUID();
   const engine = new Engine({
     store,
-    invoker: pool,
+    invoker: ops.wrapInvoker(pool),
     flows: config.flows,
     clock: systemClock,
     newId,
     sessionTtlMs: config.sessionTtlMs,
     defaultAgentTimeoutMs: config.agentTimeoutMs,
-    onTurn: (r: TurnRecord) => {
-      if (r.status === "failed") turnLog.warn(r, "turn failed");
-      else turnLog.info(r, "turn");
-    },
+    maxStateBytes: ops.limits.maxStateBytes,
+    maxSessionVersions: ops.limits.maxSessionVersions,
+    onTurn: (r) => ops.onTurn(r),
   });
   const admin = new SessionAdmin(store, systemClock, newId, config.sessionTtlMs);
   const inFlight = new InFlight();
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
-    router.service(OrchestratorService, orchestratorService({ engine, admin, store, flows: config.flows, inFlight }));
+    router.service(
+      OrchestratorService,
+      orchestratorService({
+        engine,
+        admin,
+        store,
+        flows: config.flows,
+        inFlight,
+        aroundTurn: ops.aroundTurn,
+        maxSessionVersions: ops.limits.maxSessionVersions,
+      }),
+    );
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const server = new HttpServer(connectNodeAdapter({ routes }), { host: config.host, port: config.port });
+  const handler = rpcHandler({ routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes });
+  const server = new HttpServer(handler, { host: config.host, port: config.port, ...ops.listen });
   const port = await server.listen();
+  const metricsPort = await ops.metricsServer?.listen();
+  if (metricsPort !== undefined) log.info({ port: metricsPort }, "metrics listening");
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
   health.set("", ServingStatus.SERVING);
-  log.info({ port, host: config.host, agents: pool.list(), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
+  log.info({ port, host: config.host, tls: ops.listen.tls !== undefined, auth: config.operability?.auth !== undefined, agents: pool.list(), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
 
   let draining: Promise<void> | undefined;
   const drain = async () => {
@@ -113,11 +133,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     clearTimeout(timer);
     if (late) log.warn({ inFlight: inFlight.size }, "drain timed out; closing with turns still running");
     await server.close();
+    await ops.metricsServer?.close();
     await store.close();
     log.info("stopped");
   };
   return {
     port,
+    metricsPort,
+    metrics: ops.metrics,
     health,
     drain: () => (draining ??= drain()),
   };
