@@ -1,4 +1,4 @@
-import type { Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { TransportFactory } from "./agent-pool.js";
 
@@ -39,7 +39,7 @@ export function agentTransport(opts: AgentTransportOptions = {}): TransportFacto
       pingIntervalMs: 15_000,
       pingTimeoutMs: 10_000,
       idleConnectionTimeoutMs: 5 * 60_000,
-      interceptors: opts.interceptors ?? [],
+      interceptors: [connectionErrors, ...(opts.interceptors ?? [])],
       ...(tls !== undefined && endpoint.startsWith("https:")
         ? {
             nodeOptions: {
@@ -51,3 +51,51 @@ export function agentTransport(opts: AgentTransportOptions = {}): TransportFacto
         : {}),
     });
 }
+
+const tlsCodes = /^(ERR_SSL_|ERR_TLS_)|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+/**
+ * connectionError turns a failure of the connection itself into
+ * UNAVAILABLE with the reason: a TLS handshake that failed (an untrusted
+ * certificate, a client certificate the agent refused), or a stream the
+ * agent's side reset while the caller still wanted it. Connect reports
+ * these as INTERNAL or CANCELED, which would read as an agent bug or a
+ * cancelled turn.
+ */
+export function connectionError(e: unknown, signal: AbortSignal): unknown {
+  if (!(e instanceof ConnectError)) return e;
+  const cause = e.cause as { code?: unknown; message?: unknown } | undefined;
+  const causeCode = typeof cause?.code === "string" ? cause.code : "";
+  if (tlsCodes.test(causeCode)) {
+    return new ConnectError(`TLS with the agent failed (${causeCode}): ${String(cause?.message ?? e.rawMessage).split(":").slice(-2).join(":").trim() || e.rawMessage}; check the CA and client certificate settings`, Code.Unavailable, undefined, undefined, e);
+  }
+  if (e.code === Code.Canceled && !signal.aborted) {
+    return new ConnectError(
+      `the agent's side closed the stream (${e.rawMessage}); if the agent requires client certificates, check the orchestrator's`,
+      Code.Unavailable,
+      undefined,
+      undefined,
+      e,
+    );
+  }
+  return e;
+}
+
+const connectionErrors: Interceptor = (next) => async (req) => {
+  try {
+    const res = await next(req);
+    if (!res.stream) return res;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* res.message;
+        } catch (e) {
+          throw connectionError(e, req.signal);
+        }
+      })(),
+    };
+  } catch (e) {
+    throw connectionError(e, req.signal);
+  }
+};
