@@ -1,0 +1,59 @@
+import type { Command } from "./command.js";
+
+/**
+ * notInThisBuild is a command whose place in the command set is fixed but
+ * whose implementation is not part of this build yet: it explains that and
+ * exits 2, so scripts notice.
+ */
+function notInThisBuild(name: string[], summary: string, usage: string, needs: string): Command {
+  return {
+    name,
+    summary,
+    usage,
+    async run(_argv, io) {
+      io.err.write(`switchboard ${name.join(" ")}: not available in this build (${needs})\n`);
+      return 2;
+    },
+  };
+}
+
+/**
+ * flowValidate checks flow files without starting a server. It takes the
+ * flow loader of the YAML/CEL flows; until then it is a placeholder.
+ */
+export const flowValidate = notInThisBuild(
+  ["flow", "validate"],
+  "check flow files: schema, agents, reachability, CEL",
+  `switchboard flow validate FILE...
+
+Checks flow files statically and reports every problem with file, line and
+stage. Exits 0 when all are valid, 1 when one is not.
+
+Options:
+  --json           print the problems as JSON
+  --help           show this help
+`,
+  "it comes with the YAML and CEL flow loader",
+);
+
+/**
+ * chat is the interactive terminal conversation over Converse: it prints
+ * the agent's deltas as they stream and lets the user barge in. It needs
+ * the orchestrator's Converse stream; until then it is a placeholder.
+ */
+export const chat = notInThisBuild(
+  ["chat"],
+  "talk to the orchestrator in the terminal, with barge-in",
+  `switchboard chat [--session ID] [--flow ID]
+
+An interactive conversation over the Converse stream: type a line to send a
+turn; the agent's reply streams in as it is produced; typing while it
+streams barges in.
+
+Options:
+  --session ID     the session (default: a new one)
+  --flow ID        the flow of a new session
+  --help           show this help
+`,
+  "it needs the Converse stream",
+);
