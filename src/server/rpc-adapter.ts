@@ -46,7 +46,9 @@ export function rpcHandler(options: ConnectNodeAdapterOptions): RequestHandler {
   };
 }
 
-const parseFailure = /^parse binary:/;
+// Request-side failures Connect reports as INTERNAL: a body that is not
+// the method's message, and a message flagged compressed without an encoding.
+const parseFailure = /^(parse binary:|received compressed envelope)/;
 
 /**
  * requestErrorsAsInvalidArgument rewrites a request-parse failure from
