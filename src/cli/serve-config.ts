@@ -44,7 +44,7 @@ export const serveOptions: Option[] = [
   { key: "drainTimeout", flag: "drain-timeout", env: "SWITCHBOARD_DRAIN_TIMEOUT", kind: "seconds", default: 30, help: "seconds SIGTERM waits for running turns" },
   { key: "mongodbUri", flag: "mongodb-uri", env: "MONGODB_URI", kind: "string", default: "", shown: "none: the embedded store", help: "keep sessions in MongoDB" },
   { key: "db", flag: "db", env: "SWITCHBOARD_DB", kind: "string", default: "", shown: "the URI's, else switchboard", help: "MongoDB database" },
-  { key: "logLevel", flag: "log-level", env: "SWITCHBOARD_LOG_LEVEL", kind: "string", default: "info", help: "trace|debug|info|warn|error" },
+  { key: "logLevel", flag: "log-level", env: "SWITCHBOARD_LOG_LEVEL", kind: "string", default: "info", help: "trace, debug, info, warn or error" },
   { key: "metrics.host", flag: "metrics-host", env: "SWITCHBOARD_METRICS_HOST", kind: "string", default: "127.0.0.1", help: "address of the metrics endpoint" },
   { key: "metrics.port", flag: "metrics-port", env: "SWITCHBOARD_METRICS_PORT", kind: "port", default: undefined, shown: "off", help: "serve Prometheus metrics at GET /metrics on this port (0: a free one)" },
   { key: "tls.cert", flag: "tls-cert", env: "SWITCHBOARD_TLS_CERT", kind: "string", default: "", shown: "none: clear text", help: "PEM certificate file: serve TLS (with --tls-key)" },

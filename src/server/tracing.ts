@@ -81,7 +81,7 @@ export function currentTurn(): TurnScope | undefined {
 }
 
 /**
- * traceIdOf returns the trace id of the current turn, for logs; empty when
+ * currentTraceId returns the trace id of the current turn, for logs; empty when
  * the trace is not sampled or there is no turn.
  */
 export function currentTraceId(): string {
