@@ -57,6 +57,28 @@ ${connectionUsage}
 `;
 
 const write = (io: Io, text: string) => io.out.write(text);
+
+/**
+ * allPages fetches page after page until the last (or `limit` items),
+ * reporting progress as it goes.
+ */
+async function allPages<T>(
+  fetch: (pageToken: string, want: number) => Promise<{ items: T[]; next: string }>,
+  progress: Progress,
+  noun: string,
+  limit = Infinity,
+): Promise<T[]> {
+  const items: T[] = [];
+  let pageToken = "";
+  do {
+    const page = await fetch(pageToken, Math.min(1000, limit - items.length));
+    items.push(...page.items);
+    pageToken = page.next;
+    progress.update(`fetched ${items.length} ${noun}…`);
+  } while (pageToken !== "" && items.length < limit);
+  progress.done(`fetched ${items.length} ${noun}`);
+  return items;
+}
 const jsonOut = (io: Io, value: unknown) => write(io, `${JSON.stringify(value, null, 2)}\n`);
 
 /**
@@ -82,16 +104,15 @@ const sessionsLs: Command = {
     const limit = values["all"] === true ? Infinity : Number(limitArg ?? "50");
     if (!(limit > 0) || (limit !== Infinity && !Number.isInteger(limit))) throw new UsageError(`--limit: ${JSON.stringify(limitArg)} is not a positive whole number`);
     const client = orchestratorClient(OrchestratorService, values, io.env);
-    const progress = Progress.for(io.err, io.env);
-    const sessions: Session[] = [];
-    let pageToken = "";
-    do {
-      const res = await client.listSessions({ status, pageSize: Math.min(500, limit - sessions.length), pageToken });
-      sessions.push(...res.sessions);
-      pageToken = res.nextPageToken;
-      progress.update(`fetched ${sessions.length} sessions…`);
-    } while (pageToken !== "" && sessions.length < limit);
-    progress.done(`fetched ${sessions.length} sessions`);
+    const sessions = await allPages(
+      async (pageToken, want) => {
+        const res = await client.listSessions({ status, pageSize: Math.min(500, want), pageToken });
+        return { items: res.sessions, next: res.nextPageToken };
+      },
+      Progress.for(io.err, io.env),
+      "sessions",
+      limit,
+    );
     if (values["json"] === true) return jsonOut(io, sessions.map((s) => toJson(SessionSchema, s))), 0;
     write(
       io,
@@ -152,16 +173,14 @@ const sessionsSteps: Command = {
     const { values, positionals } = parse(argv);
     const sessionId = oneId(positionals);
     const client = orchestratorClient(OrchestratorService, values, io.env);
-    const progress = Progress.for(io.err, io.env);
-    const steps = [];
-    let pageToken = "";
-    do {
-      const res = await client.listSteps({ sessionId, pageSize: 1000, pageToken });
-      steps.push(...res.steps);
-      pageToken = res.nextPageToken;
-      progress.update(`fetched ${steps.length} steps…`);
-    } while (pageToken !== "");
-    progress.done(`fetched ${steps.length} steps`);
+    const steps = await allPages(
+      async (pageToken, want) => {
+        const res = await client.listSteps({ sessionId, pageSize: want, pageToken });
+        return { items: res.steps, next: res.nextPageToken };
+      },
+      Progress.for(io.err, io.env),
+      "steps",
+    );
     if (values["json"] === true) return jsonOut(io, steps.map((s) => toJson(StepSchema, s))), 0;
     write(
       io,
@@ -194,13 +213,14 @@ const sessionsSnapshots: Command = {
     const { values, positionals } = parse(argv);
     const sessionId = oneId(positionals);
     const client = orchestratorClient(OrchestratorService, values, io.env);
-    const snapshots = [];
-    let pageToken = "";
-    do {
-      const res = await client.listSnapshots({ sessionId, pageSize: 1000, pageToken });
-      snapshots.push(...res.snapshots);
-      pageToken = res.nextPageToken;
-    } while (pageToken !== "");
+    const snapshots = await allPages(
+      async (pageToken, want) => {
+        const res = await client.listSnapshots({ sessionId, pageSize: want, pageToken });
+        return { items: res.snapshots, next: res.nextPageToken };
+      },
+      Progress.for(io.err, io.env),
+      "snapshots",
+    );
     if (values["json"] === true) return jsonOut(io, snapshots.map((s) => toJson(SnapshotSchema, s))), 0;
     write(
       io,
