@@ -1,6 +1,8 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { echoAgent } from "../agents/echo/agent.js";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { serveAgent, type RunningAgent } from "../src/sdk/index.js";
@@ -8,6 +10,7 @@ import { type Issued, TestCa } from "./support/certs.js";
 import { type InProcess, startInProcess } from "./support/in-process.js";
 
 const codeOf = (e: unknown) => ConnectError.from(e).code;
+const run = promisify(execFile);
 
 /**
  * TLS on the orchestrator's port (optionally requiring client
@@ -56,6 +59,14 @@ describe("TLS", () => {
       const err = await c.getSession({ sessionId: "tls-1" }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectError);
       expect(String(ConnectError.from(err).cause)).toContain("unable to verify the first certificate");
+    });
+
+    it("lets grpcurl list the services with the CA's certificate, and refuses it without", async () => {
+      const addr = sb.url.replace("https://", "");
+      const { stdout } = await run(inject("grpcurl"), ["-cacert", ca.certFile, addr, "list"]);
+      expect(stdout).toContain("switchboard.v1.OrchestratorService");
+      const err = await run(inject("grpcurl"), [addr, "list"]).catch((e: { stderr?: string }) => e);
+      expect(String((err as { stderr?: string }).stderr)).toContain("certificate");
     });
 
     it("does not talk clear text on the TLS port", async () => {
