@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { Redactor } from "./server/redaction.js";
 
 export type { Logger };
 
@@ -10,6 +11,10 @@ export interface LogOptions {
   level?: string;
   /** Human-readable output; defaults to true when stdout is a terminal. */
   pretty?: boolean;
+  /** Redacts sensitive values in every line; secrets (tokens, passwords) are always redacted. */
+  redactor?: Redactor;
+  /** Where lines go; stdout by default. */
+  destination?: NodeJS.WritableStream;
 }
 
 /**
@@ -18,10 +23,12 @@ export interface LogOptions {
  * take `logger.child({ component })`.
  */
 export function createLogger(opts: LogOptions = {}): Logger {
-  const pretty = opts.pretty ?? process.stdout.isTTY === true;
-  return pino({
+  const pretty = opts.destination === undefined && (opts.pretty ?? process.stdout.isTTY === true);
+  const redactor = opts.redactor ?? new Redactor([], []);
+  const options = {
     level: opts.level ?? "info",
     base: { service: "switchboard" },
+    formatters: { log: (obj: Record<string, unknown>) => redactor.value(obj) as Record<string, unknown> },
     ...(pretty
       ? {
           transport: {
@@ -30,5 +37,6 @@ export function createLogger(opts: LogOptions = {}): Logger {
           },
         }
       : {}),
-  });
+  };
+  return opts.destination !== undefined ? pino(options, opts.destination) : pino(options);
 }

@@ -56,3 +56,35 @@ describe("README", () => {
     });
   });
 });
+
+describe("README settings table", () => {
+  it("documents every setting of switchboard serve with its flag, variable and file key", async () => {
+    const { serveOptions } = await import("../src/cli/serve-config.js");
+    for (const o of serveOptions) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| \`--${o.flag}`));
+      expect(row, o.flag).toBeDefined();
+      expect(row).toContain(`\`${o.env}\``);
+      expect(row).toContain(`\`${o.key}\``);
+    }
+  });
+});
+
+describe("README config file example", () => {
+  it("is a config file switchboard serve accepts", async () => {
+    const { loadServeSettings } = await import("../src/cli/serve-config.js");
+    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const yaml = /A config file for a production-like setup:\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), "switchboard-readme-"));
+    try {
+      writeFileSync(join(dir, "switchboard.yaml"), yaml as string);
+      const { settings } = loadServeSettings(["--config", join(dir, "switchboard.yaml")], {});
+      expect(settings["limits.turnsPerSecond"]).toBe(20);
+      expect(settings["redaction.patterns"]).toEqual(["card", "account=\\bACC-\\d{6,}\\b"]);
+      expect(settings["agents"]).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../flows/flow-file.js";
 import { listFlowFiles, readFlowFiles } from "../server/flow-catalog.js";
+import type { Command } from "./command.js";
 
 /**
  * flowValidateUsage is the help of `switchboard flow validate`.
@@ -65,3 +66,18 @@ export function flowValidate(argv: string[], env: NodeJS.ProcessEnv): FlowValida
   const ok = flows.map(({ flow, file }) => `${file}: ok (flow ${flow.id}@${flow.version}, ${flow.stages.length} stages)`);
   return { code: 0, stdout: `${ok.join("\n")}\n`, stderr: "" };
 }
+
+/**
+ * flowValidateCommand is `switchboard flow validate`.
+ */
+export const flowValidateCommand: Command = {
+  name: ["flow", "validate"],
+  summary: "check flow files; print every problem with its file and line",
+  usage: flowValidateUsage,
+  async run(argv, io) {
+    const result = flowValidate(argv, io.env);
+    io.out.write(result.stdout);
+    io.err.write(result.stderr);
+    return result.code;
+  },
+};

@@ -308,3 +308,45 @@ function untilCancelled(signal: AbortSignal): Promise<never> {
     else signal.addEventListener("abort", cancel, { once: true });
   });
 }
+
+describe("Engine tenants and session length", () => {
+  const replies = { greeter: () => ({ text: "hi" }), triager: () => ({ text: "ok", next: { action: Action.WAIT, reason: "more" } }) };
+
+  it("treats another tenant's session as missing, replays nothing and records nothing", async () => {
+    const { run, turn, store } = setup(replies);
+    await run({ ...turn("owned", { text: "a" }, "t-1"), tenant: "acme" });
+    const before = await store.get("owned");
+    for (const req of [turn("owned", { text: "b" }), turn("owned", { text: "a" }, "t-1")]) {
+      const err = await run({ ...req, tenant: "globex" }).catch((e: unknown) => e);
+      expect(ConnectError.from(err).code).toBe(Code.NotFound);
+    }
+    expect(await store.get("owned")).toEqual(before);
+    expect((await store.listSteps("owned", { pageSize: 100, pageToken: "" })).items).toHaveLength(1);
+    // A caller allowed every tenant (an operator) may go on with it.
+    const res = await run({ ...turn("owned", { text: "c" }), tenant: "", anyTenant: true });
+    expect(res.session?.version).toBe(2n);
+    expect(res.session?.tenant).toBe("acme");
+  });
+
+  it("refuses a turn once the session has the most versions it may have", async () => {
+    const engine = new Engine({
+      store: new MemoryStore(),
+      invoker: new FakeAgents(replies),
+      flows: flows(contactFlow),
+      clock: { now: () => new Date() },
+      newId: () => `id-${n++}`,
+      sessionTtlMs: 60_000,
+      defaultAgentTimeoutMs: 1_000,
+      maxSessionVersions: 2,
+    });
+    const req = (text: string): TurnRequest => ({
+      sessionId: "short", accountId: "", flowId: "", turnId: "", input: create(TurnInputSchema, { text }), tenant: "", metadata: {},
+    });
+    const signal = new AbortController().signal;
+    await engine.runTurn(req("one"), signal, undefined);
+    await engine.runTurn(req("two"), signal, undefined);
+    const err = await engine.runTurn(req("three"), signal, undefined).catch((e: unknown) => e);
+    expect(ConnectError.from(err).code).toBe(Code.ResourceExhausted);
+    expect(ConnectError.from(err).rawMessage).toContain("has reached 2 versions");
+  });
+});

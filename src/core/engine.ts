@@ -46,7 +46,10 @@ export interface TurnRequest {
   /** The client's turn id; empty when the client sent none. */
   turnId: string;
   input: TurnInput;
+  /** The tenant a new session belongs to; unless `anyTenant`, also the only tenant whose sessions the turn may touch. */
   tenant: string;
+  /** True when the caller may touch every tenant's sessions (no authentication, or an operator). */
+  anyTenant?: boolean;
   /** Metadata passed through to the agent (trace context, channel). */
   metadata: Record<string, string>;
   /** More input for the turn's first agent, appended to `input.text` as it streams in. */
@@ -92,6 +95,8 @@ export interface TurnObserver {
 export interface TurnRecord {
   sessionId: string;
   turnId: string;
+  /** The flow the session follows (empty when the turn failed before that was known). */
+  flow: string;
   agent: string;
   stage: string;
   status: "ok" | "failed" | "replayed" | "interrupted";
@@ -122,12 +127,19 @@ export interface EngineOptions {
   commitAttempts?: number;
   /** The largest session state, in bytes of JSON (default 256 KiB). */
   maxStateBytes?: number;
+  /** The most versions a session may have (default 10,000). */
+  maxSessionVersions?: number;
 }
 
 /**
  * defaultMaxStateBytes bounds a session's state unless configured otherwise.
  */
 export const defaultMaxStateBytes = 256 * 1024;
+
+/**
+ * defaultMaxSessionVersions bounds a session's length unless configured otherwise.
+ */
+export const defaultMaxSessionVersions = 10_000;
 
 /**
  * TurnState is what a running turn has streamed so far: its input (with
@@ -142,6 +154,8 @@ interface TurnState {
 /** Attempt records how far one run of a turn got, for failure reports. */
 interface Attempt {
   existing: Session | undefined;
+  /** The flow of the session, once known. */
+  flow: string;
   plan: TurnPlan | undefined;
   /** Which run of the turn this is, from 1; agents see it as TurnStart.attempt. */
   number: number;
@@ -170,6 +184,19 @@ function checkStateSize(session: Session, limit: number): void {
 }
 
 const utf8 = new TextEncoder();
+
+/**
+ * checkSessionLength refuses a turn on a session that has as many versions
+ * as a session may have.
+ */
+function checkSessionLength(session: Session | undefined, limit: number): void {
+  if (session !== undefined && session.version >= BigInt(limit)) {
+    throw new ConnectError(
+      `session ${session.id} has reached ${session.version} versions, the most a session may have; start a new session (or fork this one)`,
+      Code.ResourceExhausted,
+    );
+  }
+}
 
 /**
  * Engine runs conversation turns: it picks the stage and agent, calls the
@@ -225,7 +252,7 @@ export class Engine {
         return observer.output?.(delta, agent);
       },
     };
-    const attempt: Attempt = { existing: undefined, plan: undefined, number: 1, begun: false };
+    const attempt: Attempt = { existing: undefined, flow: "", plan: undefined, number: 1, begun: false };
     for (;;) {
       try {
         const result = await this.attemptTurn(req, turnId, signal, deadline, watched, startedAt, attempt);
@@ -234,6 +261,7 @@ export class Engine {
         this.report({
           sessionId: result.sessionId,
           turnId,
+          flow: result.session?.flowId ?? attempt.flow,
           agent: result.agent,
           stage: result.stageCompleted,
           status: result.replayed ? "replayed" : result.interrupted ? "interrupted" : failed ? "failed" : "ok",
@@ -261,6 +289,7 @@ export class Engine {
         this.report({
           sessionId: req.sessionId,
           turnId,
+          flow: attempt.flow,
           agent: attempt.plan?.agent ?? "",
           stage: attempt.plan?.stage.name ?? attempt.existing?.stage ?? "",
           status: "failed",
@@ -300,15 +329,19 @@ export class Engine {
     attempt.stageFailure = undefined;
     attempt.heard = undefined;
     attempt.begun = false;
+    const existing = await store.get(req.sessionId);
+    // Another tenant's session reads as missing: its existence is not told.
+    if (existing !== undefined && !req.anyTenant && existing.tenant !== req.tenant) throw notFound(`session ${req.sessionId}`);
     if (req.turnId !== "") {
       const replay = await store.turnResult(req.sessionId, req.turnId);
       if (replay !== undefined) return { ...replay, replayed: true };
     }
-    const existing = await store.get(req.sessionId);
     attempt.existing = existing;
     await observer.begin?.(turnId, existing?.version ?? 0n);
     attempt.begun = true;
     const flow = this.flowFor(existing, req);
+    attempt.flow = flow.id;
+    checkSessionLength(existing, this.opts.maxSessionVersions ?? defaultMaxSessionVersions);
     const before =
       existing ??
       newSession(flow, { id: req.sessionId, accountId: req.accountId, tenant: req.tenant, now: startedAt });

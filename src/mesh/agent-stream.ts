@@ -103,6 +103,12 @@ function agentError(call: AgentCall, endpoint: string, e: unknown, delivered: bo
   const who = `agent ${call.agent} at ${endpoint}`;
   const after = delivered ? " after it had sent output; the turn was not retried because that output had already reached the caller" : "";
   if (call.signal.aborted) {
+    // The caller's own deadline may fire a moment before the call's: that
+    // is the turn running out of time, not a cancellation.
+    const reason: unknown = call.signal.reason;
+    if (reason instanceof ConnectError && reason.code === Code.DeadlineExceeded) {
+      return new ConnectError(`${who} did not finish within ${Math.round(call.timeoutMs)}ms`, Code.DeadlineExceeded, undefined, undefined, err);
+    }
     return new ConnectError(`the turn was cancelled while ${who} was working`, Code.Canceled, undefined, undefined, err);
   }
   if (err.code === Code.DeadlineExceeded || (expired && (err.code === Code.Canceled || err.code === Code.Unavailable))) {

@@ -19,7 +19,7 @@ import {
 } from "../gen/switchboard/v1/agent_pb.js";
 import { AgentResultSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { healthService, HealthStatus, ServingStatus } from "../server/health.js";
-import { HttpServer } from "../server/http-server.js";
+import { HttpServer, type ServerTls } from "../server/http-server.js";
 import { Reflector, reflectionServices } from "../server/reflection.js";
 import { Registration, type RegistrationOptions } from "./registration.js";
 
@@ -73,6 +73,8 @@ export interface AgentOptions {
    * heartbeat, and deregister on close.
    */
   register?: RegistrationOptions;
+  /** Serve TLS with this certificate; with `clientCa`, only to clients whose certificate it signed (mutual TLS). */
+  tls?: ServerTls;
 }
 
 /**
@@ -121,11 +123,15 @@ export async function serveAgent(opts: AgentOptions): Promise<RunningAgent> {
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
   const host = opts.host ?? "127.0.0.1";
-  const server = new HttpServer(connectNodeAdapter({ routes }), { host, port: opts.port ?? 0 });
+  const server = new HttpServer(connectNodeAdapter({ routes }), {
+    host,
+    port: opts.port ?? 0,
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
+  });
   const port = await server.listen();
   health.set("", ServingStatus.SERVING);
   health.set(AgentService.typeName, ServingStatus.SERVING);
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const url = `${opts.tls !== undefined ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   let registration: Registration | undefined;
   if (opts.register !== undefined) {
     registration = new Registration(card, opts.register.endpoint ?? url, opts.register);

@@ -14,11 +14,12 @@ import {
   WatchSessionResponseSchema,
 } from "../gen/switchboard/v1/orchestrator_pb.js";
 import type { TurnRequest } from "../core/engine.js";
-import { codeName, invalidArgument, unavailable } from "../core/errors.js";
+import { codeName, invalidArgument, notFound, unavailable } from "../core/errors.js";
 import { validateId, validateOptionalId } from "../core/ids.js";
 import { type Heard, Interruption } from "../core/interruption.js";
 import { event, type EventKind } from "../core/session-events.js";
 import { EventQueue } from "./event-queue.js";
+import { mayAccess, tenantScopeOf } from "./identity.js";
 import type { InFlight } from "./in-flight.js";
 import { InputChannel } from "./input-channel.js";
 import { inputLimits, turnRequest } from "./orchestrator-service.js";
@@ -35,6 +36,18 @@ export interface StreamingDeps {
   streamBufferBytes: number;
   /** Tells whether an agent's card declares it takes audio input. */
   acceptsAudio: (agent: string) => Promise<boolean>;
+  /** The tenant of a session, or undefined when it does not exist. */
+  tenantOf: (sessionId: string) => Promise<string | undefined>;
+}
+
+/**
+ * checkTenant refuses a session of another tenant as if it did not exist.
+ */
+async function checkTenant(deps: StreamingDeps, sessionId: string, ctx: HandlerContext): Promise<void> {
+  const scope = tenantScopeOf(ctx);
+  if (scope.anyTenant) return;
+  const tenant = await deps.tenantOf(sessionId);
+  if (tenant !== undefined && !mayAccess(scope, tenant)) throw notFound(`session ${sessionId}`);
 }
 
 /**
@@ -75,6 +88,7 @@ async function* watch(
 ): AsyncGenerator<WatchSessionResponse> {
   validateId("session_id", sessionId);
   if (afterSeq !== undefined && afterSeq < 0n) throw invalidArgument("after_seq", "must not be negative");
+  await checkTenant(deps, sessionId, ctx);
   const queue = new EventQueue(deps.streamBufferBytes);
   // The replay fills the queue while this generator drains it.
   void deps.hub.watch(sessionId, queue, afterSeq, ctx.signal).catch((e: unknown) => queue.fail(ConnectError.from(e)));
@@ -161,6 +175,7 @@ class ConverseStream implements Owner {
     if (open.resumeAfterSeq !== undefined && open.resumeAfterSeq < 0n) {
       throw invalidArgument("open.resume_after_seq", "must not be negative");
     }
+    if (open.sessionId !== "") await checkTenant(this.deps, open.sessionId, this.ctx);
     this.open = open;
     this.sessionId = open.sessionId || this.deps.newId();
     await this.deps.hub.open(this.sessionId, this, open.resumeAfterSeq, this.ctx.signal);

@@ -29,6 +29,19 @@ export interface ListenOptions {
    * ping is not answered by the next one is closed.
    */
   keepaliveMs?: number;
+  /** Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) instead of clear text. */
+  tls?: ServerTls;
+}
+
+/**
+ * ServerTls is the server's certificate and, to require client
+ * certificates (mutual TLS), the CA that signs them.
+ */
+export interface ServerTls {
+  cert: Buffer | string;
+  key: Buffer | string;
+  /** CA certificates that client certificates must chain to; set to require client certificates. */
+  clientCa?: Buffer | string;
 }
 
 /**
@@ -40,21 +53,26 @@ export interface ListenOptions {
 export class HttpServer {
   private readonly listener: net.Server;
   private readonly h1: http.Server;
-  private readonly h2: http2.Http2Server;
+  private readonly h2: http2.Http2Server | http2.Http2SecureServer;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(handler: RequestHandler, private readonly opts: ListenOptions) {
-    this.h2 = http2.createServer(
-      {
-        settings: {
-          initialWindowSize: 1 << 20,
-          maxConcurrentStreams: 10_000,
-          ...opts.http2Settings,
-        },
-      },
-      handler,
-    );
+    const settings = { initialWindowSize: 1 << 20, maxConcurrentStreams: 10_000, ...opts.http2Settings };
+    const tls = opts.tls;
+    this.h2 =
+      tls === undefined
+        ? http2.createServer({ settings }, handler)
+        : http2.createSecureServer(
+            {
+              settings,
+              allowHTTP1: true,
+              cert: tls.cert,
+              key: tls.key,
+              ...(tls.clientCa !== undefined ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+            },
+            handler,
+          );
     this.h2.on("session", (session) => {
       // A larger connection window lets many streams run at full speed.
       session.setLocalWindowSize?.(8 << 20);
@@ -67,12 +85,24 @@ export class HttpServer {
     });
     this.h1 = http.createServer(handler);
     this.h1.keepAliveTimeout = 65_000;
-    this.listener = net.createServer((socket) => this.accept(socket));
+    if (tls === undefined) {
+      this.listener = net.createServer((socket) => this.accept(socket));
+    } else {
+      // TLS picks the protocol by ALPN: the secure server is the listener.
+      this.listener = this.h2 as unknown as net.Server;
+      this.listener.on("secureConnection", (socket: net.Socket) => this.track(socket));
+      // A failed handshake (a wrong client certificate) ends that connection only.
+      this.listener.on("tlsClientError", () => {});
+    }
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
   }
 
   private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
+    this.track(socket);
     socket.once("error", () => socket.destroy());
     socket.once("readable", () => {
       const head: Buffer | null = socket.read();

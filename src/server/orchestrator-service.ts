@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   DeleteSessionResponseSchema,
   ForkSessionResponseSchema,
@@ -21,8 +21,11 @@ import { validateId, validateOptionalId } from "../core/ids.js";
 import type { SessionStore } from "../core/ports.js";
 import type { SessionAdmin } from "../core/session-admin.js";
 import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalog.js";
+import { mayAccess, tenantScopeOf } from "./identity.js";
 import type { InFlight } from "./in-flight.js";
+import { checkStructDepth } from "./input-depth.js";
 import type { SessionHub } from "./session-hub.js";
+import type { TurnWrapper } from "./turn-gate.js";
 
 /**
  * Limits on a turn's input, checked before anything runs.
@@ -47,6 +50,10 @@ export interface OrchestratorDeps {
   inFlight: InFlight;
   /** Reads the flow directory again; see Orchestrator.reloadFlows. */
   reloadFlows: () => LoadedFlows;
+  /** Runs around every turn: rate limits, tracing. */
+  aroundTurn?: TurnWrapper;
+  /** The most versions a session may have; rollbacks beyond it are refused. */
+  maxSessionVersions?: number;
 }
 
 /**
@@ -54,9 +61,11 @@ export interface OrchestratorDeps {
  */
 export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl<typeof OrchestratorService>> {
   const { hub, admin, store, flows, inFlight, reloadFlows } = deps;
-  const sessionOrNotFound = async (id: string) => {
+  const aroundTurn: TurnWrapper = deps.aroundTurn ?? ((_turn, _ctx, run) => run());
+  // Another tenant's session reads as missing: its existence is not told.
+  const sessionOrNotFound = async (id: string, ctx: HandlerContext) => {
     const session = await store.get(validateId("session_id", id));
-    if (session === undefined) throw notFound(`session ${id}`);
+    if (session === undefined || !mayAccess(tenantScopeOf(ctx), session.tenant)) throw notFound(`session ${id}`);
     return session;
   };
   return {
@@ -68,58 +77,72 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
       }
       try {
         // A unary turn is a stream of events consumed to its end.
-        const run = await hub.runTurn(turn, ctx.signal, deadlineOf(ctx));
-        if ("error" in run) throw run.error;
-        return run.result;
+        return await aroundTurn(turn, ctx, async () => {
+          const run = await hub.runTurn(turn, ctx.signal, deadlineOf(ctx));
+          if ("error" in run) throw run.error;
+          return run.result;
+        });
       } finally {
         done();
       }
     },
 
-    async getSession(req) {
-      return create(GetSessionResponseSchema, { session: await sessionOrNotFound(req.sessionId) });
+    async getSession(req, ctx) {
+      return create(GetSessionResponseSchema, { session: await sessionOrNotFound(req.sessionId, ctx) });
     },
 
-    async listSessions(req) {
+    async listSessions(req, ctx) {
       if (req.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
+      const scope = tenantScopeOf(ctx);
       const page = await store.list(
-        req.status === SessionStatus.UNSPECIFIED ? {} : { status: req.status },
+        {
+          ...(req.status === SessionStatus.UNSPECIFIED ? {} : { status: req.status }),
+          ...(scope.anyTenant ? {} : { tenant: scope.tenant }),
+        },
         { pageSize: Math.min(req.pageSize || 50, 500), pageToken: req.pageToken },
       );
       return create(ListSessionsResponseSchema, { sessions: page.items, nextPageToken: page.nextPageToken });
     },
 
-    async listSteps(req) {
-      await sessionOrNotFound(req.sessionId);
+    async listSteps(req, ctx) {
+      await sessionOrNotFound(req.sessionId, ctx);
       if (req.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
       const page = await store.listSteps(req.sessionId, { pageSize: req.pageSize, pageToken: req.pageToken });
       return create(ListStepsResponseSchema, { steps: page.items, nextPageToken: page.nextPageToken });
     },
 
-    async listSnapshots(req) {
-      await sessionOrNotFound(req.sessionId);
+    async listSnapshots(req, ctx) {
+      await sessionOrNotFound(req.sessionId, ctx);
       if (req.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
       const page = await store.listSnapshots(req.sessionId, { pageSize: req.pageSize, pageToken: req.pageToken });
       return create(ListSnapshotsResponseSchema, { snapshots: page.items, nextPageToken: page.nextPageToken });
     },
 
-    async rollbackSession(req) {
+    async rollbackSession(req, ctx) {
       validateId("session_id", req.sessionId);
       if (req.version < 1n) throw invalidArgument("version", "must be 1 or more");
+      const current = await sessionOrNotFound(req.sessionId, ctx);
+      if (deps.maxSessionVersions !== undefined && current.version >= BigInt(deps.maxSessionVersions)) {
+        throw new ConnectError(
+          `session ${current.id} has reached ${current.version} versions, the most a session may have; fork it instead`,
+          Code.ResourceExhausted,
+        );
+      }
       return create(RollbackSessionResponseSchema, { session: await admin.rollback(req.sessionId, req.version) });
     },
 
-    async forkSession(req) {
+    async forkSession(req, ctx) {
       validateId("session_id", req.sessionId);
       validateOptionalId("new_session_id", req.newSessionId);
       if (req.version < 0n) throw invalidArgument("version", "must not be negative");
+      await sessionOrNotFound(req.sessionId, ctx);
       return create(ForkSessionResponseSchema, {
         session: await admin.fork(req.sessionId, req.version, req.newSessionId),
       });
     },
 
-    async deleteSession(req) {
-      validateId("session_id", req.sessionId);
+    async deleteSession(req, ctx) {
+      await sessionOrNotFound(req.sessionId, ctx);
       if (!(await store.delete(req.sessionId))) throw notFound(`session ${req.sessionId}`);
       return create(DeleteSessionResponseSchema, {});
     },
@@ -163,13 +186,15 @@ export function turnRequest(
   const metadata: Record<string, string> = {};
   const traceparent = ctx.requestHeader.get("traceparent");
   if (traceparent !== null) metadata["traceparent"] = traceparent;
+  const scope = tenantScopeOf(ctx);
   return {
     sessionId: req.sessionId,
     accountId: req.accountId,
     flowId: req.flowId,
     turnId: req.turnId,
     input,
-    tenant: "",
+    tenant: scope.tenant,
+    anyTenant: scope.anyTenant,
     metadata,
   };
 }
@@ -192,6 +217,7 @@ export function validateInput(input: TurnInput, streaming = false): void {
   if (input.event !== undefined && !namePattern.test(eventType)) {
     throw invalidArgument("input.event.type", `${JSON.stringify(eventType.slice(0, 40))} is not a valid event type (1 to 128 of A-Z a-z 0-9 . _ : / -)`);
   }
+  if (input.event?.data !== undefined) checkStructDepth("input.event.data", input.event.data);
   const entries = Object.entries(input.metadata);
   if (entries.length > inputLimits.metadataEntries) {
     throw invalidArgument("input.metadata", `${entries.length} entries, more than the limit of ${inputLimits.metadataEntries}`);

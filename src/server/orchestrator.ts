@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
-import { Engine, type TurnRecord } from "../core/engine.js";
+import { Engine } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
 import { unavailable } from "../core/errors.js";
@@ -24,6 +23,9 @@ import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
 import { orchestratorService } from "./orchestrator-service.js";
 import { Reflector, reflectionServices } from "./reflection.js";
+import type { Metrics } from "./metrics.js";
+import { operability, type OperabilityConfig } from "./operability.js";
+import { rpcHandler } from "./rpc-adapter.js";
 import { streamingService } from "./converse.js";
 import { registryService } from "./registry-service.js";
 import { defaultHubLimits, type HubLimits, SessionHub } from "./session-hub.js";
@@ -53,6 +55,8 @@ export interface OrchestratorConfig {
   streamLimits?: Partial<HubLimits>;
   /** Interval of HTTP/2 keepalive pings (default 30 s). */
   keepaliveMs?: number;
+  /** Security, limits and observability (auth, TLS, limits, metrics, redaction). */
+  operability?: OperabilityConfig;
   /** The session store; the embedded in-memory store when omitted. */
   store?: SessionStore;
   sessionTtlMs: number;
@@ -68,6 +72,9 @@ export interface OrchestratorConfig {
 export interface Orchestrator {
   readonly port: number;
   readonly health: HealthStatus;
+  /** The port of the metrics endpoint, when one is configured. */
+  readonly metricsPort: number | undefined;
+  readonly metrics: Metrics;
   /**
    * drain reports NOT_SERVING, refuses new turns, waits for running turns
    * (up to the drain timeout) and closes the server.
@@ -99,8 +106,8 @@ const servedServices = [
  */
 export async function startOrchestrator(config: OrchestratorConfig): Promise<Orchestrator> {
   const log = config.logger;
-  const turnLog = log.child({ component: "turn" });
-  const store = config.store ?? new MemoryStore();
+  const ops = operability(config.operability ?? {}, log);
+  const store = ops.wrapStore(config.store ?? new MemoryStore());
   const meshLog = log.child({ component: "mesh" });
   const registryStore = config.registryStore ?? new MemoryRegistryStore();
   const registry = new Registry({
@@ -111,6 +118,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   });
   await registry.start();
   const mesh = new Mesh(registry, {
+    transport: ops.agentTransport,
     ...config.mesh,
     onEvent: (e) => (e.state === "closed" || e.state === "serving" ? meshLog.info(e, "instance state") : meshLog.warn(e, "instance state")),
   });
@@ -138,16 +146,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const newId = () => randomUUID();
   const engine = new Engine({
     store,
-    invoker: mesh,
+    invoker: ops.wrapInvoker(mesh),
     flows: config.flows,
     clock: systemClock,
     newId,
     sessionTtlMs: config.sessionTtlMs,
     defaultAgentTimeoutMs: config.agentTimeoutMs,
-    onTurn: (r: TurnRecord) => {
-      if (r.status === "failed") turnLog.warn(r, "turn failed");
-      else turnLog.info(r, "turn");
-    },
+    maxStateBytes: ops.limits.maxStateBytes,
+    maxSessionVersions: ops.limits.maxSessionVersions,
+    onTurn: (r) => ops.onTurn(r),
   });
   const admin = new SessionAdmin(store, systemClock, newId, config.sessionTtlMs);
   const inFlight = new InFlight();
@@ -166,13 +173,23 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
     router.service(OrchestratorService, {
-      ...orchestratorService({ hub, admin, store, flows: config.flows, inFlight, reloadFlows }),
+      ...orchestratorService({
+        hub,
+        admin,
+        store,
+        flows: config.flows,
+        inFlight,
+        reloadFlows,
+        aroundTurn: ops.aroundTurn,
+        maxSessionVersions: ops.limits.maxSessionVersions,
+      }),
       ...streamingService({
         hub,
         inFlight,
         newId,
         streamBufferBytes: limits.streamBufferBytes,
         acceptsAudio: (agent) => cards.acceptsAudio(agent),
+        tenantOf: async (sessionId) => (await store.get(sessionId))?.tenant,
       }),
     });
     router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));
@@ -180,16 +197,20 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const server = new HttpServer(connectNodeAdapter({ routes }), {
+  const handler = rpcHandler({ routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes });
+  const server = new HttpServer(handler, {
     host: config.host,
     port: config.port,
+    ...ops.listen,
     ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
   });
   const port = await server.listen();
+  const metricsPort = await ops.metricsServer?.listen();
+  if (metricsPort !== undefined) log.info({ port: metricsPort }, "metrics listening");
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
   health.set(RegistryService.typeName, ServingStatus.SERVING);
   health.set("", ServingStatus.SERVING);
-  log.info({ port, host: config.host, agents: registry.instances().map((i) => `${i.name}=${i.endpoint}`), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
+  log.info({ port, host: config.host, tls: ops.listen.tls !== undefined, auth: config.operability?.auth !== undefined, agents: registry.instances().map((i) => `${i.name}=${i.endpoint}`), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
 
   let draining: Promise<void> | undefined;
   const drain = async () => {
@@ -210,12 +231,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     registry.stop();
     mesh.close();
     await registryStore.close();
+    await ops.metricsServer?.close();
     await store.close();
     log.info("stopped");
   };
   return {
     port,
     health,
+    metricsPort,
+    metrics: ops.metrics,
     drain: () => (draining ??= drain()),
     reloadFlows,
   };

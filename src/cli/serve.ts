@@ -1,0 +1,131 @@
+import { contactCentreAgents } from "../../agents/contact-centre/index.js";
+import { echoAgent } from "../../agents/echo/agent.js";
+import { createLogger, type Logger } from "../log.js";
+import { serveAgent } from "../sdk/index.js";
+import { MongoRegistryStore } from "../store/mongo-registry-store.js";
+import { MongoStore } from "../store/mongo-store.js";
+import { FlowCatalog } from "../server/flow-catalog.js";
+import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
+import { type Command, UsageError } from "./command.js";
+import { loadServeSettings, type ServeConfig, serveConfig, serveUsage } from "./serve-config.js";
+
+async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
+  const flows = new FlowCatalog(c.defaultFlow);
+  flows.loadDirectory(c.flowsDir);
+  if (flows.get(c.defaultFlow, "") === undefined) {
+    throw new UsageError(`--default-flow: no flow ${JSON.stringify(c.defaultFlow)} in ${c.flowsDir}`);
+  }
+  const storeLog = log.child({ component: "store" });
+  const store =
+    c.mongoUri === ""
+      ? undefined
+      : await MongoStore.open({
+          uri: c.mongoUri,
+          database: c.database,
+          onBackgroundError: (err, what) => storeLog.warn({ err, what }, "session store background work failed"),
+        });
+  if (store !== undefined) storeLog.info({ database: store.databaseName }, "sessions are kept in MongoDB");
+  const orchestrator = await startOrchestrator({
+    ...(store ? { store } : {}),
+    // Replicas sharing the database share the agent registry too.
+    ...(c.mongoUri !== "" ? { registryStore: new MongoRegistryStore({ uri: c.mongoUri, database: c.database }) } : {}),
+    host: c.host,
+    port: c.port,
+    flows,
+    agents: [...c.agents, ...c.mesh.instances],
+    mesh: c.mesh.mesh,
+    registryToken: c.mesh.registryToken,
+    registryRefreshMs: c.mesh.registryRefreshMs,
+    keepaliveMs: c.keepaliveMs,
+    streamLimits: c.streamLimits,
+    sessionTtlMs: c.sessionTtlMs,
+    agentTimeoutMs: c.agentTimeoutMs,
+    drainTimeoutMs: c.drainTimeoutMs,
+    logger: log,
+    operability: c.operability,
+  });
+  // SIGTERM (and Ctrl-C) drain: running turns finish, then the process exits 0.
+  const stop = (signal: string) => {
+    log.info({ signal }, "shutting down");
+    orchestrator.drain().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e }, "drain failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  // SIGHUP reloads the flow directory; a bad file changes nothing (and is logged).
+  process.on("SIGHUP", () => {
+    try {
+      orchestrator.reloadFlows();
+    } catch {
+      // Logged by reloadFlows; the server keeps the flows it had.
+    }
+  });
+  return orchestrator;
+}
+
+/**
+ * serveCommand runs the orchestrator until SIGTERM.
+ */
+export const serveCommand: Command = {
+  name: ["serve"],
+  summary: "run the orchestrator",
+  usage: serveUsage("serve"),
+  async run(argv, io) {
+    const { settings } = loadServeSettings(argv, io.env);
+    const c = serveConfig(settings, io.env);
+    await serve(c, createLogger({ level: c.logLevel, redactor: c.redactor }));
+    return 0;
+  },
+};
+
+/**
+ * demoCommand runs the orchestrator with the sample echo agent in the same
+ * process, and says how to talk to it.
+ */
+export const demoCommand: Command = {
+  name: ["demo"],
+  summary: "run the orchestrator with the sample agents (echo, and the contact-centre flow's)",
+  usage: serveUsage("demo"),
+  async run(argv, io) {
+    const { settings } = loadServeSettings(argv, io.env);
+    const c = serveConfig(settings, io.env);
+    const log = createLogger({ level: c.logLevel, redactor: c.redactor });
+    const samples = [];
+    for (const sample of [echoAgent, ...contactCentreAgents]) {
+      const agent = await serveAgent({ ...sample, host: "127.0.0.1" });
+      log.debug({ agent: agent.card.name, url: agent.url }, "sample agent listening");
+      samples.push({ name: agent.card.name, endpoint: agent.url });
+    }
+    log.info({ agents: samples.map((a) => a.name) }, "sample agents listening");
+    const orchestrator = await serve({ ...c, agents: [...c.agents, ...samples] }, log);
+    const addr = `${c.host.includes(":") ? `[${c.host}]` : c.host}:${orchestrator.port}`;
+    io.err.write(`
+Switchboard is running on ${addr} with the sample agents (embedded in-memory store).
+Talk to it with grpcurl:
+
+  grpcurl -plaintext ${addr} list
+  grpcurl -plaintext -d '{"session_id":"demo-1","input":{"text":"hello"}}' ${addr} switchboard.v1.OrchestratorService/SendTurn
+  grpcurl -plaintext -d '{"session_id":"demo-1"}' ${addr} switchboard.v1.OrchestratorService/GetSession
+
+or with curl (Connect protocol, JSON over HTTP/1.1):
+
+  curl -s -H 'Content-Type: application/json' -d '{"sessionId":"demo-1","input":{"text":"hi again"}}' http://${addr}/switchboard.v1.OrchestratorService/SendTurn
+
+The contact-centre flow (flows/contact-centre.yaml; the README walks through it):
+
+  grpcurl -plaintext -d '{"session_id":"call-1","flow_id":"contact-centre","input":{"text":"hello"}}' ${addr} switchboard.v1.OrchestratorService/SendTurn
+
+or with the switchboard command:
+
+  npx switchboard sessions show demo-1 --server http://${addr}
+
+Press Ctrl-C to stop.
+`);
+    return 0;
+  },
+};

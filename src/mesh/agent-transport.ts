@@ -1,0 +1,109 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { TransportFactory } from "./connection-pool.js";
+
+/**
+ * AgentTls is how the orchestrator connects to agents over TLS: the CA
+ * that signs the agents' certificates and, for mutual TLS, the
+ * orchestrator's own client certificate. It applies to `https://` agent
+ * endpoints.
+ */
+export interface AgentTls {
+  /** CA certificates agents' certificates must chain to; the system's CAs when unset. */
+  ca?: Buffer | string;
+  /** The client certificate presented to agents (mutual TLS). */
+  cert?: Buffer | string;
+  /** The client certificate's private key. */
+  key?: Buffer | string;
+}
+
+/**
+ * AgentTransportOptions configure the transport to agents.
+ */
+export interface AgentTransportOptions {
+  tls?: AgentTls;
+  /** Interceptors for every agent call (e.g. trace headers). */
+  interceptors?: Interceptor[];
+}
+
+/**
+ * agentTransport is the TransportFactory for agents: Connect's gRPC
+ * transport over one HTTP/2 connection per endpoint, kept alive with pings,
+ * with TLS settings for `https://` endpoints.
+ */
+export function agentTransport(opts: AgentTransportOptions = {}): TransportFactory {
+  const tls = opts.tls;
+  return (endpoint) => {
+    const nodeOptions =
+      tls !== undefined && endpoint.startsWith("https:")
+        ? {
+            ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+            ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+            ...(tls.key !== undefined ? { key: tls.key } : {}),
+          }
+        : {};
+    const sessionManager = new Http2SessionManager(
+      endpoint,
+      { pingIntervalMs: 15_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 5 * 60_000 },
+      nodeOptions,
+    );
+    return {
+      transport: createGrpcTransport({
+        baseUrl: endpoint,
+        sessionManager,
+        interceptors: [connectionErrors, ...(opts.interceptors ?? [])],
+      }),
+      close: () => sessionManager.abort(),
+    };
+  };
+}
+
+const tlsCodes = /^(ERR_SSL_|ERR_TLS_)|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+/**
+ * connectionError turns a failure of the connection itself into
+ * UNAVAILABLE with the reason: a TLS handshake that failed (an untrusted
+ * certificate, a client certificate the agent refused), or a stream the
+ * agent's side reset while the caller still wanted it. Connect reports
+ * these as INTERNAL or CANCELED, which would read as an agent bug or a
+ * cancelled turn.
+ */
+export function connectionError(e: unknown, signal: AbortSignal, tls = false): unknown {
+  if (!(e instanceof ConnectError)) return e;
+  const cause = e.cause as { code?: unknown; message?: unknown } | undefined;
+  const causeCode = typeof cause?.code === "string" ? cause.code : "";
+  if (tlsCodes.test(causeCode)) {
+    return new ConnectError(`TLS with the agent failed (${causeCode}): ${String(cause?.message ?? e.rawMessage).split(":").slice(-2).join(":").trim() || e.rawMessage}; check the CA and client certificate settings`, Code.Unavailable, undefined, undefined, e);
+  }
+  // A stream the agent's side reset (CANCEL while the caller still wants
+  // it) is the mesh's to judge: it knows whether output already went out.
+  if (tls && e.code === Code.Canceled && !signal.aborted) {
+    return new ConnectError(
+      `the agent's side closed the stream (${e.rawMessage}); if the agent requires client certificates, check the orchestrator's`,
+      Code.Unavailable,
+      undefined,
+      undefined,
+      e,
+    );
+  }
+  return e;
+}
+
+const connectionErrors: Interceptor = (next) => async (req) => {
+  try {
+    const res = await next(req);
+    if (!res.stream) return res;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* res.message;
+        } catch (e) {
+          throw connectionError(e, req.signal, req.url.startsWith("https:"));
+        }
+      })(),
+    };
+  } catch (e) {
+    throw connectionError(e, req.signal, req.url.startsWith("https:"));
+  }
+};
