@@ -4,6 +4,7 @@ import { serveAgent } from "../sdk/index.js";
 import { echoAgent } from "../../agents/echo/agent.js";
 import { conformanceMain } from "../conformance/cli.js";
 import { createLogger, type Logger } from "../log.js";
+import { grpcJsTransport } from "../mesh/grpc-js-transport.js";
 import { MongoStore } from "../store/mongo-store.js";
 import { FlowCatalog, FlowLoadError } from "../server/flow-catalog.js";
 import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
@@ -29,6 +30,8 @@ Options (each also read from the environment variable shown; flags win):
   --session-ttl SECONDS    idle time before a session expires  SWITCHBOARD_SESSION_TTL 3600
   --agent-timeout SECONDS  default agent budget per turn       SWITCHBOARD_AGENT_TIMEOUT 30
   --drain-timeout SECONDS  longest wait for running turns on SIGTERM  SWITCHBOARD_DRAIN_TIMEOUT 30
+  --agent-transport KIND   connect|grpc-js: the wire stack for agent calls
+                           SWITCHBOARD_AGENT_TRANSPORT connect
   --mongodb-uri URI        keep sessions in MongoDB   MONGODB_URI          (embedded in-memory store)
   --db NAME                MongoDB database   SWITCHBOARD_DB   the URI's database, else switchboard
   --log-level LEVEL        trace|debug|info|warn|error  SWITCHBOARD_LOG_LEVEL info
@@ -47,6 +50,7 @@ interface ServeSettings {
   sessionTtlMs: number;
   agentTimeoutMs: number;
   drainTimeoutMs: number;
+  agentTransport: AgentTransportKind;
   mongoUri: string;
   database: string;
   logLevel: string;
@@ -66,6 +70,7 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
       "session-ttl": { type: "string" },
       "agent-timeout": { type: "string" },
       "drain-timeout": { type: "string" },
+      "agent-transport": { type: "string" },
       "mongodb-uri": { type: "string" },
       db: { type: "string" },
       "log-level": { type: "string" },
@@ -101,10 +106,18 @@ function settings(argv: string[], env: NodeJS.ProcessEnv): ServeSettings & { hel
     sessionTtlMs: seconds("session-ttl", values["session-ttl"] ?? env["SWITCHBOARD_SESSION_TTL"], 3600),
     agentTimeoutMs: seconds("agent-timeout", values["agent-timeout"] ?? env["SWITCHBOARD_AGENT_TIMEOUT"], 30),
     drainTimeoutMs: seconds("drain-timeout", values["drain-timeout"] ?? env["SWITCHBOARD_DRAIN_TIMEOUT"], 30),
+    agentTransport: agentTransportKind(values["agent-transport"] ?? env["SWITCHBOARD_AGENT_TRANSPORT"] ?? "connect"),
     mongoUri: values["mongodb-uri"] ?? env["MONGODB_URI"] ?? "",
     database: values.db ?? env["SWITCHBOARD_DB"] ?? "",
     logLevel: values["log-level"] ?? env["SWITCHBOARD_LOG_LEVEL"] ?? "info",
   };
+}
+
+type AgentTransportKind = "connect" | "grpc-js";
+
+function agentTransportKind(v: string): AgentTransportKind {
+  if (v === "connect" || v === "grpc-js") return v;
+  throw new UsageError(`--agent-transport: ${JSON.stringify(v)} is not one of connect, grpc-js`);
 }
 
 async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
@@ -132,6 +145,7 @@ async function serve(s: ServeSettings, log: Logger): Promise<Orchestrator> {
     sessionTtlMs: s.sessionTtlMs,
     agentTimeoutMs: s.agentTimeoutMs,
     drainTimeoutMs: s.drainTimeoutMs,
+    ...(s.agentTransport === "grpc-js" ? { agentTransport: grpcJsTransport } : {}),
     logger: log,
   });
   // SIGTERM (and Ctrl-C) drain: running turns finish, then the process exits 0.

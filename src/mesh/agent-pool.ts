@@ -9,6 +9,7 @@ import {
 import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
 import { markRetryable } from "../core/errors.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "../core/ports.js";
+import { noDelayConnection } from "./no-delay.js";
 
 /**
  * TransportFactory makes the transport for one agent endpoint. The default
@@ -19,7 +20,8 @@ export type TransportFactory = (endpoint: string) => Transport;
 
 /**
  * grpcTransport is the default TransportFactory: one HTTP/2 connection per
- * endpoint, kept alive with pings and reused by every turn.
+ * endpoint (Nagle off, see noDelayConnection), kept alive with pings and
+ * reused by every turn.
  */
 export const grpcTransport: TransportFactory = (endpoint) =>
   createGrpcTransport({
@@ -27,6 +29,7 @@ export const grpcTransport: TransportFactory = (endpoint) =>
     pingIntervalMs: 15_000,
     pingTimeoutMs: 10_000,
     idleConnectionTimeoutMs: 5 * 60_000,
+    nodeOptions: { createConnection: noDelayConnection },
   });
 
 /**

@@ -8,7 +8,7 @@ import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { Engine, type TurnRecord } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
-import { AgentPool } from "../mesh/agent-pool.js";
+import { AgentPool, type TransportFactory } from "../mesh/agent-pool.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { Logger } from "../log.js";
 import type { FlowCatalog } from "./flow-catalog.js";
@@ -28,6 +28,8 @@ export interface OrchestratorConfig {
   flows: FlowCatalog;
   /** Statically configured agent instances. */
   agents: Array<{ name: string; endpoint: string }>;
+  /** The wire stack for agent calls; Connect's gRPC transport when omitted. */
+  agentTransport?: TransportFactory;
   /** The session store; the embedded in-memory store when omitted. */
   store?: SessionStore;
   sessionTtlMs: number;
@@ -69,7 +71,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const log = config.logger;
   const turnLog = log.child({ component: "turn" });
   const store = config.store ?? new MemoryStore();
-  const pool = new AgentPool();
+  const pool = new AgentPool(config.agentTransport);
   for (const { name, endpoint } of config.agents) pool.add(name, endpoint);
   const newId = () => randomUUID();
   const engine = new Engine({
