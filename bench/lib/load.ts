@@ -18,7 +18,7 @@ export interface LoadOptions {
 
 /**
  * LoadResult is what a load measured: latencies and first-delta times of
- * the turns that started and finished in the measured window.
+ * the turns that finished in the measured window (however long they took).
  */
 export interface LoadResult {
   latencies: number[];
@@ -40,20 +40,20 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let firstError: string | undefined;
   const t0 = performance.now();
   const measureFrom = t0 + opts.warmupMs;
-  const stopAt = measureFrom + opts.durationMs;
-  let measuring = false;
+  // A system slower than the window still gets measured: the window
+  // stretches (up to a minute) until one turn finished in it.
+  let stopAt = measureFrom + opts.durationMs;
+  const hardStop = stopAt + 60_000;
   let completed = 0;
+  const timer = setTimeout(() => opts.onMeasureStart?.(), opts.warmupMs);
   const user = async (vu: number) => {
-    for (let n = 0; performance.now() < stopAt; n++) {
+    for (let n = 0; performance.now() < (completed === 0 && errors === 0 ? hardStop : stopAt); n++) {
       const start = performance.now();
-      if (!measuring && start >= measureFrom) {
-        measuring = true;
-        opts.onMeasureStart?.();
-      }
       try {
         const timing = await opts.turn(vu, n);
         const end = performance.now();
-        if (start >= measureFrom && end <= stopAt) {
+        if (end >= measureFrom && completed === 0 && end > stopAt) stopAt = end;
+        if (end >= measureFrom && end <= stopAt) {
           latencies.push(end - start);
           if (timing.ttfd !== undefined) ttfds.push(timing.ttfd);
         }
@@ -67,12 +67,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, (_, vu) => user(vu)));
+  clearTimeout(timer);
   return {
     latencies,
     ttfds,
     errors,
     ...(firstError !== undefined ? { firstError } : {}),
-    throughput: completed / (opts.durationMs / 1000),
-    measuredMs: opts.durationMs,
+    throughput: completed / ((stopAt - measureFrom) / 1000),
+    measuredMs: stopAt - measureFrom,
   };
 }
