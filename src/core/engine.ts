@@ -230,11 +230,8 @@ export class Engine {
   ): Promise<SendTurnResponse> {
     const { store } = this.opts;
     attempt.plan = undefined;
-    if (req.turnId !== "") {
-      const replay = await store.turnResult(req.sessionId, req.turnId);
-      if (replay !== undefined) return { ...replay, replayed: true };
-    }
-    const existing = await store.get(req.sessionId);
+    const { session: existing, replay } = await store.load(req.sessionId, req.turnId);
+    if (replay !== undefined) return { ...replay, replayed: true };
     attempt.existing = existing;
     const flow = this.flowFor(existing, req);
     const before =
