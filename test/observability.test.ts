@@ -77,7 +77,7 @@ describe("metrics endpoint", () => {
     expect(value(text, 'switchboard_turn_duration_seconds_bucket{le="+Inf",flow="assistant",status="ok"}')).toBe(4);
     expect(value(text, 'switchboard_agent_call_duration_seconds_count{agent="echo",outcome="ok"}')).toBe(4);
     expect(value(text, 'switchboard_store_operation_duration_seconds_count{operation="commit",outcome="ok"}')).toBe(4);
-    expect(value(text, 'switchboard_store_operation_duration_seconds_count{operation="get",outcome="ok"}')).toBeGreaterThanOrEqual(5);
+    expect(value(text, 'switchboard_store_operation_duration_seconds_count{operation="load",outcome="ok"}')).toBeGreaterThanOrEqual(5);
     expect(value(text, 'switchboard_open_streams{method="switchboard.v1.OrchestratorService/SendTurn"}')).toBe(0);
     expect(value(text, 'switchboard_agent_retries_total{agent="echo"}')).toBe(2);
     expect(value(text, 'switchboard_breaker_state{agent="echo",instance="http://10.0.0.7:7001"}')).toBe(2);
@@ -156,7 +156,7 @@ describe("tracing", () => {
     expect(turn?.attributes["switchboard.session_id"]).toBe("traced-1");
     expect(turn?.attributes["switchboard.stage"]).toBe("greeting");
     const children = spans.filter((s) => s.parentSpanContext?.spanId === turn?.spanContext().spanId).map((s) => s.name);
-    expect(children).toContain("switchboard.store.get");
+    expect(children).toContain("switchboard.store.load");
     expect(children).toContain("switchboard.store.commit");
     expect(children).toContain("switchboard.agent echo");
     for (const s of spans) expect(s.spanContext().traceId).toBe(traceId);

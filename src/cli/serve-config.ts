@@ -43,6 +43,7 @@ export const serveOptions: Option[] = [
   { key: "sessionTtl", flag: "session-ttl", env: "SWITCHBOARD_SESSION_TTL", kind: "seconds", default: 3600, help: "seconds a session may sit idle before it expires" },
   { key: "agentTimeout", flag: "agent-timeout", env: "SWITCHBOARD_AGENT_TIMEOUT", kind: "seconds", default: 30, help: "seconds an agent has per turn, unless the stage or the caller's deadline says less" },
   { key: "drainTimeout", flag: "drain-timeout", env: "SWITCHBOARD_DRAIN_TIMEOUT", kind: "seconds", default: 30, help: "seconds SIGTERM waits for running turns" },
+  { key: "agentTransport", flag: "agent-transport", env: "SWITCHBOARD_AGENT_TRANSPORT", kind: "string", default: "connect", help: "wire stack of agent calls: connect (Connect's gRPC transport) or grpc-js (a Connect transport over a grpc-js channel; clear text only); see bench/README.md" },
   { key: "agentsFile", flag: "agents-file", env: "SWITCHBOARD_AGENTS_FILE", kind: "string", default: "", shown: "none", help: "static agents and per-agent limits (JSON or YAML)" },
   { key: "registry.token", flag: "registry-token", env: "SWITCHBOARD_REGISTRY_TOKEN", kind: "string", default: "", shown: "none: open", help: "token agents must send to register" },
   { key: "registry.refresh", flag: "registry-refresh", env: "SWITCHBOARD_REGISTRY_REFRESH", kind: "string", default: "", shown: "2", help: "seconds: how stale a replica's view of the shared registry may get" },
@@ -225,6 +226,8 @@ export interface ServeConfig {
   mongoUri: string;
   database: string;
   logLevel: string;
+  /** The wire stack of agent calls. */
+  agentTransport: "connect" | "grpc-js";
   mesh: MeshSettings;
   keepaliveMs: number;
   streamLimits: { streamBufferBytes: number; slowReaderMs: number; windowBytes: number };
@@ -320,6 +323,7 @@ export function serveConfig(s: ServeSettings, env: NodeJS.ProcessEnv): ServeConf
     mongoUri: str("mongodbUri"),
     database: str("db"),
     logLevel: str("logLevel"),
+    agentTransport: agentTransportKind(str("agentTransport")),
     operability,
     redactor,
     // The mesh's settings, resolved already (flag, env, file) above; the
@@ -393,4 +397,9 @@ function authSettings(s: ServeSettings, env: NodeJS.ProcessEnv): AuthSettings | 
     ...(jwt !== undefined ? { jwt } : {}),
     publicMethods: publicList.length === 1 && publicList[0] === "none" ? [] : publicList,
   };
+}
+
+function agentTransportKind(v: string): "connect" | "grpc-js" {
+  if (v === "connect" || v === "grpc-js") return v;
+  throw new UsageError(`--agent-transport: ${JSON.stringify(v)} is not one of connect, grpc-js`);
 }

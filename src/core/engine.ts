@@ -329,13 +329,11 @@ export class Engine {
     attempt.stageFailure = undefined;
     attempt.heard = undefined;
     attempt.begun = false;
-    const existing = await store.get(req.sessionId);
+    // One read: the session, and the stored result when the turn id was applied already.
+    const { session: existing, replay } = await store.load(req.sessionId, req.turnId);
     // Another tenant's session reads as missing: its existence is not told.
     if (existing !== undefined && !req.anyTenant && existing.tenant !== req.tenant) throw notFound(`session ${req.sessionId}`);
-    if (req.turnId !== "") {
-      const replay = await store.turnResult(req.sessionId, req.turnId);
-      if (replay !== undefined) return { ...replay, replayed: true };
-    }
+    if (replay !== undefined) return { ...replay, replayed: true };
     attempt.existing = existing;
     await observer.begin?.(turnId, existing?.version ?? 0n);
     attempt.begun = true;

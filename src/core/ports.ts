@@ -57,6 +57,16 @@ export interface Commit {
 }
 
 /**
+ * Loaded is what SessionStore.load found.
+ */
+export interface Loaded {
+  /** The session, when it exists (also with a replay: the caller checks who may see it). */
+  session?: Session;
+  /** The stored result of the turn, when it was applied already. */
+  replay?: SendTurnResponse;
+}
+
+/**
  * SessionFilter narrows a session listing.
  */
 export interface SessionFilter {
@@ -76,6 +86,14 @@ export interface SessionStore {
   get(sessionId: string): Promise<Session | undefined>;
   /** commit writes a new version, or throws ABORTED when `expectedVersion` is no longer current. */
   commit(commit: Commit): Promise<void>;
+  /**
+   * load reads what a turn starts from, in one read of the session: the
+   * stored result when `turnId` (non-empty) was applied already, else the
+   * session at its last committed version (undefined when it does not
+   * exist or expired). The same as turnResult then get, without reading
+   * the session twice.
+   */
+  load(sessionId: string, turnId: string): Promise<Loaded>;
   /** turnResult returns the stored result of an already applied turn id. */
   turnResult(sessionId: string, turnId: string): Promise<SendTurnResponse | undefined>;
   /** recordFailure appends the step of a failed turn without changing the session. */

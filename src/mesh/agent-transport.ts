@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { TransportFactory } from "./connection-pool.js";
+import { noDelayConnection } from "./no-delay.js";
 
 /**
  * AgentTls is how the orchestrator connects to agents over TLS: the CA
@@ -34,14 +35,14 @@ export interface AgentTransportOptions {
 export function agentTransport(opts: AgentTransportOptions = {}): TransportFactory {
   const tls = opts.tls;
   return (endpoint) => {
-    const nodeOptions =
-      tls !== undefined && endpoint.startsWith("https:")
-        ? {
-            ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-            ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-            ...(tls.key !== undefined ? { key: tls.key } : {}),
-          }
-        : {};
+    const nodeOptions = endpoint.startsWith("https:")
+      ? {
+          ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+          ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),
+          ...(tls?.key !== undefined ? { key: tls.key } : {}),
+        }
+      : // Clear text: Nagle off (see noDelayConnection).
+        { createConnection: noDelayConnection };
     const sessionManager = new Http2SessionManager(
       endpoint,
       { pingIntervalMs: 15_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 5 * 60_000 },

@@ -1,5 +1,6 @@
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { noDelayConnection } from "./no-delay.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AgentService } from "../gen/switchboard/v1/agent_pb.js";
 
@@ -29,11 +30,12 @@ export type TransportFactory = (endpoint: string) => PooledTransport;
  * health checker paces those attempts with backoff while it is down.
  */
 export const grpcTransport: TransportFactory = (endpoint) => {
-  const sessionManager = new Http2SessionManager(endpoint, {
-    pingIntervalMs: 15_000,
-    pingTimeoutMs: 10_000,
-    idleConnectionTimeoutMs: 5 * 60_000,
-  });
+  const sessionManager = new Http2SessionManager(
+    endpoint,
+    { pingIntervalMs: 15_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 5 * 60_000 },
+    // Nagle off on clear-text connections (see noDelayConnection).
+    endpoint.startsWith("http:") ? { createConnection: noDelayConnection } : undefined,
+  );
   return {
     transport: createGrpcTransport({ baseUrl: endpoint, sessionManager }),
     close: () => sessionManager.abort(),

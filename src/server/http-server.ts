@@ -86,7 +86,9 @@ export class HttpServer {
     this.h1 = http.createServer(handler);
     this.h1.keepAliveTimeout = 65_000;
     if (tls === undefined) {
-      this.listener = net.createServer((socket) => this.accept(socket));
+      // Nagle off: a gRPC stream is a run of small frames, and with it on they
+      // wait on the client's delayed ACKs (grpc-js's server does the same).
+      this.listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     } else {
       // TLS picks the protocol by ALPN: the secure server is the listener.
       this.listener = this.h2 as unknown as net.Server;

@@ -42,6 +42,7 @@ export function instrumentStore(store: SessionStore, metrics: Metrics | undefine
         };
   return {
     get: (id) => timed("get", id, () => store.get(id)),
+    load: (id, turnId) => timed("load", id, () => store.load(id, turnId)),
     commit: (c) => timed("commit", c.session.id, () => store.commit(redactCommit(c))),
     turnResult: (id, turnId) => timed("turn_result", id, () => store.turnResult(id, turnId)),
     recordFailure: (step) => timed("record_failure", step.sessionId, () => store.recordFailure(audit ? audit.step(step) : step)),

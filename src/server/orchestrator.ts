@@ -10,6 +10,7 @@ import { systemClock, type SessionStore } from "../core/ports.js";
 import { SessionAdmin } from "../core/session-admin.js";
 import { unavailable } from "../core/errors.js";
 import { AgentCards } from "../mesh/agent-cards.js";
+import type { TransportFactory } from "../mesh/connection-pool.js";
 import { Mesh, type MeshOptions } from "../mesh/mesh.js";
 import { Registry, type StaticInstance } from "../mesh/registry.js";
 import type { RegistryStore } from "../mesh/registry-store.js";
@@ -57,6 +58,8 @@ export interface OrchestratorConfig {
   keepaliveMs?: number;
   /** Security, limits and observability (auth, TLS, limits, metrics, redaction). */
   operability?: OperabilityConfig;
+  /** The wire stack for agent calls (e.g. grpcJsTransport); Connect's gRPC transport, with the TLS settings, when omitted. */
+  agentTransport?: TransportFactory;
   /** The session store; the embedded in-memory store when omitted. */
   store?: SessionStore;
   sessionTtlMs: number;
@@ -118,7 +121,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   });
   await registry.start();
   const mesh = new Mesh(registry, {
-    transport: ops.agentTransport,
+    transport: config.agentTransport ?? ops.agentTransport,
     ...config.mesh,
     onEvent: (e) => (e.state === "closed" || e.state === "serving" ? meshLog.info(e, "instance state") : meshLog.warn(e, "instance state")),
   });

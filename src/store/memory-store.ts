@@ -16,6 +16,7 @@ import { aborted } from "../core/errors.js";
 import {
   type Clock,
   type Commit,
+  type Loaded,
   type Page,
   type PageRequest,
   type SessionFilter,
@@ -75,6 +76,13 @@ export class MemoryStore implements SessionStore {
     });
     if (commit.turn) target.turns.set(commit.turn.turnId, clone(SendTurnResponseSchema, commit.turn.result));
     this.entries.set(session.id, target);
+  }
+
+  async load(sessionId: string, turnId: string): Promise<Loaded> {
+    const session = await this.get(sessionId);
+    if (session === undefined) return {};
+    const replay = turnId === "" ? undefined : await this.turnResult(sessionId, turnId);
+    return replay === undefined ? { session } : { session, replay };
   }
 
   async turnResult(sessionId: string, turnId: string): Promise<SendTurnResponse | undefined> {

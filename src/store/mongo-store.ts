@@ -19,6 +19,7 @@ import { aborted, invalidArgument, markStoreError } from "../core/errors.js";
 import {
   type Clock,
   type Commit,
+  type Loaded,
   type Page,
   type PageRequest,
   type SessionFilter,
@@ -408,11 +409,26 @@ export class MongoStore implements SessionStore {
     if (matched === 0) throw conflict(session.id, session.version - 1n, "it was deleted or replaced while the turn ran");
   }
 
+  async load(sessionId: string, turnId: string): Promise<Loaded> {
+    if (turnId !== "") key(turnId);
+    const latest = await this.latestOf(sessionId);
+    if (latest === undefined) return {};
+    const session = fromBinary(SnapshotSchema, latest.snapshot.buffer).session;
+    if (session === undefined) return {};
+    const replay = turnId === "" ? undefined : await this.replayOf(sessionId, latest, turnId);
+    return replay === undefined ? { session } : { session, replay };
+  }
+
   async turnResult(sessionId: string, turnId: string): Promise<SendTurnResponse | undefined> {
     key(turnId);
     const latest = await this.latestOf(sessionId);
-    const seen = latest?.recentTurns.find((t) => t.id === turnId);
-    if (latest === undefined || seen === undefined) return undefined;
+    return latest && this.replayOf(sessionId, latest, turnId);
+  }
+
+  /** replayOf returns the stored result of a turn the session's latest version remembers. */
+  private async replayOf(sessionId: string, latest: VersionDoc, turnId: string): Promise<SendTurnResponse | undefined> {
+    const seen = latest.recentTurns.find((t) => t.id === turnId);
+    if (seen === undefined) return undefined;
     const doc =
       seen.v === latest.version
         ? latest

@@ -70,6 +70,26 @@ export function storeContract(name: string, setup: () => Promise<{ store: Sessio
       expect(got?.state).toEqual({ a: 1 });
     });
 
+    it("loads a turn's start in one call: the session, or the stored result of an applied turn", async () => {
+      const { store, clock } = await setup();
+      const id = uniqueId("load");
+      expect(await store.load(id, "t1")).toEqual({});
+      const v1 = sessionAt(id, 1n, clock, { n: 1 });
+      const result = create(SendTurnResponseSchema, { sessionId: id, turnId: "t1", output: "first", session: v1 });
+      await store.commit(commitOf(v1, { turn: { turnId: "t1", result } }));
+      await store.commit(commitOf(sessionAt(id, 2n, clock, { n: 2 })));
+      const fresh = await store.load(id, "t2");
+      expect(fresh.replay).toBeUndefined();
+      expect(fresh.session?.version).toBe(2n);
+      expect(fresh.session?.state).toEqual({ n: 2 });
+      const noTurnId = await store.load(id, "");
+      expect(noTurnId.session?.version).toBe(2n);
+      const replayed = await store.load(id, "t1");
+      expect(replayed.replay?.output).toBe("first");
+      expect(replayed.replay?.session?.version).toBe(1n);
+      expect(replayed.replay).toEqual(await store.turnResult(id, "t1"));
+    });
+
     it("refuses a commit from a stale version with ABORTED and keeps the winner", async () => {
       const { store, clock } = await setup();
       const id = uniqueId("cas");

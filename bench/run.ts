@@ -1,0 +1,326 @@
+// Switchboard's benchmark: every scenario in one run on one machine, with
+// ratios taken in the same run. See bench/README.md.
+// Usage: npm run bench [-- --quick] [-- --out DIR]
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { ensureFerretDb } from "../test/support/ferretdb.js";
+import { type CapacityResult, holdIdleStreams } from "./lib/capacity.js";
+import { type Child, planCpus, repoRoot, startChild, tsx } from "./lib/children.js";
+import { agentClient, type ClientStack, orchestratorClient, type TurnTiming } from "./lib/clients.js";
+import { converseAvailable, ConverseSession } from "./lib/converse.js";
+import { runLoad } from "./lib/load.js";
+import { turnStart, userText } from "./lib/payload.js";
+import { cpuSeconds, memory, resetPeak } from "./lib/proc-stats.js";
+import { type BenchReport, markdownReport, type Row, svgChart, type Target } from "./lib/report.js";
+import { summarize, type Summary } from "./lib/stats.js";
+import { evaluate } from "./lib/targets.js";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+const quick = values.quick === true;
+const outDir = values.out ?? join(repoRoot, "bench/results", quick ? "quick" : "");
+const logDir = join(outDir, "logs");
+const began = Date.now();
+
+// Settings: the full run fits in ten minutes on two cores; the quick one in
+// well under one (it proves the scenarios run, not how fast).
+const plan = quick
+  ? { concurrency: [1, 8], rounds: 1, warmupMs: 200, sliceMs: 500, idleStreams: 200, connections: 2, bytesTurns: 10, engineTurns: 300, foau: 100 }
+  : { concurrency: [1, 16, 64, 256], rounds: 2, warmupMs: 600, sliceMs: 2500, idleStreams: 10_000, connections: 10, bytesTurns: 200, engineTurns: 3000, foau: 1000 };
+
+const log = (msg: string) => process.stderr.write(`[bench ${((Date.now() - began) / 1000).toFixed(0).padStart(3)}s] ${msg}\n`);
+
+/** ensureBenchDeps installs the benchmark's own dependencies (LangGraph) on a clean checkout. */
+function ensureBenchDeps(): void {
+  if (existsSync(join(repoRoot, "bench/node_modules/@langchain/langgraph-checkpoint-mongodb"))) return;
+  log("installing the benchmark's dependencies (npm ci --legacy-peer-deps --prefix bench)");
+  execFileSync("npm", ["ci", "--legacy-peer-deps", "--no-audit", "--no-fund", "--prefix", join(repoRoot, "bench")], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+}
+
+ensureBenchDeps();
+mkdirSync(logDir, { recursive: true });
+const cpus = planCpus();
+log(cpus.note);
+
+const children: Child[] = [];
+const start = async (name: string, command: string[], env: NodeJS.ProcessEnv = {}) => {
+  const c = await startChild({ name, command, env, cpus, logDir });
+  children.push(c);
+  return c;
+};
+let ferretDir: string | undefined;
+const cleanup = async () => {
+  await Promise.all(children.map((c) => c.stop()));
+  if (ferretDir !== undefined) rmSync(ferretDir, { recursive: true, force: true });
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => void cleanup().then(() => process.exit(130)));
+}
+
+try {
+  // The database: MONGODB_URI, or a private FerretDB on the systems' CPU.
+  let mongoUri = process.env["MONGODB_URI"] ?? "";
+  let dbPid: number | undefined;
+  let dbNote = "MONGODB_URI";
+  if (mongoUri === "") {
+    const binary = ensureFerretDb();
+    ferretDir = mkdtempSync(join(tmpdir(), "switchboard-bench-ferretdb-"));
+    const db = await start("ferretdb", [
+      binary, "--handler=sqlite", `--sqlite-url=file:${ferretDir}/`, "--listen-addr=127.0.0.1:{port}",
+      `--state-dir=${ferretDir}`, "--telemetry=disable", "--log-level=warn", "--debug-addr=-",
+    ]);
+    mongoUri = `mongodb://127.0.0.1:${db.port}/`;
+    dbPid = db.pid;
+    dbNote = "FerretDB (SQLite backend), started by the benchmark";
+  }
+  const runId = `${Date.now().toString(36)}`;
+  const sbDb = `bench_sb_${runId}`;
+  const lgDb = `bench_lg_${runId}`;
+
+  log("starting the systems under test");
+  const [agentC, agentG] = await Promise.all([
+    start("agent-connect", tsx("agents/echo/main.ts", "--port", "{port}")),
+    start("agent-grpc-js", tsx("bench/systems/agent-grpc-js.ts", "--port", "{port}")),
+  ]);
+  const serve = (name: string, ...extra: string[]) =>
+    start(name, tsx("src/cli/main.ts", "serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agentC.url}`, ...extra));
+  const [relayC, relayG, sbMem, sbMemG, sbMongo, lg, bareC, bareG] = await Promise.all([
+    start("relay-connect", tsx("bench/systems/relay-connect.ts", "--port", "{port}", "--upstream", agentC.url)),
+    start("relay-grpc-js", tsx("bench/systems/relay-grpc-js.ts", "--port", "{port}", "--upstream", agentG.url)),
+    serve("switchboard-memory"),
+    serve("switchboard-memory-grpc-js", "--agent-transport", "grpc-js"),
+    serve("switchboard-mongodb", "--mongodb-uri", mongoUri, "--db", sbDb),
+    start("langgraph-mongodb", tsx("bench/systems/langgraph-server.ts", "--port", "{port}", "--agent", agentC.url, "--mongodb-uri", mongoUri, "--db", lgDb)),
+    start("bare-converse-connect", tsx("bench/systems/bare-converse-connect.ts", "--port", "{port}")),
+    start("bare-converse-grpc-js", tsx("bench/systems/bare-converse-grpc-js.ts", "--port", "{port}")),
+  ]);
+  const dbPids = dbPid === undefined ? [] : [dbPid];
+
+  // Converse is the streaming API: used for C and D where the server has it
+  // (time to first delta), else SendTurn.
+  const probe = orchestratorClient(sbMem.url);
+  const hasConverse = await converseAvailable(probe.client, "bench-1", userText).catch(() => false);
+  probe.close();
+  log(hasConverse ? "Converse is available: C and D stream their turns" : "Converse is not available here: C and D use SendTurn (no time to first delta)");
+
+  /** A system under test: how to run one turn of one virtual user. */
+  interface System {
+    key: string;
+    label: string;
+    /** The system's own process (for RSS) and every process it needs (for CPU). */
+    main: Child;
+    pids: number[];
+    /** The highest concurrency it runs at (the database-backed systems stop where the database saturates). */
+    maxConcurrency?: number;
+    /** Makes the per-concurrency client state; returns the turn function and a cleanup. */
+    client(concurrency: number): { turn: (vu: number, n: number) => Promise<TurnTiming>; close(): void };
+  }
+
+  const direct = (key: string, label: string, target: Child, stack: ClientStack, via: Child[] = []): System => ({
+    key, label, main: via[0] ?? target, pids: [...via.map((v) => v.pid), target.pid],
+    client(concurrency) {
+      const c = agentClient((via[0] ?? target).url, stack);
+      const starts = Array.from({ length: concurrency }, (_, vu) => turnStart(`${key}-${vu}`, 10));
+      return { turn: (vu) => c.turn(starts[vu] as ReturnType<typeof turnStart>), close: () => c.close() };
+    },
+  });
+
+  let turnSeq = 0;
+  const orchestrated = (key: string, label: string, main: Child, flowId: string, pids: number[], streaming: boolean): System => ({
+    key, label, main, pids: [main.pid, ...pids],
+    client(concurrency) {
+      const { client, close } = orchestratorClient(main.url);
+      if (streaming) {
+        const sessions = Array.from({ length: concurrency }, (_, vu) => new ConverseSession(client, `${key}-c${concurrency}-${vu}`, flowId));
+        return {
+          turn: (vu) => (sessions[vu] as ConverseSession).turn(`t${++turnSeq}`, userText),
+          close: () => {
+            for (const s of sessions) s.close();
+            close();
+          },
+        };
+      }
+      return {
+        turn: async (vu) => {
+          await client.sendTurn({ sessionId: `${key}-c${concurrency}-${vu}`, flowId, turnId: `t${++turnSeq}`, input: { text: userText } }, { timeoutMs: 30_000 });
+          return {};
+        },
+        close,
+      };
+    },
+  });
+
+  // FerretDB's SQLite backend serialises writes: past a few dozen writers
+  // its turns queue for seconds (30 s at 64 in a trial run), which measures
+  // the database, not the systems, and would take the run past ten minutes.
+  // With MONGODB_URI (a real mongod) they run at every concurrency.
+  const durableMax = process.env["MONGODB_URI"] ? Infinity : 16;
+  const systems: System[] = [
+    direct("A-connect", "A direct, connect-node both ends", agentC, "connect"),
+    direct("A-grpc-js", "A direct, grpc-js both ends", agentG, "grpc-js"),
+    direct("A-mixed", "A direct, Connect client over grpc-js → connect-node agent", agentC, "connect-over-grpc-js"),
+    direct("B-connect", "B bare relay, connect-node", agentC, "connect", [relayC]),
+    direct("B-grpc-js", "B bare relay, grpc-js", agentG, "grpc-js", [relayG]),
+    orchestrated("C", "C Switchboard, memory store", sbMem, "bench-1", [agentC.pid], hasConverse),
+    orchestrated("C-grpc-js", "C Switchboard, memory store, grpc-js agent transport", sbMemG, "bench-1", [agentC.pid], hasConverse),
+    { ...orchestrated("D", "D Switchboard, MongoDB store", sbMongo, "bench-1", [agentC.pid, ...dbPids], hasConverse), maxConcurrency: durableMax },
+    { ...orchestrated("D-3", "D Switchboard, MongoDB store, 3 chained stages", sbMongo, "bench-3", [agentC.pid, ...dbPids], false), maxConcurrency: durableMax },
+    { ...orchestrated("E-3", "E LangGraph, MongoDB checkpointer, 3 nodes", lg, "bench-3", [agentC.pid, ...dbPids], false), maxConcurrency: durableMax },
+  ];
+
+  // Each concurrency: every system in turn, in rounds, so that a slow
+  // patch of a shared machine hits all of them alike.
+  const rows: Row[] = [];
+  for (const concurrency of plan.concurrency) {
+    const acc = new Map<string, { lat: number[]; ttfd: number[]; done: number; ms: number; cpu: number; peak: number; errors: number; firstError?: string }>();
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const sys of systems.filter((x) => concurrency <= (x.maxConcurrency ?? Infinity))) {
+        log(`c=${concurrency} round ${round + 1}/${plan.rounds}: ${sys.key}`);
+        const client = sys.client(concurrency);
+        let cpu0 = 0;
+        const res = await runLoad({
+          concurrency,
+          warmupMs: plan.warmupMs,
+          durationMs: plan.sliceMs,
+          turn: client.turn,
+          onMeasureStart: () => {
+            resetPeak(sys.main.pid);
+            cpu0 = sys.pids.reduce((s, p) => s + cpuSeconds(p), 0);
+          },
+        });
+        const cpu = sys.pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
+        client.close();
+        const a = acc.get(sys.key) ?? { lat: [], ttfd: [], done: 0, ms: 0, cpu: 0, peak: 0, errors: 0 };
+        a.lat.push(...res.latencies);
+        a.ttfd.push(...res.ttfds);
+        a.done += res.throughput * (res.measuredMs / 1000);
+        a.ms += res.measuredMs;
+        a.cpu += cpu;
+        a.peak = Math.max(a.peak, memory(sys.main.pid).peak);
+        a.errors += res.errors;
+        if (res.firstError !== undefined) a.firstError ??= res.firstError;
+        acc.set(sys.key, a);
+      }
+    }
+    for (const sys of systems) {
+      const a = acc.get(sys.key);
+      if (a === undefined) continue;
+      const lat = summarize(a.lat);
+      const ttfd: Summary | undefined = a.ttfd.length > 0 ? summarize(a.ttfd) : undefined;
+      rows.push({
+        system: sys.key,
+        label: sys.label,
+        concurrency,
+        p50: lat.p50,
+        p99: lat.p99,
+        throughput: a.done / (a.ms / 1000),
+        ttfdP50: ttfd?.p50 ?? null,
+        ttfdP99: ttfd?.p99 ?? null,
+        cpuCores: a.cpu / (a.ms / 1000),
+        peakRssMiB: a.peak / (1 << 20),
+        turns: lat.count,
+        errors: a.errors,
+        ...(a.firstError !== undefined ? { firstError: a.firstError } : {}),
+      });
+    }
+  }
+
+  // One bare findOneAndUpdate on the same server, from the load generator,
+  // with the driver the product uses.
+  log("bare findOneAndUpdate on the database");
+  const productRequire = createRequire(join(repoRoot, "package.json"));
+  const mongodb = (await import(pathToFileURL(productRequire.resolve("mongodb")).href)) as typeof import("mongodb");
+  const mc = new mongodb.MongoClient(mongoUri);
+  await mc.connect();
+  const probeColl = mc.db(sbDb).collection<{ _id: string; n: number }>("bench_probe");
+  await probeColl.insertOne({ _id: "probe", n: 0 });
+  const foauSamples: number[] = [];
+  for (let i = 0; i < plan.foau + 50; i++) {
+    const t0 = performance.now();
+    await probeColl.findOneAndUpdate({ _id: "probe" }, { $inc: { n: 1 } }, { returnDocument: "after" });
+    if (i >= 50) foauSamples.push(performance.now() - t0);
+  }
+  const foau = summarize(foauSamples);
+
+  // Bytes stored per turn: one conversation of N turns on each durable
+  // system, then every document it left, measured as BSON.
+  log(`bytes stored: a ${plan.bytesTurns}-turn conversation on D and on E`);
+  const bytesOf = async (sys: System, session: string) => {
+    const { client, close } = orchestratorClient(sys.main.url);
+    for (let i = 0; i < plan.bytesTurns; i++) {
+      await client.sendTurn({ sessionId: session, flowId: "bench-3", turnId: `b${i}`, input: { text: userText } }, { timeoutMs: 60_000 });
+    }
+    close();
+  };
+  const size = (docs: object[]) => docs.reduce((n, d) => n + mongodb.BSON.calculateObjectSize(d), 0);
+  await bytesOf(systems.find((s) => s.key === "D-3") as System, "bytes-d");
+  const sdb = mc.db(sbDb);
+  const dBytes =
+    size(await sdb.collection("sessions").find({ _id: "bytes-d" as never }).toArray()) +
+    size(await sdb.collection("session_versions").find({ session: "bytes-d" }).toArray()) +
+    size(await sdb.collection("session_failures").find({ session: "bytes-d" }).toArray());
+  await bytesOf(systems.find((s) => s.key === "E-3") as System, "bytes-e");
+  const ldb = mc.db(lgDb);
+  const eBytes =
+    size(await ldb.collection("checkpoints").find({ thread_id: "bytes-e" }).toArray()) +
+    size(await ldb.collection("checkpoint_writes").find({ thread_id: "bytes-e" }).toArray());
+
+  // Engine overhead: in-process, its own child on the systems' CPU.
+  log("engine overhead: Switchboard's engine vs LangGraph, in-process");
+  const engineOut = execFileSync(
+    cpus.pinned ? "taskset" : process.execPath,
+    [...(cpus.pinned ? ["-c", cpus.sut, process.execPath] : []), "--import", "tsx", "bench/systems/engine-overhead.ts", "--turns", String(plan.engineTurns), "--warmup", String(Math.round(plan.engineTurns / 5))],
+    { cwd: repoRoot, encoding: "utf8" },
+  );
+  const engine = JSON.parse(engineOut.trim().split("\n").pop() as string) as { switchboard: Summary; langgraph: Summary };
+
+  // Capacity: idle Converse streams.
+  const capacity: Record<string, CapacityResult> = {};
+  for (const [key, child] of [["bare-connect", bareC], ["bare-grpc-js", bareG], ["switchboard", sbMem]] as const) {
+    log(`capacity: ${plan.idleStreams} idle Converse streams on ${key}`);
+    capacity[key] = await holdIdleStreams(child.url, child.pid, plan.idleStreams, plan.connections);
+  }
+
+  await mc.db(sbDb).dropDatabase().catch(() => undefined);
+  await mc.db(lgDb).dropDatabase().catch(() => undefined);
+  await mc.close();
+
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    quick,
+    node: process.version,
+    cpus: cpus.note,
+    loadAverage: loadavg().map((v) => Number(v.toFixed(2))),
+    database: dbNote,
+    converse: hasConverse,
+    plan,
+    rows,
+    findOneAndUpdate: foau,
+    bytesPerTurn: { turns: plan.bytesTurns, switchboard: dBytes / plan.bytesTurns, langgraph: eBytes / plan.bytesTurns },
+    engine,
+    capacity,
+    targets: [] as Target[],
+    seconds: (Date.now() - began) / 1000,
+  };
+  report.targets = evaluate(report);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const md = markdownReport(report);
+  writeFileSync(join(outDir, "latest.md"), md);
+  writeFileSync(join(outDir, "latency.svg"), svgChart(report));
+  process.stdout.write(`${md}\n`);
+  log(`done in ${report.seconds.toFixed(0)}s; results in ${outDir}`);
+} finally {
+  await cleanup();
+}

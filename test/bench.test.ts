@@ -1,0 +1,71 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import type { BenchReport } from "../bench/lib/report.js";
+import { repoRoot } from "./support/process.js";
+
+const run = promisify(execFile);
+
+/**
+ * The benchmark's smoke check: `npm run bench -- --quick` runs every
+ * scenario against real processes and the test database and reports a
+ * figure for each. It proves the benchmark works, not how fast anything
+ * is: speed is judged by the full run, never by a test.
+ */
+describe("npm run bench -- --quick", () => {
+  const out = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
+  let report: BenchReport;
+
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it("runs every scenario and writes the results as JSON, Markdown and SVG", { timeout: 240_000 }, async () => {
+    const { stdout } = await run("npm", ["run", "-s", "bench", "--", "--quick", "--out", out], {
+      cwd: repoRoot,
+      env: { ...process.env, MONGODB_URI: inject("mongoUri") },
+      timeout: 230_000,
+      maxBuffer: 16 << 20,
+    });
+    report = JSON.parse(readFileSync(join(out, "latest.json"), "utf8")) as BenchReport;
+    expect(stdout).toContain("| system | conc. | p50 ms |");
+    expect(readFileSync(join(out, "latest.md"), "utf8")).toContain("## Targets");
+    expect(readFileSync(join(out, "latency.svg"), "utf8")).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+    expect(existsSync(join(repoRoot, "bench/node_modules/@langchain/langgraph"))).toBe(true);
+  });
+
+  it("measures every system at every concurrency, without errors", () => {
+    const systems = ["A-connect", "A-grpc-js", "A-mixed", "B-connect", "B-grpc-js", "C", "C-grpc-js", "D", "D-3", "E-3"];
+    for (const c of report.plan["concurrency"] as number[]) {
+      for (const s of systems) {
+        const row = report.rows.find((r) => r.system === s && r.concurrency === c);
+        expect(row, `${s} at ${c}`).toBeDefined();
+        expect(row?.errors, `${s} at ${c}: ${row?.firstError}`).toBe(0);
+        expect(row?.turns, `${s} at ${c}`).toBeGreaterThan(0);
+        for (const v of [row?.p50, row?.p99, row?.throughput, row?.cpuCores, row?.peakRssMiB]) {
+          expect(Number.isFinite(v) && (v as number) > 0, `${s} at ${c}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("takes the single measurements and judges every target", () => {
+    expect(report.findOneAndUpdate.p50).toBeGreaterThan(0);
+    expect(report.bytesPerTurn.switchboard).toBeGreaterThan(0);
+    expect(report.bytesPerTurn.langgraph).toBeGreaterThan(0);
+    expect(report.engine.switchboard.p50).toBeGreaterThan(0);
+    expect(report.engine.langgraph.p50).toBeGreaterThan(0);
+    for (const bare of ["bare-connect", "bare-grpc-js"]) {
+      expect(report.capacity[bare]?.available).toBe(true);
+      expect(report.capacity[bare]?.failed).toBe(0);
+    }
+    // Until the orchestrator serves Converse, capacity says so instead of failing.
+    expect(report.capacity["switchboard"]?.available).toBe(report.converse);
+    expect(report.targets.map((t) => t.name)).toEqual(expect.arrayContaining(["Throughput at saturation", "Engine overhead alone", "Idle stream memory"]));
+  });
+
+  it("type-checks (the benchmark imports the product's code)", { timeout: 120_000 }, async () => {
+    await run(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "bench/tsconfig.json"], { cwd: repoRoot, timeout: 110_000 });
+  });
+});
