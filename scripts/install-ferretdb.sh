@@ -27,4 +27,6 @@ cp -r "$dir/." "$src/"
 chmod -R u+w "$src"
 echo "$version" > "$src/build/version/version.txt"
 (cd "$src" && go build -trimpath -o "$out" ./cmd/ferretdb)
-"$out" --version | head -1
+# Print the version line (read it whole: a closed pipe would fail the script).
+version_line=$("$out" --version 2>&1 || true)
+echo "${version_line%%$'\n'*}"
