@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { BreakerState, RegistryService } from "../src/gen/switchboard/v1/registry_pb.js";
 import { type FlowDir, flowDir } from "./support/flows.js";
-import { type RunningOrchestrator, startOrchestratorProcess } from "./support/process.js";
+import { jsonLine, type RunningOrchestrator, startOrchestratorProcess } from "./support/process.js";
 import { answer, failWith, TestAgent } from "./support/test-agent.js";
 
 const failures = 3;
@@ -23,6 +23,7 @@ describe("circuit breakers", () => {
   let client: Client<typeof OrchestratorService>;
   let registry: Client<typeof RegistryService>;
 
+  let metricsUrl = "";
   const breakerOf = async (name: string) => (await registry.listAgents({ name })).instances.map((i) => i.breaker);
 
   beforeAll(async () => {
@@ -39,7 +40,10 @@ describe("circuit breakers", () => {
       "--agent", `backup=${backup.url}`,
       "--breaker-failures", String(failures),
       "--breaker-cooldown", String(coolDownMs / 1000),
+      "--metrics-port", "0",
     ]);
+    const line = await orchestrator.waitForLine((l) => jsonLine(l)?.["msg"] === "metrics listening");
+    metricsUrl = `http://127.0.0.1:${String(jsonLine(line)?.["port"])}/metrics`;
     const transport = createGrpcTransport({ baseUrl: orchestrator.url });
     client = createClient(OrchestratorService, transport);
     registry = createClient(RegistryService, transport);
@@ -61,6 +65,10 @@ describe("circuit breakers", () => {
     const openedAt = performance.now();
     expect(flaky.turns).toBe(failures);
     expect(await breakerOf("flaky")).toEqual([BreakerState.OPEN]);
+    // The metrics show it too (2: open).
+    expect(await fetch(metricsUrl).then((r) => r.text())).toMatch(
+      new RegExp(`switchboard_breaker_state\\{agent="flaky",instance="${flaky.url.replaceAll(".", "\\.")}"\\} 2`),
+    );
 
     // Open: turns fail fast, naming the agent, and never reach the instance.
     for (let i = 0; i < 5; i++) {

@@ -123,7 +123,13 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const mesh = new Mesh(registry, {
     transport: config.agentTransport ?? ops.agentTransport,
     ...config.mesh,
-    onEvent: (e) => (e.state === "closed" || e.state === "serving" ? meshLog.info(e, "instance state") : meshLog.warn(e, "instance state")),
+    onEvent: (e) => {
+      if (e.kind === "breaker" && (e.state === "closed" || e.state === "half_open" || e.state === "open")) {
+        ops.metrics.breakerState(e.agent, e.instance, e.state);
+      }
+      if (e.state === "closed" || e.state === "serving") meshLog.info(e, "instance state");
+      else meshLog.warn(e, "instance state");
+    },
   });
   const flowLog = log.child({ component: "flows" });
   const warnUnknownAgents = () => {
