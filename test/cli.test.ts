@@ -9,7 +9,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { commands, main } from "../src/cli/switchboard.js";
-import { jsonLine, type Proc, repoRoot, startEchoAgentProcess, startTs } from "./support/process.js";
+import { closedPort, jsonLine, type Proc, repoRoot, startEchoAgentProcess, startTs } from "./support/process.js";
 
 const run = promisify(execFile);
 
@@ -17,13 +17,13 @@ const run = promisify(execFile);
  * runCli runs the switchboard command in this process and captures what
  * it prints.
  */
-async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}) {
+async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, input?: NodeJS.ReadableStream) {
   const out = new PassThrough();
   const err = new PassThrough();
   const chunks = { out: "", err: "" };
   out.on("data", (c: Buffer) => (chunks.out += c.toString()));
   err.on("data", (c: Buffer) => (chunks.err += c.toString()));
-  const code = await main(argv, { out, err, env });
+  const code = await main(argv, { ...(input !== undefined ? { in: input } : {}), out, err, env });
   return { code, stdout: chunks.out, stderr: chunks.err };
 }
 
@@ -60,10 +60,18 @@ describe("switchboard command", () => {
     expect(bad.stderr).toContain('--status: "sleeping" is not one of active, waiting, completed, failed');
   });
 
-  it("says which commands this build does not have yet", async () => {
-    const r = await runCli(["chat"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("not available in this build");
+  it("says when chat cannot reach the orchestrator, or is called wrongly", async () => {
+    const input = new PassThrough();
+    input.end();
+    const unreachable = await runCli(["chat", "--server", `http://127.0.0.1:${await closedPort()}`], {}, input);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^switchboard chat: unavailable: .*\(is the orchestrator running at --server\?\)\n$/);
+    const resume = await runCli(["chat", "--resume"]);
+    expect(resume.code).toBe(2);
+    expect(resume.stderr).toContain("--resume needs --session");
+    const badId = await runCli(["chat", "--session", "a/b"]);
+    expect(badId.code).toBe(2);
+    expect(badId.stderr).toContain('"a/b" is not a valid id');
   });
 });
 

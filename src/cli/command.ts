@@ -8,6 +8,8 @@ export class UsageError extends Error {}
  * Io is where a command reads its environment and writes its output.
  */
 export interface Io {
+  /** Where interactive commands read from; process.stdin when unset. */
+  in?: NodeJS.ReadableStream & { isTTY?: boolean };
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;

@@ -3,9 +3,9 @@ import { conformanceMain } from "../conformance/cli.js";
 import { codeName } from "../core/errors.js";
 import { FlowLoadError } from "../server/flow-catalog.js";
 import { agentsLs } from "./agents.js";
+import { chat } from "./chat.js";
 import { type Command, type Io, UsageError, wantsHelp } from "./command.js";
 import { flowValidateCommand } from "./flow-validate.js";
-import { chat } from "./pending.js";
 import { demoCommand, serveCommand } from "./serve.js";
 import { sessionsCommands } from "./sessions.js";
 
