@@ -42,11 +42,11 @@ const capMs = plan.capSeconds * 1000;
 const incomplete: string[] = [];
 
 /** capped runs one scenario for at most `capMs`; past it, records it as incomplete and returns `fallback`. */
-async function capped<T>(name: string, work: (deadline: number) => Promise<T>, fallback: () => T): Promise<T> {
-  const deadline = Date.now() + capMs;
+async function capped<T>(name: string, work: (deadline: number) => Promise<T>, fallback: () => T, cap = capMs): Promise<T> {
+  const deadline = Date.now() + cap;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((r) => {
-    timer = setTimeout(() => r("late"), capMs + 5_000);
+    timer = setTimeout(() => r("late"), cap + 5_000);
   });
   try {
     const running = work(deadline);
@@ -56,8 +56,8 @@ async function capped<T>(name: string, work: (deadline: number) => Promise<T>, f
   } finally {
     clearTimeout(timer);
   }
-  incomplete.push(`${name}: cut short after ${plan.capSeconds} s`);
-  log(`${name}: incomplete (cut short after ${plan.capSeconds} s)`);
+  incomplete.push(`${name}: cut short after ${Math.round(cap / 1000)} s`);
+  log(`${name}: incomplete (cut short after ${Math.round(cap / 1000)} s)`);
   return fallback();
 }
 
@@ -299,25 +299,37 @@ try {
   ]);
   /** Runs the conversation until done or the deadline; returns the turns it completed. */
   const done = { d: 0, e: 0 };
-  const converse = async (url: string, session: string, which: "d" | "e", deadline: number) => {
+  /** Runs the conversation for up to `turns` turns or until the deadline, counting them in `done`. */
+  const converse = async (url: string, session: string, which: "d" | "e", turns: number, deadline: number) => {
     const { client, close } = orchestratorClient(url);
     try {
-      for (let i = 0; i < plan.bytesTurns && Date.now() < deadline; i++) {
-        await client.sendTurn({ sessionId: session, flowId: "bench-3", turnId: `b${i}`, input: { text: userText } }, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+      for (let i = 0; i < turns && Date.now() < deadline; i++) {
+        try {
+          await client.sendTurn({ sessionId: session, flowId: "bench-3", turnId: `b${i}`, input: { text: userText } }, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+        } catch (e) {
+          if (Date.now() >= deadline - 1000) break; // the turn that ran into the cap
+          throw e;
+        }
         done[which]++;
+        if (done[which] % 50 === 0) log(`bytes: ${done[which]} turns on ${which === "d" ? "D" : "E"}`);
       }
     } finally {
       close();
     }
   };
   const size = (docs: object[]) => docs.reduce((n, d) => n + mongodb.BSON.calculateObjectSize(d), 0);
-  await capped("bytes on D", (deadline) => converse(sbBytes.url, "bytes-d", "d", deadline), () => undefined);
+  // LangGraph first, as its turns slow down as its checkpoints pile up; it
+  // gets what is left of the run's ten minutes after a reserve for the
+  // scenarios that follow, and Switchboard then runs as many turns as it
+  // completed, so that the two are compared at the same length.
+  const eDeadline = quick ? Date.now() + capMs * 2 : Math.min(Date.now() + capMs * 2, began + 460_000);
+  await capped("bytes on E", (deadline) => converse(lgBytes.url, "bytes-e", "e", plan.bytesTurns, Math.min(deadline, eDeadline)), () => undefined, capMs * 2);
+  await capped("bytes on D", (deadline) => converse(sbBytes.url, "bytes-d", "d", done.e, deadline), () => undefined);
   const sdb = mc.db(sbBytesDb);
   const dBytes =
     size(await sdb.collection("sessions").find({ _id: "bytes-d" as never }).toArray()) +
     size(await sdb.collection("session_versions").find({ session: "bytes-d" }).toArray()) +
     size(await sdb.collection("session_failures").find({ session: "bytes-d" }).toArray());
-  await capped("bytes on E", (deadline) => converse(lgBytes.url, "bytes-e", "e", deadline), () => undefined);
   const ldb = mc.db(lgBytesDb);
   const eBytes =
     size(await ldb.collection("checkpoints").find({ thread_id: "bytes-e" }).toArray()) +
