@@ -6,7 +6,7 @@ import { BSON, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Engine } from "../src/core/engine.js";
 import { systemClock } from "../src/core/ports.js";
-import { SessionSchema, StepSchema } from "../src/gen/switchboard/v1/session_pb.js";
+import { SessionSchema, SessionStatus, StepSchema } from "../src/gen/switchboard/v1/session_pb.js";
 import { TurnInputSchema } from "../src/gen/switchboard/v1/turn_pb.js";
 import { Mesh } from "../src/mesh/mesh.js";
 import { Registry } from "../src/mesh/registry.js";
@@ -89,6 +89,42 @@ describe("MongoStore on a real server", () => {
     pool.close();
     registry.stop();
   }, 180_000);
+
+  it("reads what another replica committed, however far its own knowledge lags", async () => {
+    const a = await MongoStore.open({ uri, database: db, sweepIntervalMs: 0 });
+    const b = await MongoStore.open({ uri, database: db, sweepIntervalMs: 0 });
+    try {
+      const id = `replicas-${randomBytes(4).toString("hex")}`;
+      const at = (version: bigint) =>
+        create(SessionSchema, {
+          id, flowId: "f", flowVersion: "1", stage: "s", state: { v: Number(version) }, status: SessionStatus.ACTIVE, version,
+          updateTime: timestampFromDate(new Date()), expireTime: timestampFromDate(new Date(Date.now() + 60_000)),
+        });
+      const commit = (store: MongoStore, version: bigint) =>
+        store.commit({ session: at(version), expectedVersion: version - 1n, reason: "turn", steps: [] });
+      const versionIn = async (store: MongoStore) => (await store.load(id, "")).session?.version;
+
+      await commit(a, 1n); // a knows version 1
+      await commit(b, 2n); // one ahead of what a knows
+      expect(await versionIn(a)).toBe(2n);
+      await commit(b, 3n);
+      await commit(b, 4n);
+      await commit(b, 5n); // well ahead of what a knows
+      expect(await versionIn(a)).toBe(5n);
+      await commit(a, 6n);
+      expect(await versionIn(b)).toBe(6n);
+      // Deleted and started again by b: a new incarnation, which a (still
+      // knowing version 6 of the old one) must not mistake for the old one.
+      expect(await b.delete(id)).toBe(true);
+      await commit(b, 1n);
+      await commit(b, 2n);
+      expect((await a.load(id, "")).session?.state).toEqual({ v: 2 });
+      expect(await b.delete(id)).toBe(true);
+      expect(await versionIn(a)).toBeUndefined();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 
   it("sweeps expired sessions with their records", async () => {
     let offset = 0;

@@ -36,9 +36,10 @@ const mib = (b: number) => b / (1 << 20);
  * holdIdleStreams opens `streams` Converse streams on the server at `url`
  * over `connections` HTTP/2 connections, each sending only its `open`
  * message, waits until the server's memory settles, measures, and closes
- * them all.
+ * them all. Past `deadline` (epoch ms) it stops opening and settling and
+ * reports what it has: `streams` is then the number it opened.
  */
-export async function holdIdleStreams(url: string, pid: number, streams: number, connections: number): Promise<CapacityResult> {
+export async function holdIdleStreams(url: string, pid: number, streams: number, connections: number, deadline = Infinity): Promise<CapacityResult> {
   const transports = Array.from({ length: connections }, () => connectTransport(url, "connect"));
   const clients = transports.map((t) => createClient(OrchestratorService, t));
   const aborts: AbortController[] = [];
@@ -91,38 +92,40 @@ export async function holdIdleStreams(url: string, pid: number, streams: number,
     closeAll();
     return notAvailable;
   }
-  await settle(pid);
+  await settle(pid, deadline);
   const before = memory(pid).rss;
   resetPeak(pid);
   const t0 = performance.now();
-  for (let i = 0; i < streams; i++) {
+  let opened = 0;
+  for (let i = 0; i < streams && Date.now() < deadline; i++) {
     open(i);
+    opened++;
     // Let the connections breathe every few hundred streams.
     if (i % 250 === 249) await new Promise((r) => setImmediate(r));
   }
   const openSeconds = (performance.now() - t0) / 1000;
-  await settle(pid);
+  await settle(pid, deadline);
   const after = memory(pid);
   closeAll();
   if (unimplemented) return notAvailable;
   return {
     available: true,
-    streams,
+    streams: opened,
     failed,
     resourceExhausted,
     ...(firstError !== undefined ? { firstError } : {}),
     rssBeforeMiB: mib(before),
     rssAfterMiB: mib(after.rss),
     peakRssMiB: mib(after.peak),
-    bytesPerStream: (after.rss - before) / streams,
+    bytesPerStream: (after.rss - before) / opened,
     openSeconds,
   };
 }
 
-/** settle waits until a process's RSS stops moving (under 0.5% in a second), at most 20 s. */
-async function settle(pid: number): Promise<void> {
+/** settle waits until a process's RSS stops moving (under 0.5% in a second), at most 20 s or until `until`. */
+async function settle(pid: number, until: number): Promise<void> {
   let last = memory(pid).rss;
-  const deadline = Date.now() + 20_000;
+  const deadline = Math.min(until, Date.now() + 20_000);
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
     const now = memory(pid).rss;

@@ -43,10 +43,13 @@ export interface BenchReport {
   plan: Record<string, unknown>;
   rows: Row[];
   findOneAndUpdate: Summary;
-  bytesPerTurn: { turns: number; switchboard: number; langgraph: number };
+  /** `turns` is the fewer of the two conversations' completed turns (both are `plan.bytesTurns` unless cut short). */
+  bytesPerTurn: { turns: number; switchboardTurns?: number; langgraphTurns?: number; switchboard: number; langgraph: number };
   engine: { switchboard: Summary; langgraph: Summary };
   capacity: Record<string, CapacityResult>;
   targets: Target[];
+  /** Scenarios cut short by their time cap or failed, with why; empty when all completed. */
+  incomplete?: string[];
   seconds: number;
 }
 
@@ -67,13 +70,21 @@ export function markdownReport(r: BenchReport): string {
       `| ${row.label} | ${row.concurrency} | ${f(row.p50)} | ${f(row.p99)} | ${f(row.throughput)} | ${f(row.ttfdP50)} | ${f(row.cpuCores)} | ${f(row.peakRssMiB)} | ${row.errors}${row.firstError ? ` (${row.firstError.slice(0, 60)})` : ""} |`,
     );
   }
+  if (r.incomplete !== undefined && r.incomplete.length > 0) {
+    lines.push("", `**Incomplete:** ${r.incomplete.join("; ")}.`);
+  }
   lines.push("", "## Targets", "", "| target | goal | this run | met | how |", "|---|---|---:|---|---|");
   for (const t of r.targets) {
     lines.push(`| ${t.name} | ${t.goal} | ${t.value} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} | ${t.detail} |`);
   }
   lines.push("", "## Single measurements", "");
   lines.push(`- Bare \`findOneAndUpdate\` on the same server: p50 ${f(r.findOneAndUpdate.p50)} ms, p99 ${f(r.findOneAndUpdate.p99)} ms (${r.findOneAndUpdate.count} calls).`);
-  lines.push(`- Bytes stored per turn after a ${r.bytesPerTurn.turns}-turn 3-stage conversation: Switchboard ${f(r.bytesPerTurn.switchboard)}, LangGraph ${f(r.bytesPerTurn.langgraph)}.`);
+  const bt = r.bytesPerTurn;
+  lines.push(
+    bt.switchboardTurns !== undefined && bt.switchboardTurns !== bt.langgraphTurns
+      ? `- Bytes stored per turn, 3-stage conversations (incomplete): Switchboard ${f(bt.switchboard)} after ${bt.switchboardTurns} turns, LangGraph ${f(bt.langgraph)} after ${bt.langgraphTurns} turns.`
+      : `- Bytes stored per turn after a ${bt.turns}-turn 3-stage conversation (each on a fresh database): Switchboard ${f(bt.switchboard)}, LangGraph ${f(bt.langgraph)}.`,
+  );
   lines.push(`- Engine alone, 3 chained stages with in-process agents: Switchboard p50 ${f(r.engine.switchboard.p50)} ms (p99 ${f(r.engine.switchboard.p99)}), LangGraph with MemorySaver p50 ${f(r.engine.langgraph.p50)} ms (p99 ${f(r.engine.langgraph.p99)}).`);
   for (const [key, c] of Object.entries(r.capacity)) {
     lines.push(

@@ -86,8 +86,12 @@ export function evaluate(r: BenchReport): Target[] {
     name: `Bytes stored per turn after ${r.bytesPerTurn.turns} turns`,
     goal: "D ÷ E ≤ 0.5",
     value: String(round(bytes)),
-    met: judge(bytes, (x) => x <= 0.5),
-    detail: `Switchboard ${Math.round(r.bytesPerTurn.switchboard)} B, LangGraph ${Math.round(r.bytesPerTurn.langgraph)} B`,
+    // Conversations of different lengths are not comparable (LangGraph's checkpoints grow with the transcript).
+    met: r.bytesPerTurn.switchboardTurns !== r.bytesPerTurn.langgraphTurns ? null : judge(bytes, (x) => x <= 0.5),
+    detail:
+      r.bytesPerTurn.switchboardTurns !== r.bytesPerTurn.langgraphTurns
+        ? `incomplete: Switchboard ${Math.round(r.bytesPerTurn.switchboard)} B after ${r.bytesPerTurn.switchboardTurns} turns, LangGraph ${Math.round(r.bytesPerTurn.langgraph)} B after ${r.bytesPerTurn.langgraphTurns}`
+        : `Switchboard ${Math.round(r.bytesPerTurn.switchboard)} B, LangGraph ${Math.round(r.bytesPerTurn.langgraph)} B`,
   });
 
   const eng = ratio(r.engine.switchboard.p50, r.engine.langgraph.p50);

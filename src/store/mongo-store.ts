@@ -215,14 +215,43 @@ export class MongoStore implements SessionStore {
 
   /** latestOf reads the newest version of a live session, and remembers it. */
   private async latestOf(sessionId: string): Promise<VersionDoc | undefined> {
-    const head = await this.live(sessionId);
-    const latest = head && (await this.latest(head));
+    const [head, latest] = await this.readLatest(sessionId);
     if (head === undefined || latest === undefined) {
       this.known.delete(sessionId);
       return undefined;
     }
     this.remember(sessionId, { inc: head.inc, version: latest.version, recentTurns: latest.recentTurns });
     return latest;
+  }
+
+  /**
+   * readLatest reads a live session's head and newest version. When this
+   * process knows the session's latest version (it served the last turn,
+   * the usual case), that version and the next are read beside the head,
+   * in one round trip instead of two; the head then confirms the guess, and
+   * a wrong guess falls back to reading from the head.
+   */
+  private async readLatest(sessionId: string): Promise<[HeadDoc | undefined, VersionDoc | undefined]> {
+    const known = this.known.get(sessionId);
+    if (known === undefined || known.version < 1) {
+      const head = await this.live(sessionId);
+      return [head, head && (await this.latest(head))];
+    }
+    const prefix = `${sessionId}/${known.inc}/`;
+    const [head, found, next] = await Promise.all([
+      this.live(sessionId),
+      guard("reading the session", () => this.versions.findOne({ _id: prefix + versionKey(known.version) })),
+      guard("reading the session", () => this.versions.findOne({ _id: prefix + versionKey(known.version + 1) })),
+    ]);
+    if (head === undefined) return [undefined, undefined];
+    // The head names the latest version or lags one commit behind it; the
+    // guess stands when the head is within what was read.
+    const confirmed =
+      head.inc === known.inc &&
+      found !== null &&
+      (head.version === known.version || (head.version === known.version + 1 && next !== null));
+    if (!confirmed) return [head, await this.latest(head)];
+    return [head, await this.follow(prefix, known.version, found, next)];
   }
 
   /**
@@ -233,12 +262,22 @@ export class MongoStore implements SessionStore {
    */
   private async latest(head: HeadDoc): Promise<VersionDoc | undefined> {
     const prefix = `${head._id}/${head.inc}/`;
-    return guard("reading the session", async () => {
-      let v = head.version;
-      let [found, next] = await Promise.all([
+    const v = head.version;
+    const [found, next] = await guard("reading the session", () =>
+      Promise.all([
         v > 0 ? this.versions.findOne({ _id: prefix + versionKey(v) }) : Promise.resolve(null),
         this.versions.findOne({ _id: prefix + versionKey(v + 1) }),
-      ]);
+      ]),
+    );
+    return this.follow(prefix, v, found, next);
+  }
+
+  /** follow probes the versions after `next` until one is missing, and returns the last found. */
+  private async follow(prefix: string, from: number, first: VersionDoc | null, second: VersionDoc | null): Promise<VersionDoc | undefined> {
+    return guard("reading the session", async () => {
+      let v = from;
+      let found = first;
+      let next = second;
       while (next !== null) {
         found = next;
         v++;
