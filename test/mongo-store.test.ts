@@ -6,13 +6,14 @@ import { BSON, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Engine } from "../src/core/engine.js";
 import { systemClock } from "../src/core/ports.js";
+import { SendTurnResponseSchema } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { SessionSchema, SessionStatus, StepSchema } from "../src/gen/switchboard/v1/session_pb.js";
 import { TurnInputSchema } from "../src/gen/switchboard/v1/turn_pb.js";
 import { Mesh } from "../src/mesh/mesh.js";
 import { Registry } from "../src/mesh/registry.js";
 import { MemoryRegistryStore } from "../src/store/memory-registry-store.js";
 import { FlowCatalog } from "../src/server/flow-catalog.js";
-import { MongoStore } from "../src/store/mongo-store.js";
+import { MongoStore, turnWindow } from "../src/store/mongo-store.js";
 import { startCounterAgent } from "./support/agents.js";
 import { repoRoot } from "./support/process.js";
 import { storeContract } from "./support/store-contract.js";
@@ -124,6 +125,25 @@ describe("MongoStore on a real server", () => {
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
+  });
+
+  it(`remembers the turn ids of the last ${turnWindow} versions for replays`, { timeout: 120_000 }, async () => {
+    const store = await MongoStore.open({ uri, database: db, sweepIntervalMs: 0 });
+    stores.push(store);
+    const id = "window";
+    for (let v = 1n; v <= BigInt(turnWindow + 2); v++) {
+      const session = create(SessionSchema, { id, flowId: "f", flowVersion: "1", stage: "s", version: v, expireTime: timestampFromDate(new Date(Date.now() + 60_000)) });
+      const result = create(SendTurnResponseSchema, { sessionId: id, turnId: `t-${v}`, output: `answer ${v}` });
+      await store.get(id);
+      await store.commit({ session, expectedVersion: v - 1n, reason: "turn", steps: [], turn: { turnId: `t-${v}`, result } });
+    }
+    // The two oldest fell out of the window; the rest replay with the session as it was then.
+    expect(await store.turnResult(id, "t-1")).toBeUndefined();
+    expect(await store.turnResult(id, "t-2")).toBeUndefined();
+    const third = await store.turnResult(id, "t-3");
+    expect(third?.output).toBe("answer 3");
+    expect(third?.session?.version).toBe(3n);
+    expect((await store.turnResult(id, `t-${turnWindow + 2}`))?.output).toBe(`answer ${turnWindow + 2}`);
   });
 
   it("sweeps expired sessions with their records", async () => {

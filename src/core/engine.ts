@@ -392,7 +392,11 @@ export class Engine {
     }
     // Invariants hold after every committed turn, or the turn commits nothing.
     enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
-    checkStateSize(session, this.opts.maxStateBytes ?? defaultMaxStateBytes);
+    // Only a state patch can grow the state: a turn without one skips the
+    // serialisation the check costs.
+    if (steps.some((s) => s.statePatch !== undefined)) {
+      checkStateSize(session, this.opts.maxStateBytes ?? defaultMaxStateBytes);
+    }
     observer.steps?.(steps);
     const result = create(SendTurnResponseSchema, {
       sessionId: session.id,
