@@ -23,7 +23,7 @@ const database = `switchboard_contract_${randomBytes(4).toString("hex")}`;
 
 storeContract("mongodb", async () => {
   let offset = 0;
-  const clock = { now: () => new Date(Date.now() + offset), advance: (ms: number) => void (offset += ms) };
+  const clock = { now: () => new Date(Date.now() + offset), sleep: systemClock.sleep, advance: (ms: number) => void (offset += ms) };
   const store = await MongoStore.open({ uri: inject("mongoUri"), database, clock, sweepIntervalMs: 0 });
   stores.push(store);
   return { store, clock };
@@ -148,7 +148,7 @@ describe("MongoStore on a real server", () => {
 
   it("sweeps expired sessions with their records", async () => {
     let offset = 0;
-    const clock = { now: () => new Date(Date.now() + offset) };
+    const clock = { now: () => new Date(Date.now() + offset), sleep: systemClock.sleep };
     const store = await MongoStore.open({ uri, database: db, clock, sweepIntervalMs: 0 });
     stores.push(store);
     const session = create(SessionSchema, {

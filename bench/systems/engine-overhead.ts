@@ -10,7 +10,9 @@ import { Annotation, END, MemorySaver, START, StateGraph } from "@langchain/lang
 import { FlowSchema } from "../../src/gen/switchboard/v1/flow_pb.js";
 import { AgentResultSchema, TurnInputSchema, type AgentResult } from "../../src/gen/switchboard/v1/turn_pb.js";
 import { OutputDeltaSchema } from "../../src/gen/switchboard/v1/agent_pb.js";
-import { Engine, type FlowSource } from "../../src/core/engine.js";
+import { Engine } from "../../src/core/engine.js";
+import type { FlowSource } from "../../src/core/turn-context.js";
+import { quietTurnEvents } from "../../src/core/turn-events.js";
 import { type AgentInvoker, systemClock } from "../../src/core/ports.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import { fromJson } from "@bufbuild/protobuf";
@@ -58,7 +60,7 @@ async function switchboardTurn(session: string, n: number): Promise<void> {
     { sessionId: session, accountId: "", flowId: flow.id, turnId: `t${n}`, input, tenant: "", metadata: {} },
     signal,
     undefined,
-    { output: () => undefined },
+    quietTurnEvents,
   );
 }
 

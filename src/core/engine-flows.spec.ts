@@ -5,9 +5,10 @@ import { FailurePolicy, type Flow, FlowSchema, Join, Merge } from "../gen/switch
 import { SessionStatus, StepKind, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Action, type AgentResult, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
-import { Engine, type TurnRequest } from "./engine.js";
+import { Engine } from "./engine.js";
+import type { TurnRequest } from "./turn-request.js";
 import { validateFlow } from "./flow.js";
-import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
+import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
 
 type Reply = MessageInitShape<typeof AgentResultSchema> | Error;
 
@@ -39,7 +40,7 @@ function setup(flowInit: MessageInitShape<typeof FlowSchema>, replies: Record<st
     store,
     invoker: agents,
     flows: { defaultFlowId: flow.id, get: (id, v) => (id === flow.id && (v === "" || v === flow.version) ? flow : undefined) },
-    clock: { now: () => new Date() },
+    clock: systemClock,
     newId: () => `id-${n++}`,
     sessionTtlMs: 60_000,
     defaultAgentTimeoutMs: 1_000,

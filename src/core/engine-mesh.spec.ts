@@ -8,7 +8,7 @@ import { Action, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v
 import { MemoryStore } from "../store/memory-store.js";
 import { Engine } from "./engine.js";
 import { markUnroutable, withAgentCallFacts } from "./errors.js";
-import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
+import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
 
 /**
  * How the engine uses what the mesh tells it: an unroutable agent hands the
@@ -44,7 +44,7 @@ function setup(script: (call: AgentCall) => Promise<AgentOutcome>) {
     store,
     invoker,
     flows: { defaultFlowId: "f", get: (id) => (id === "f" ? flow : undefined) },
-    clock: { now: () => new Date() },
+    clock: systemClock,
     newId: () => `id-${n++}`,
     sessionTtlMs: 60_000,
     defaultAgentTimeoutMs: 1_000,

@@ -8,7 +8,7 @@ import { Action, type AgentResult, AgentResultSchema, TurnInputSchema } from "..
 import { MemoryStore } from "../store/memory-store.js";
 import { Engine } from "./engine.js";
 import { validateFlow } from "./flow.js";
-import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
+import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
 
 /**
  * A flow that uses every feature the engine has, so random turns reach
@@ -116,7 +116,7 @@ describe("Engine under random turn sequences", () => {
           store,
           invoker: agents,
           flows: { defaultFlowId: flow.id, get: (id, v) => (id === flow.id && (v === "" || v === flow.version) ? flow : undefined) },
-          clock: { now: () => new Date() },
+          clock: systemClock,
           newId: () => `id-${ids++}`,
           sessionTtlMs: 60_000,
           defaultAgentTimeoutMs: 1_000,

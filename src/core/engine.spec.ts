@@ -6,9 +6,12 @@ import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
 import { SessionStatus, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Action, type AgentResult, AgentResultSchema, Role, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
-import { Engine, type EngineOptions, type FlowSource, type TurnObserver, type TurnRequest } from "./engine.js";
+import { Engine, type EngineOptions } from "./engine.js";
+import type { FlowSource } from "./turn-context.js";
+import { quietTurnEvents, type TurnEvents } from "./turn-events.js";
+import type { TurnRequest } from "./turn-request.js";
 import { Interruption } from "./interruption.js";
-import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
+import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
 
 type Reply = MessageInitShape<typeof AgentResultSchema> | Error;
 
@@ -72,7 +75,7 @@ function setup(
     store,
     invoker,
     flows: flows(flow),
-    clock: { now: () => new Date() },
+    clock: systemClock,
     newId: () => `id-${n++}`,
     sessionTtlMs: 60_000,
     defaultAgentTimeoutMs: 1_000,
@@ -227,11 +230,15 @@ describe("Engine", () => {
     });
     const controller = new AbortController();
     const seen: string[] = [];
-    const observer: TurnObserver = {
-      begin: (turnId, version) => void seen.push(`begin ${turnId} v${version}`),
-      output: (d) => void seen.push(`output ${d.text}`),
-      steps: (steps) => void seen.push(`steps ${steps.map((st) => StepStatus[st.status]).join(",")}`),
-      settled: (o) => void seen.push("result" in o ? `settled heard=${o.heard}` : `failed ${o.error.code}`),
+    const observer: TurnEvents = {
+      ...quietTurnEvents,
+      begun: async ({ turnId, version }) => void seen.push(`begin ${turnId} v${version}`),
+      output: ({ delta: d }) => void seen.push(`output ${d.text}`),
+      storing: ({ steps }) => {
+        seen.push(`steps ${steps.map((st) => StepStatus[st.status]).join(",")}`);
+        return [];
+      },
+      settled: ({ outcome: o }) => void seen.push(o.kind === "interrupted" ? `settled heard=${o.heard}` : o.kind === "failed" ? `failed ${o.error.code}` : "settled"),
     };
     const running = engine.runTurn(turn("b1", { text: "balance?" }, "turn-1"), controller.signal, undefined, observer);
     await started;
@@ -295,7 +302,7 @@ describe("Engine", () => {
   it("gives an agent's unstreamed reply to the observer as output", async () => {
     const { engine, turn } = setup({}, contactFlow, async () => create(AgentResultSchema, { text: "whole reply" }));
     const outputs: string[] = [];
-    await engine.runTurn(turn("u1", { text: "hi" }), new AbortController().signal, undefined, { output: (d) => void outputs.push(d.text) });
+    await engine.runTurn(turn("u1", { text: "hi" }), new AbortController().signal, undefined, { ...quietTurnEvents, output: ({ delta: d }) => void outputs.push(d.text) });
     expect(outputs).toEqual(["whole reply"]);
   });
 });
@@ -333,7 +340,7 @@ describe("Engine tenants and session length", () => {
       store: new MemoryStore(),
       invoker: new FakeAgents(replies),
       flows: flows(contactFlow),
-      clock: { now: () => new Date() },
+      clock: systemClock,
       newId: () => `id-${n++}`,
       sessionTtlMs: 60_000,
       defaultAgentTimeoutMs: 1_000,

@@ -14,12 +14,17 @@ import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
  */
 export interface Clock {
   now(): Date;
+  /** sleep resolves after `ms` milliseconds. */
+  sleep(ms: number): Promise<void>;
 }
 
 /**
  * systemClock is the wall clock.
  */
-export const systemClock: Clock = { now: () => new Date() };
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 /**
  * Page is one page of a listing.

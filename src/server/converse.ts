@@ -13,41 +13,34 @@ import {
   type WatchSessionResponse,
   WatchSessionResponseSchema,
 } from "../gen/switchboard/v1/orchestrator_pb.js";
-import type { TurnRequest } from "../core/engine.js";
-import { codeName, invalidArgument, notFound, unavailable } from "../core/errors.js";
+import type { SessionStore } from "../core/ports.js";
+import type { TurnRequest } from "../core/turn-request.js";
+import { codeName, invalidArgument } from "../core/errors.js";
 import { validateId, validateOptionalId } from "../core/ids.js";
 import { type Heard, Interruption } from "../core/interruption.js";
 import { event, type EventKind } from "../core/session-events.js";
 import { EventQueue } from "./event-queue.js";
-import { mayAccess, tenantScopeOf } from "./identity.js";
-import type { InFlight } from "./in-flight.js";
+import { refuseOtherTenants } from "./identity.js";
 import { InputChannel } from "./input-channel.js";
 import { inputLimits, turnRequest } from "./orchestrator-service.js";
-import type { Owner, SessionHub } from "./session-hub.js";
+import type { SessionHub } from "./session-hub.js";
+import type { Owner } from "./session-subscribers.js";
+import type { TurnEntry } from "./turn-entry.js";
 
 /**
  * StreamingDeps are what the streaming handlers need.
  */
 export interface StreamingDeps {
+  /** Streams attach to sessions here; barge-ins and input reach running turns. */
   hub: SessionHub;
-  inFlight: InFlight;
+  /** The one way into running a turn. */
+  entry: TurnEntry;
+  store: SessionStore;
   newId: () => string;
   /** Bytes a stream may hold unread (see HubLimits.streamBufferBytes). */
   streamBufferBytes: number;
   /** Tells whether an agent's card declares it takes audio input. */
   acceptsAudio: (agent: string) => Promise<boolean>;
-  /** The tenant of a session, or undefined when it does not exist. */
-  tenantOf: (sessionId: string) => Promise<string | undefined>;
-}
-
-/**
- * checkTenant refuses a session of another tenant as if it did not exist.
- */
-async function checkTenant(deps: StreamingDeps, sessionId: string, ctx: HandlerContext): Promise<void> {
-  const scope = tenantScopeOf(ctx);
-  if (scope.anyTenant) return;
-  const tenant = await deps.tenantOf(sessionId);
-  if (tenant !== undefined && !mayAccess(scope, tenant)) throw notFound(`session ${sessionId}`);
 }
 
 /**
@@ -88,7 +81,7 @@ async function* watch(
 ): AsyncGenerator<WatchSessionResponse> {
   validateId("session_id", sessionId);
   if (afterSeq !== undefined && afterSeq < 0n) throw invalidArgument("after_seq", "must not be negative");
-  await checkTenant(deps, sessionId, ctx);
+  await refuseOtherTenants(deps.store, sessionId, ctx);
   const queue = new EventQueue(deps.streamBufferBytes);
   // The replay fills the queue while this generator drains it.
   void deps.hub.watch(sessionId, queue, afterSeq, ctx.signal).catch((e: unknown) => queue.fail(ConnectError.from(e)));
@@ -175,7 +168,7 @@ class ConverseStream implements Owner {
     if (open.resumeAfterSeq !== undefined && open.resumeAfterSeq < 0n) {
       throw invalidArgument("open.resume_after_seq", "must not be negative");
     }
-    if (open.sessionId !== "") await checkTenant(this.deps, open.sessionId, this.ctx);
+    if (open.sessionId !== "") await refuseOtherTenants(this.deps.store, open.sessionId, this.ctx);
     this.open = open;
     this.sessionId = open.sessionId || this.deps.newId();
     await this.deps.hub.open(this.sessionId, this, open.resumeAfterSeq, this.ctx.signal);
@@ -290,31 +283,32 @@ class ConverseStream implements Owner {
   }
 
   private async runTurn({ req, input }: QueuedTurn, controller: AbortController): Promise<void> {
-    const done = this.deps.inFlight.begin();
-    if (done === undefined) {
-      input?.end();
-      this.queue.push(
-        this.answer(req.turnId, failed(unavailable("the orchestrator is shutting down and takes no new turns; reconnect to another replica with resume_after_seq"))),
-      );
-      return;
-    }
-    try {
-      const inputStream = input !== undefined ? this.withAudioCheck(input, req.turnId) : undefined;
-      const run = await this.deps.hub.runTurn(req, controller.signal, undefined, {
-        ...(input !== undefined && inputStream !== undefined ? { input, inputStream } : {}),
-        onBegin: (turn) => {
-          if (this.current !== undefined) this.current.turnId = turn.turnId;
+    // The client sees output as it streams: once it did, the turn cannot
+    // run again after losing a race.
+    const turn: TurnRequest = {
+      ...req,
+      rerun: "before-output",
+      ...(input !== undefined ? { inputStream: this.withAudioCheck(input, req.turnId) } : {}),
+    };
+    const end = await this.deps.entry.run(turn, {
+      ctx: this.ctx,
+      signal: controller.signal,
+      deadline: undefined,
+      streams: {
+        ...(input !== undefined ? { input } : {}),
+        onBegin: (live) => {
+          if (this.current !== undefined) this.current.turnId = live.turnId;
         },
-      });
-      // The turn's own events reached the stream through the hub; what is
-      // left are answers that are not part of the session's history.
-      if ("result" in run) {
-        if (run.result.replayed) this.queue.push(this.answer(run.result.turnId, { case: "completed", value: { result: run.result } }));
-      } else if (!run.begun) {
-        this.queue.push(this.answer(req.turnId, failed(run.error)));
-      }
-    } finally {
-      done();
+      },
+      whenDraining: "reconnect to another replica with resume_after_seq",
+    });
+    // The turn's own events reached the stream through the hub; what is
+    // left are answers that are not part of the session's history.
+    if ("result" in end) {
+      if (end.result.replayed) this.queue.push(this.answer(end.result.turnId, { case: "completed", value: { result: end.result } }));
+    } else if (!end.begun) {
+      input?.end();
+      this.queue.push(this.answer(req.turnId, failed(end.error)));
     }
   }
 

@@ -2,7 +2,7 @@ import { equals } from "@bufbuild/protobuf";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
-import type { FlowSource } from "../core/engine.js";
+import type { FlowSource } from "../core/turn-context.js";
 import { flowKey, validateFlow } from "../core/flow.js";
 import { type FileProblem, type FlowFileOptions, formatProblem, parseFlowFile } from "../flows/flow-file.js";
 

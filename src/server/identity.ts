@@ -1,4 +1,7 @@
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { Session } from "../gen/switchboard/v1/session_pb.js";
+import { notFound } from "../core/errors.js";
+import type { SessionStore } from "../core/ports.js";
 
 /**
  * Identity is who a request comes from, as its bearer token says.
@@ -71,4 +74,26 @@ export function mayAccess(scope: TenantScope, tenant: string): boolean {
 export function limitKeyOf(values: HandlerContext["values"]): string {
   const identity = values.get(identityKey);
   return identity !== undefined ? identity.key : `peer:${values.get(peerKey)}`;
+}
+
+/**
+ * sessionOfCaller reads a session the caller may see, or throws NOT_FOUND:
+ * another tenant's session reads as missing, so its existence is not told.
+ */
+export async function sessionOfCaller(store: Pick<SessionStore, "get">, sessionId: string, ctx: Pick<HandlerContext, "values">): Promise<Session> {
+  const session = await store.get(sessionId);
+  if (session === undefined || !mayAccess(tenantScopeOf(ctx), session.tenant)) throw notFound(`session ${sessionId}`);
+  return session;
+}
+
+/**
+ * refuseOtherTenants throws NOT_FOUND for a session of another tenant, as
+ * if it did not exist; a session that does not exist yet passes (the
+ * caller may create it).
+ */
+export async function refuseOtherTenants(store: Pick<SessionStore, "get">, sessionId: string, ctx: Pick<HandlerContext, "values">): Promise<void> {
+  const scope = tenantScopeOf(ctx);
+  if (scope.anyTenant) return;
+  const session = await store.get(sessionId);
+  if (session !== undefined && !mayAccess(scope, session.tenant)) throw notFound(`session ${sessionId}`);
 }

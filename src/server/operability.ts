@@ -1,5 +1,5 @@
 import type { Interceptor } from "@connectrpc/connect";
-import type { TurnRecord } from "../core/engine.js";
+import type { TurnReport } from "../core/turn-events.js";
 import type { AgentInvoker, SessionStore } from "../core/ports.js";
 import type { Logger } from "../log.js";
 import type { TransportFactory } from "../mesh/connection-pool.js";
@@ -12,7 +12,6 @@ import { defaultLimits, type Limits, StreamCounter, streamsInterceptor, TurnRate
 import { Metrics, MetricsServer } from "./metrics.js";
 import type { Redactor } from "./redaction.js";
 import { currentTraceId, currentTurn, traceHeaderInterceptor } from "./tracing.js";
-import { turnGate, type TurnWrapper } from "./turn-gate.js";
 
 /**
  * OperabilityConfig is how the orchestrator is secured, bounded and
@@ -49,14 +48,14 @@ export interface Operability {
   readonly listen: Pick<ListenOptions, "tls" | "http2Settings">;
   /** The transport to agents (TLS, trace headers). */
   readonly agentTransport: TransportFactory;
-  /** Runs around every turn (rate limit, tracing). */
-  readonly aroundTurn: TurnWrapper;
+  /** The per-token turn rate every turn is charged to. */
+  readonly turnRate: TurnRateLimit;
   /** The metrics server, when configured; not yet listening. */
   readonly metricsServer: MetricsServer | undefined;
   wrapStore(store: SessionStore): SessionStore;
   wrapInvoker(invoker: AgentInvoker): AgentInvoker;
   /** onTurn logs one line per turn and counts it in the metrics. */
-  onTurn(record: TurnRecord): void;
+  onTurn(report: TurnReport): void;
 }
 
 /**
@@ -84,7 +83,7 @@ export function operability(config: OperabilityConfig, log: Logger): Operability
       ...(config.agentTls !== undefined ? { tls: config.agentTls } : {}),
       interceptors: [traceHeaderInterceptor],
     }),
-    aroundTurn: turnGate(new TurnRateLimit(limits, metrics)),
+    turnRate: new TurnRateLimit(limits, metrics),
     metricsServer: config.metricsListen !== undefined ? new MetricsServer(metrics, config.metricsListen) : undefined,
     wrapStore: (store) => instrumentStore(store, metrics, config.redactor),
     wrapInvoker: (invoker) => instrumentInvoker(invoker, metrics, agentLog),

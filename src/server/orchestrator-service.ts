@@ -15,17 +15,15 @@ import {
 } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import { type TurnInput, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
-import type { TurnRequest } from "../core/engine.js";
-import { failedPrecondition, invalidArgument, notFound, unavailable } from "../core/errors.js";
+import type { TurnRequest } from "../core/turn-request.js";
+import { failedPrecondition, invalidArgument, notFound } from "../core/errors.js";
 import { validateId, validateOptionalId } from "../core/ids.js";
 import type { SessionStore } from "../core/ports.js";
-import type { SessionAdmin } from "../core/session-admin.js";
+import type { Engine } from "../core/engine.js";
 import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalog.js";
-import { mayAccess, tenantScopeOf } from "./identity.js";
-import type { InFlight } from "./in-flight.js";
+import { sessionOfCaller, tenantScopeOf } from "./identity.js";
 import { checkStructDepth } from "./input-depth.js";
-import type { SessionHub } from "./session-hub.js";
-import type { TurnWrapper } from "./turn-gate.js";
+import type { TurnEntry } from "./turn-entry.js";
 
 /**
  * Limits on a turn's input, checked before anything runs.
@@ -42,16 +40,14 @@ const namePattern = /^[A-Za-z0-9._:/-]{1,128}$/;
  * OrchestratorDeps are what the OrchestratorService handlers need.
  */
 export interface OrchestratorDeps {
-  /** Runs turns through the engine and publishes their events to streams. */
-  hub: SessionHub;
-  admin: SessionAdmin;
+  /** The one way into running a turn. */
+  entry: TurnEntry;
+  /** Rolls back and forks sessions (the engine is their only writer). */
+  engine: Pick<Engine, "rollback" | "fork">;
   store: SessionStore;
   flows: FlowCatalog;
-  inFlight: InFlight;
   /** Reads the flow directory again; see Orchestrator.reloadFlows. */
   reloadFlows: () => LoadedFlows;
-  /** Runs around every turn: rate limits, tracing. */
-  aroundTurn?: TurnWrapper;
   /** The most versions a session may have; rollbacks beyond it are refused. */
   maxSessionVersions?: number;
 }
@@ -60,31 +56,21 @@ export interface OrchestratorDeps {
  * orchestratorService implements switchboard.v1.OrchestratorService.
  */
 export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl<typeof OrchestratorService>> {
-  const { hub, admin, store, flows, inFlight, reloadFlows } = deps;
-  const aroundTurn: TurnWrapper = deps.aroundTurn ?? ((_turn, _ctx, run) => run());
-  // Another tenant's session reads as missing: its existence is not told.
-  const sessionOrNotFound = async (id: string, ctx: HandlerContext) => {
-    const session = await store.get(validateId("session_id", id));
-    if (session === undefined || !mayAccess(tenantScopeOf(ctx), session.tenant)) throw notFound(`session ${id}`);
-    return session;
-  };
+  const { entry, engine, store, flows, reloadFlows } = deps;
+  const sessionOrNotFound = (id: string, ctx: HandlerContext) => sessionOfCaller(store, validateId("session_id", id), ctx);
   return {
     async sendTurn(req, ctx) {
-      const turn = turnRequest(req, ctx);
-      const done = inFlight.begin();
-      if (done === undefined) {
-        throw unavailable("the orchestrator is shutting down and takes no new turns; send the turn to another replica");
-      }
-      try {
-        // A unary turn is a stream of events consumed to its end.
-        return await aroundTurn(turn, ctx, async () => {
-          const run = await hub.runTurn(turn, ctx.signal, deadlineOf(ctx));
-          if ("error" in run) throw run.error;
-          return run.result;
-        });
-      } finally {
-        done();
-      }
+      // A unary caller sees only the result: the turn may run again after
+      // losing a race to another replica.
+      const turn: TurnRequest = { ...turnRequest(req, ctx), rerun: "anytime" };
+      const end = await entry.run(turn, {
+        ctx,
+        signal: ctx.signal,
+        deadline: deadlineOf(ctx),
+        whenDraining: "send the turn to another replica",
+      });
+      if ("error" in end) throw end.error;
+      return end.result;
     },
 
     async getSession(req, ctx) {
@@ -128,7 +114,7 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
           Code.ResourceExhausted,
         );
       }
-      return create(RollbackSessionResponseSchema, { session: await admin.rollback(req.sessionId, req.version) });
+      return create(RollbackSessionResponseSchema, { session: await engine.rollback(req.sessionId, req.version) });
     },
 
     async forkSession(req, ctx) {
@@ -137,7 +123,7 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
       if (req.version < 0n) throw invalidArgument("version", "must not be negative");
       await sessionOrNotFound(req.sessionId, ctx);
       return create(ForkSessionResponseSchema, {
-        session: await admin.fork(req.sessionId, req.version, req.newSessionId),
+        session: await engine.fork(req.sessionId, req.version, req.newSessionId),
       });
     },
 

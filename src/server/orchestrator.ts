@@ -7,7 +7,6 @@ import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
 import { Engine } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
-import { SessionAdmin } from "../core/session-admin.js";
 import { unavailable } from "../core/errors.js";
 import { AgentCards } from "../mesh/agent-cards.js";
 import type { TransportFactory } from "../mesh/connection-pool.js";
@@ -29,7 +28,9 @@ import { operability, type OperabilityConfig } from "./operability.js";
 import { rpcHandler } from "./rpc-adapter.js";
 import { streamingService } from "./converse.js";
 import { registryService } from "./registry-service.js";
-import { defaultHubLimits, type HubLimits, SessionHub } from "./session-hub.js";
+import { defaultHubLimits, type HubLimits } from "./live-sessions.js";
+import { SessionHub } from "./session-hub.js";
+import { TurnEntry } from "./turn-entry.js";
 
 /**
  * OrchestratorConfig is everything an orchestrator needs to start.
@@ -165,40 +166,30 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     maxSessionVersions: ops.limits.maxSessionVersions,
     onTurn: (r) => ops.onTurn(r),
   });
-  const admin = new SessionAdmin(store, systemClock, newId, config.sessionTtlMs);
   const inFlight = new InFlight();
   const limits = { ...defaultHubLimits, ...config.streamLimits };
-  const hub = new SessionHub({
-    engine,
-    store,
-    clock: systemClock,
-    newId,
-    sessionTtlMs: config.sessionTtlMs,
-    limits,
-    log: log.child({ component: "hub" }),
-  });
+  const hub = new SessionHub({ engine, store, newId, limits, log: log.child({ component: "hub" }) });
+  const entry = new TurnEntry({ hub, inFlight, rate: ops.turnRate });
   const cards = new AgentCards((agent) => registry.instances(agent));
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
     router.service(OrchestratorService, {
       ...orchestratorService({
-        hub,
-        admin,
+        entry,
+        engine,
         store,
         flows: config.flows,
-        inFlight,
         reloadFlows,
-        aroundTurn: ops.aroundTurn,
         maxSessionVersions: ops.limits.maxSessionVersions,
       }),
       ...streamingService({
         hub,
-        inFlight,
+        entry,
+        store,
         newId,
         streamBufferBytes: limits.streamBufferBytes,
         acceptsAudio: (agent) => cards.acceptsAudio(agent),
-        tenantOf: async (sessionId) => (await store.get(sessionId))?.tenant,
       }),
     });
     router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));

@@ -13,7 +13,7 @@ import {
 } from "@opentelemetry/api";
 import type { Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
-import type { TurnRequest } from "../core/engine.js";
+import type { TurnRequest } from "../core/turn-request.js";
 import { codeName } from "../core/errors.js";
 
 /**
@@ -92,13 +92,15 @@ export function currentTraceId(): string {
 /**
  * traceTurn runs a turn as a span that continues the caller's trace
  * (`traceparent` and `tracestate` request headers) and ends when the turn
- * ends. Store and agent spans started during the turn are its children.
+ * ends. Store and agent spans started during the turn are its children;
+ * `errorOf` tells a result that is a failure (the span is marked failed).
  */
 export async function traceTurn<T>(
   headers: Headers,
   attributes: Record<string, string>,
   run: (span: Span) => Promise<T>,
   turn?: TurnRequest,
+  errorOf?: (result: T) => unknown,
 ): Promise<T> {
   const remote = parseTraceparent(headers.get("traceparent"), headers.get("tracestate"));
   const parent = remote !== undefined ? trace.setSpanContext(ROOT_CONTEXT, remote) : context.active();
@@ -108,7 +110,9 @@ export async function traceTurn<T>(
   const ctx = trace.setSpan(parent, span);
   try {
     const result = await turnScopes.run({ span, context: ctx, ...(turn !== undefined ? { turn } : {}) }, () => context.with(ctx, () => run(span)));
-    span.setStatus({ code: SpanStatusCode.OK });
+    const failed = errorOf?.(result);
+    if (failed !== undefined) failSpan(span, failed);
+    else span.setStatus({ code: SpanStatusCode.OK });
     return result;
   } catch (e) {
     failSpan(span, e);
