@@ -18,9 +18,8 @@ const sweepBatch = 500;
  */
 export async function createExpiryIndex(heads: Collection<HeadDoc>): Promise<void> {
   try {
-    // A backstop for when no orchestrator runs the sweeper: the server
-    // deletes heads a day after they expired. Reads treat sessions as
-    // gone at expiresAt, and the sweeper deletes them with their records.
+    // A day's grace: the sweeper, when one runs, deletes a session with
+    // its records first; the server deleting the head alone leaves them.
     await heads.createIndex({ expiresAt: 1 }, { name: "expires_ttl", expireAfterSeconds: 86_400 });
   } catch (e) {
     // Servers without TTL indexes still get one for the sweeper's query.

@@ -16,6 +16,10 @@ export class SessionReads {
   /** known is what this process last read or wrote of each recent session. */
   readonly known = new KnownVersions();
 
+  /**
+   * @param c the collections the sessions are in.
+   * @param clock what "now" is, for expiry and the documents' times.
+   */
   constructor(
     readonly c: SessionCollections,
     readonly clock: Clock,
