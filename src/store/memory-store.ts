@@ -1,28 +1,9 @@
 import { clone } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import {
-  type SendTurnResponse,
-  SendTurnResponseSchema,
-} from "../gen/switchboard/v1/orchestrator_pb.js";
-import {
-  type Session,
-  SessionSchema,
-  type Snapshot,
-  SnapshotSchema,
-  type Step,
-  StepSchema,
-} from "../gen/switchboard/v1/session_pb.js";
+import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { type Session, SessionSchema, type Snapshot, SnapshotSchema, type Step, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 import { aborted } from "../core/errors.js";
-import {
-  type Clock,
-  type Commit,
-  type Loaded,
-  type Page,
-  type PageRequest,
-  type SessionFilter,
-  type SessionStore,
-  systemClock,
-} from "../core/ports.js";
+import { type Clock, type Commit, type Loaded, type Page, type PageRequest, type SessionFilter, type SessionStore, systemClock } from "../core/ports.js";
 import {
   checkNextVersion,
   committedStepOf,
