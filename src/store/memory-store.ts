@@ -1,29 +1,19 @@
 import { clone } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import {
-  type SendTurnResponse,
-  SendTurnResponseSchema,
-} from "../gen/switchboard/v1/orchestrator_pb.js";
-import {
-  type Session,
-  SessionSchema,
-  type Snapshot,
-  SnapshotSchema,
-  type Step,
-  StepSchema,
-} from "../gen/switchboard/v1/session_pb.js";
+import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { type Session, SessionSchema, type Snapshot, SnapshotSchema, type Step, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 import { aborted } from "../core/errors.js";
+import { type Clock, type Commit, type Loaded, type Page, type PageRequest, type SessionFilter, type SessionStore, systemClock } from "../core/ports.js";
 import {
-  type Clock,
-  type Commit,
-  type Loaded,
-  type Page,
-  type PageRequest,
-  type SessionFilter,
-  type SessionStore,
-  systemClock,
-} from "../core/ports.js";
-import { committedStepId, failedStepId, pageSize, snapshotOf } from "./records.js";
+  checkNextVersion,
+  committedStepOf,
+  cutPage,
+  emptyPage,
+  failedStepOf,
+  pageSize,
+  snapshotOf,
+  versionKey,
+} from "./records.js";
 
 interface Entry {
   session: Session;
@@ -60,20 +50,13 @@ export class MemoryStore implements SessionStore {
     if (commit.turn !== undefined && entry?.turns.has(commit.turn.turnId)) {
       throw aborted(`session ${session.id}: turn ${commit.turn.turnId} was applied already; send the turn again to get its result`);
     }
-    if (session.version !== expectedVersion + 1n) {
-      throw new Error(`commit of version ${session.version} from ${expectedVersion}: versions must grow by one`);
-    }
+    checkNextVersion(commit);
     const now = this.clock.now();
     const stored = clone(SessionSchema, session);
     const target: Entry = entry ?? { session: stored, snapshots: [], steps: [], turns: new Map() };
     target.session = stored;
     target.snapshots.push(snapshotOf(stored, commit.reason, now));
-    commit.steps.forEach((step, i) => {
-      const s = clone(StepSchema, step);
-      s.id = committedStepId(session.version, i);
-      s.version = session.version;
-      target.steps.push(s);
-    });
+    commit.steps.forEach((step, i) => target.steps.push(committedStepOf(step, session.version, i)));
     if (commit.turn) target.turns.set(commit.turn.turnId, clone(SendTurnResponseSchema, commit.turn.result));
     this.entries.set(session.id, target);
   }
@@ -93,15 +76,12 @@ export class MemoryStore implements SessionStore {
   async recordFailure(step: Step): Promise<void> {
     const entry = this.live(step.sessionId);
     if (entry === undefined) return;
-    const s = clone(StepSchema, step);
-    s.id = failedStepId(entry.session.version, this.clock.now(), step.turnId);
-    s.version = 0n;
-    entry.steps.push(s);
+    entry.steps.push(failedStepOf(step, entry.session.version, this.clock.now(), step.turnId));
   }
 
   async listSteps(sessionId: string, page: PageRequest): Promise<Page<Step>> {
     const entry = this.live(sessionId);
-    if (entry === undefined) return { items: [], nextPageToken: "" };
+    if (entry === undefined) return emptyPage();
     return pageOf(
       [...entry.steps].sort((a, b) => (a.id < b.id ? -1 : 1)),
       (s) => s.id,
@@ -112,10 +92,10 @@ export class MemoryStore implements SessionStore {
 
   async listSnapshots(sessionId: string, page: PageRequest): Promise<Page<Snapshot>> {
     const entry = this.live(sessionId);
-    if (entry === undefined) return { items: [], nextPageToken: "" };
+    if (entry === undefined) return emptyPage();
     return pageOf(
       entry.snapshots,
-      (s) => s.version.toString().padStart(20, "0"),
+      (s) => versionKey(s.version),
       page,
       (s) => clone(SnapshotSchema, s),
     );
@@ -180,10 +160,6 @@ function pageOf<T>(
     after === ""
       ? sorted
       : sorted.filter((t) => (descending ? key(t) < after : key(t) > after));
-  const items = rest.slice(0, size);
-  const last = items[items.length - 1];
-  return {
-    items: items.map(copy),
-    nextPageToken: rest.length > size && last !== undefined ? key(last) : "",
-  };
+  const cut = cutPage(rest, size, key);
+  return { items: cut.items.map(copy), nextPageToken: cut.nextPageToken };
 }

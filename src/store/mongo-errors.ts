@@ -2,65 +2,93 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { MongoError, MongoServerError } from "mongodb";
 import { invalidArgument, markStoreError, unavailable } from "../core/errors.js";
 
+/*
+ * The one place where MongoDB driver and network errors become gRPC
+ * errors: nothing above the store sees a driver error or its stack.
+ */
+
+/** duplicateKeyCode is the server's error code for a write that broke a unique index. */
+const duplicateKeyCode = 11000;
+
 /**
- * isDuplicateKey tells whether a write failed on a unique index.
+ * isDuplicateKey tells whether a write failed on a unique index: for a
+ * version document, that another writer committed that version first.
  */
 export function isDuplicateKey(e: unknown): boolean {
-  return e instanceof MongoServerError && e.code === 11000;
+  return e instanceof MongoServerError && e.code === duplicateKeyCode;
 }
 
 /**
- * guard runs a database operation and turns driver failures into gRPC
- * errors: an unreachable database is UNAVAILABLE (the turn can be sent
- * again once it is back), anything else INTERNAL, never a driver stack
- * trace. Every error is marked as the store's.
+ * connectivityErrorNames are the driver's errors for a server that cannot
+ * be reached or a connection that broke.
+ */
+const connectivityErrorNames = new Set([
+  "MongoServerSelectionError",
+  "MongoNetworkError",
+  "MongoNetworkTimeoutError",
+  "MongoTopologyClosedError",
+  "MongoNotConnectedError",
+  "PoolClearedError",
+  "PoolClearedOnNetworkError",
+  "MongoPoolClearedError",
+]);
+
+/** tooLargePattern matches the messages of a document above the server's (or driver's) size limit. */
+const tooLargePattern = /too large|BSONObjectTooLarge|exceeds maximum/i;
+
+/**
+ * storeErrorFromMongoReason maps what a database operation threw (while
+ * doing `what`) to the ConnectError that leaves the store, marked as the
+ * store's.
+ */
+export function storeErrorFromMongoReason(what: string, reason: unknown): ConnectError {
+  if (reason instanceof ConnectError) {
+    // Already a gRPC error, thrown on purpose inside the operation (such as
+    // a commit's conflict): keep its code and message.
+    return markStoreError(reason);
+  }
+  if (reason instanceof MongoError && isConnectivity(reason)) {
+    // The database is down or unreachable: nothing was written, and the
+    // same request can succeed once it is back, so the caller may retry.
+    return markStoreError(
+      unavailable(`the session store is unavailable (${what}): ${reason.message}; nothing was committed, try again`, reason),
+    );
+  }
+  if (reason instanceof Error && tooLargePattern.test(reason.message)) {
+    // The document is above a size limit: sending it again cannot help,
+    // the caller has to keep less in the session.
+    return markStoreError(invalidArgument("state", `the session is too large to store (${what}): ${reason.message}`));
+  }
+  // Anything else is the store's own failure: INTERNAL, with the driver's
+  // message but never its stack.
+  return markStoreError(
+    new ConnectError(
+      `the session store failed (${what}): ${reason instanceof Error ? reason.message : String(reason)}`,
+      Code.Internal,
+      undefined,
+      undefined,
+      reason,
+    ),
+  );
+}
+
+/**
+ * guard runs a database operation and throws what it throws as
+ * storeErrorFromMongoReason maps it.
  */
 export async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (e) {
-    if (e instanceof ConnectError) throw markStoreError(e);
-    if (e instanceof MongoError && isConnectivity(e)) {
-      throw markStoreError(
-        unavailable(`the session store is unavailable (${what}): ${e.message}; nothing was committed, try again`, e),
-      );
-    }
-    if (e instanceof Error && /too large|BSONObjectTooLarge|exceeds maximum/i.test(e.message)) {
-      throw markStoreError(invalidArgument("state", `the session is too large to store (${what}): ${e.message}`));
-    }
-    throw markStoreError(
-      new ConnectError(
-        `the session store failed (${what}): ${e instanceof Error ? e.message : String(e)}`,
-        Code.Internal,
-        undefined,
-        undefined,
-        e,
-      ),
-    );
+    throw storeErrorFromMongoReason(what, e);
   }
 }
 
-function isConnectivity(e: MongoError): boolean {
-  return (
-    [
-      "MongoServerSelectionError",
-      "MongoNetworkError",
-      "MongoNetworkTimeoutError",
-      "MongoTopologyClosedError",
-      "MongoNotConnectedError",
-      "PoolClearedError",
-      "PoolClearedOnNetworkError",
-      "MongoPoolClearedError",
-    ].includes(e.name) ||
-    e.hasErrorLabel("RetryableWriteError") ||
-    e.hasErrorLabel("ResetPool")
-  );
-}
-
 /**
- * databaseOf returns the database named in a MongoDB connection string.
+ * isConnectivity tells whether a driver error means the server could not
+ * be reached: by its class, or by the labels the driver puts on errors
+ * after which it retries writes or drops its connection pool.
  */
-export function databaseOf(uri: string): string | undefined {
-  const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
-  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
+function isConnectivity(e: MongoError): boolean {
+  return connectivityErrorNames.has(e.name) || e.hasErrorLabel("RetryableWriteError") || e.hasErrorLabel("ResetPool");
 }

@@ -1,8 +1,9 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Binary, type Collection, MongoClient } from "mongodb";
+import { Binary, type Collection, type MongoClient } from "mongodb";
 import { AgentCardSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Registration, RegistryStore } from "../mesh/registry-store.js";
-import { databaseOf, guard } from "./mongo-errors.js";
+import { databaseNameOf, mongoClientOf } from "./mongo-client.js";
+import { guard } from "./mongo-errors.js";
 
 /**
  * RegistrationDoc is one registration in the `agent_registrations`
@@ -44,12 +45,8 @@ export class MongoRegistryStore implements RegistryStore {
   private ready: Promise<void> | undefined;
 
   constructor(opts: MongoRegistryStoreOptions) {
-    this.client = new MongoClient(opts.uri, {
-      serverSelectionTimeoutMS: opts.serverSelectionTimeoutMs ?? 2000,
-      connectTimeoutMS: opts.serverSelectionTimeoutMs ?? 2000,
-      appName: "switchboard-registry",
-    });
-    const db = this.client.db(opts.database || databaseOf(opts.uri) || "switchboard");
+    this.client = mongoClientOf(opts.uri, opts.serverSelectionTimeoutMs, "switchboard-registry");
+    const db = this.client.db(databaseNameOf(opts.uri, opts.database));
     this.registrations = db.collection<RegistrationDoc>("agent_registrations");
   }
 
