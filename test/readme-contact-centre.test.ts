@@ -1,20 +1,19 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { jsonLine, type Proc, repoRoot, startTs } from "./support/process.js";
+import { docSection, readDoc } from "./support/docs.js";
+import { jsonLine, type Proc, startTs } from "./support/process.js";
 
 const run = promisify(execFile);
-const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
-const start = readme.indexOf("## The contact-centre flow");
-const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+// The walk-through of the reference flow lives in the flows guide, which
+// the README links to.
+const section = docSection(readDoc("docs/flows.md"), "## The contact-centre flow");
 
 /**
- * The README's contact-centre walk-through works as written against what
+ * The contact-centre walk-through (docs/flows.md) works as written against what
  * `npm start` runs, and the summary it shows is the one the call gets.
  */
-describe("README contact-centre walk-through", () => {
+describe("docs/flows.md contact-centre walk-through", () => {
   const grpcurl = inject("grpcurl");
   let demo: Proc;
   let port = 0;
@@ -33,7 +32,7 @@ describe("README contact-centre walk-through", () => {
   const grpc = async (command: string) => {
     const adapted = command.replaceAll("localhost:50051", `127.0.0.1:${port}`).replace(/^grpcurl /, `'${grpcurl}' `);
     const { stdout } = await run("bash", ["-c", adapted], { timeout: 20_000 }).catch((e: unknown) => {
-      throw new Error(`README command failed: ${command}\n${String((e as { stderr?: string }).stderr ?? e)}`);
+      throw new Error(`docs/flows.md command failed: ${command}\n${String((e as { stderr?: string }).stderr ?? e)}`);
     });
     return stdout;
   };

@@ -3,15 +3,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { docSection, readDoc } from "./support/docs.js";
 import { jsonLine, type Proc, repoRoot, startTs } from "./support/process.js";
 
 const run = promisify(execFile);
-const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+const readme = readDoc("README.md");
+// The settings table and the config file example live with the rest of the
+// operations guide.
+const operations = readDoc("docs/operations.md");
 const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> };
 
 /**
  * The README's promises: its first commands are the two that matter, and
- * its walk-through works as written against what `npm start` runs.
+ * its five-minute tour works as written against what `npm start` runs.
  */
 describe("README", () => {
   it("opens with the install-and-run and the test command, which package.json and .ci/run back", () => {
@@ -22,7 +26,7 @@ describe("README", () => {
     expect(readFileSync(join(repoRoot, ".ci/run"), "utf8")).toMatch(/^npm test$/m);
   });
 
-  describe("grpcurl walk-through", () => {
+  describe("five-minute tour with grpcurl", () => {
     const grpcurl = inject("grpcurl");
     let demo: Proc;
     let port = 0;
@@ -38,7 +42,7 @@ describe("README", () => {
       await demo?.stop();
     });
 
-    const section = readme.slice(readme.indexOf("## Talk to it with grpcurl"), readme.indexOf("## Contracts"));
+    const section = docSection(readme, "## A five-minute tour with grpcurl");
     const commands = [...section.matchAll(/^(grpcurl|curl) .*$/gm)].map((m) => m[0]);
 
     it("has commands to run", () => {
@@ -57,11 +61,11 @@ describe("README", () => {
   });
 });
 
-describe("README settings table", () => {
+describe("docs/operations.md settings table", () => {
   it("documents every setting of switchboard serve with its flag, variable and file key", async () => {
     const { serveOptions } = await import("../src/cli/serve-config.js");
     for (const o of serveOptions) {
-      const row = readme.split("\n").find((l) => l.startsWith(`| \`--${o.flag}`));
+      const row = operations.split("\n").find((l) => l.startsWith(`| \`--${o.flag}`));
       expect(row, o.flag).toBeDefined();
       expect(row).toContain(`\`${o.env}\``);
       expect(row).toContain(`\`${o.key}\``);
@@ -69,12 +73,12 @@ describe("README settings table", () => {
   });
 });
 
-describe("README config file example", () => {
+describe("docs/operations.md config file example", () => {
   it("is a config file switchboard serve accepts", async () => {
     const { loadServeSettings } = await import("../src/cli/serve-config.js");
     const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
-    const yaml = /A config file for a production-like setup:\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    const yaml = /A config file for a production-like setup:\n\n```yaml\n([\s\S]*?)```/.exec(operations)?.[1];
     expect(yaml).toBeDefined();
     const dir = mkdtempSync(join(tmpdir(), "switchboard-readme-"));
     try {
