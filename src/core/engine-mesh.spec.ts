@@ -7,7 +7,7 @@ import { StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Action, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { Engine } from "./engine.js";
-import { markUnroutable, withAgentCallFacts } from "./errors.js";
+import { mark, withAgentCallFacts } from "./errors.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
 
 /**
@@ -69,7 +69,7 @@ const ok = (call: AgentCall): AgentOutcome => ({
 describe("Engine with the mesh", () => {
   it("sends the turn to the stage's fallback agent when the agent is unroutable", async () => {
     const { run, invoker, store } = setup(async (call) => {
-      if (call.agent === "primary") throw markUnroutable(new ConnectError("agent primary: all breakers open", Code.Unavailable));
+      if (call.agent === "primary") throw mark(new ConnectError("agent primary: all breakers open", Code.Unavailable), "unroutable");
       return ok(call);
     });
     const res = await run("s1");

@@ -14,7 +14,7 @@ import {
 } from "../gen/switchboard/v1/session_pb.js";
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { celVars } from "./cel-vars.js";
-import { agentCallFactsOf, codeName, isStageFailure, isStoreError, isUnroutable, notFound } from "./errors.js";
+import { agentCallFactsOf, codeName, hasMark, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
 import { interruptTurn, Interruption } from "./interruption.js";
 import { enforceChecks, flowProgram } from "./flow-program.js";
@@ -299,7 +299,7 @@ export class Engine {
         });
         const recorded =
           attempt.existing !== undefined &&
-          !isStoreError(err) &&
+          !hasMark(err, "store") &&
           (await this.recordFailure(attempt.existing, { ...req, input: attempt.input ?? req.input }, turnId, attempt.plan, err, startedAt, observer));
         if (attempt.begun) observer.settled?.({ error: err, recorded });
         throw err;
@@ -384,7 +384,7 @@ export class Engine {
         const running = state.replies.length > steps.length ? { plan, streamed: state.replies[steps.length] ?? "" } : undefined;
         return this.commitInterrupted(before, session, done, running, req, turnId, state, signal.reason, startedAt, observer, attempt);
       }
-      if (plan.stage.onFailure !== undefined && isStageFailure(err)) {
+      if (plan.stage.onFailure !== undefined && hasMark(err, "stage-failure")) {
         attempt.stageFailure = err;
         return this.commitStageFailure(flow, before, session, plan, err, req, turnId, startedAt, steps, hop > 0, observer);
       }
@@ -559,7 +559,7 @@ export class Engine {
       run = await callStage(deps, plan.stage, call(plan.agent), onBranchDelta);
     } catch (e) {
       const fallback = plan.stage.fallbackAgent;
-      if (!isUnroutable(e) || fallback === "" || fallback === plan.agent || plan.stage.parallel !== undefined) throw e;
+      if (!hasMark(e, "unroutable") || fallback === "" || fallback === plan.agent || plan.stage.parallel !== undefined) throw e;
       served = { ...plan, agent: fallback };
       run = await callStage(deps, plan.stage, call(fallback), onBranchDelta);
     }

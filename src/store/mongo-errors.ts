@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MongoError, MongoServerError } from "mongodb";
-import { invalidArgument, markStoreError, unavailable } from "../core/errors.js";
+import { invalidArgument, mark, unavailable } from "../core/errors.js";
 
 /**
  * isDuplicateKey tells whether a write failed on a unique index.
@@ -19,16 +19,17 @@ export async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (e) {
-    if (e instanceof ConnectError) throw markStoreError(e);
+    if (e instanceof ConnectError) throw mark(e, "store");
     if (e instanceof MongoError && isConnectivity(e)) {
-      throw markStoreError(
+      throw mark(
         unavailable(`the session store is unavailable (${what}): ${e.message}; nothing was committed, try again`, e),
+        "store",
       );
     }
     if (e instanceof Error && /too large|BSONObjectTooLarge|exceeds maximum/i.test(e.message)) {
-      throw markStoreError(invalidArgument("state", `the session is too large to store (${what}): ${e.message}`));
+      throw mark(invalidArgument("state", `the session is too large to store (${what}): ${e.message}`), "store");
     }
-    throw markStoreError(
+    throw mark(
       new ConnectError(
         `the session store failed (${what}): ${e instanceof Error ? e.message : String(e)}`,
         Code.Internal,
@@ -36,6 +37,7 @@ export async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
         undefined,
         e,
       ),
+      "store",
     );
   }
 }

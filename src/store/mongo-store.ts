@@ -15,7 +15,7 @@ import {
   type Step,
   StepSchema,
 } from "../gen/switchboard/v1/session_pb.js";
-import { aborted, invalidArgument, markStoreError } from "../core/errors.js";
+import { aborted, invalidArgument, mark } from "../core/errors.js";
 import {
   type Clock,
   type Commit,
@@ -682,7 +682,8 @@ function newIncarnation(): string {
 
 
 function conflict(id: string, expected: bigint, why: string): ConnectError {
-  return markStoreError(
+  return mark(
     aborted(`session ${id} changed while the turn ran (the turn started from version ${expected}: ${why}); send the turn again`),
+    "store",
   );
 }
