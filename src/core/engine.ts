@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type InputDelta, type OutputDelta, OutputDeltaSchema, TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Flow } from "../gen/switchboard/v1/flow_pb.js";
@@ -506,7 +506,7 @@ export class Engine {
     enforceChecks("precondition", where, stageProgram?.preconditions ?? [], celVars(session, req.input));
     const startedAt = clock.now();
     const stageTimeout = plan.stage.timeout
-      ? Number(plan.stage.timeout.seconds) * 1000 + plan.stage.timeout.nanos / 1e6
+      ? durationMs(plan.stage.timeout)
       : this.opts.defaultAgentTimeoutMs;
     const remaining = deadline === undefined ? Infinity : deadline - startedAt.getTime();
     const timeoutMs = Math.max(0, Math.min(stageTimeout, remaining));

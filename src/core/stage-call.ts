@@ -1,4 +1,5 @@
 import { clone } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { type OutputDelta, TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Stage } from "../gen/switchboard/v1/flow_pb.js";
@@ -52,9 +53,7 @@ export async function callStage(
     }
   }
   const started = deps.now().getTime();
-  const branchTimeout = parallel.branchTimeout
-    ? Number(parallel.branchTimeout.seconds) * 1000 + parallel.branchTimeout.nanos / 1e6
-    : call.timeoutMs;
+  const branchTimeout = parallel.branchTimeout ? durationMs(parallel.branchTimeout) : call.timeoutMs;
   const runs = await runParallel(
     parallel,
     call.signal,
