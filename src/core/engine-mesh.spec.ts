@@ -8,7 +8,8 @@ import { Action, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v
 import { MemoryStore } from "../store/memory-store.js";
 import { Engine } from "./engine.js";
 import { mark, withAgentCallFacts } from "./errors.js";
-import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
+import { fakeInvoker } from "./fake-invoker.js";
+import type { AgentCall, AgentOutcome } from "./ports.js";
 
 /**
  * How the engine uses what the mesh tells it: an unroutable agent hands the
@@ -24,21 +25,9 @@ const flow = create(FlowSchema, {
   ],
 });
 
-class ScriptedInvoker implements AgentInvoker {
-  readonly calls: AgentCall[] = [];
-  constructor(private readonly script: (call: AgentCall) => Promise<AgentOutcome>) {}
-  has() {
-    return true;
-  }
-  invoke(call: AgentCall) {
-    this.calls.push(call);
-    return this.script(call);
-  }
-}
-
 function setup(script: (call: AgentCall) => Promise<AgentOutcome>) {
   const store = new MemoryStore();
-  const invoker = new ScriptedInvoker(script);
+  const invoker = fakeInvoker(script);
   let n = 0;
   const engine = new Engine({
     store,
