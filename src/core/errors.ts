@@ -47,24 +47,6 @@ export function codeName(code: Code): string {
 }
 
 /**
- * AgentCallFacts tell what a failed agent call did before it failed, so the
- * failed step in the audit trail can say it: the agent and instance it
- * reached, the attempts it made, how long it took, the breaker's decision
- * and the output that had already been streamed to the caller.
- */
-export interface AgentCallFacts {
-  agent: string;
-  /** The instance (endpoint) of the last attempt; empty when none was called. */
-  instance: string;
-  attempts: number;
-  latencyMs: number;
-  /** The breaker decision of the last attempt: "closed", "half_open" or "open". */
-  breaker: string;
-  /** Output text already streamed to the caller before the failure. */
-  output: string;
-}
-
-/**
  * ErrorMark names one nature an internal error can have; layers that must
  * treat an error differently read its marks, never its message.
  *
