@@ -63,7 +63,7 @@ describe("README", () => {
 
 describe("docs/operations.md settings table", () => {
   it("documents every setting of switchboard serve with its flag, variable and file key", async () => {
-    const { serveOptions } = await import("../src/cli/serve-config.js");
+    const { serveOptions } = await import("../src/cli/serve-settings.js");
     for (const o of serveOptions) {
       const row = operations.split("\n").find((l) => l.startsWith(`| \`--${o.flag}`));
       expect(row, o.flag).toBeDefined();
@@ -75,7 +75,7 @@ describe("docs/operations.md settings table", () => {
 
 describe("docs/operations.md config file example", () => {
   it("is a config file switchboard serve accepts", async () => {
-    const { loadServeSettings } = await import("../src/cli/serve-config.js");
+    const { loadServeSettings } = await import("../src/cli/serve-settings.js");
     const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const yaml = /A config file for a production-like setup:\n\n```yaml\n([\s\S]*?)```/.exec(operations)?.[1];

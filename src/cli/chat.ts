@@ -2,13 +2,13 @@ import { randomUUID } from "node:crypto";
 import { clearScreenDown, createInterface, cursorTo, type Interface, type Key, moveCursor } from "node:readline";
 import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { AsyncQueue } from "../core/async-queue.js";
 import { validateOptionalId } from "../core/ids.js";
+import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { ChatConversation, type ChatPrompt, type ConverseRequestInit, helpLines } from "./chat-conversation.js";
 import { ChatView } from "./chat-view.js";
 import { connectionOptions, connectionUsage, orchestratorClient } from "./client.js";
 import { type Command, type Io, UsageError } from "./command.js";
-import { Outbox } from "./outbox.js";
 
 const usage = `switchboard chat [--session ID [--resume]] [--flow ID] [--account ID]
 
@@ -99,7 +99,9 @@ async function runChat(argv: string[], io: Io): Promise<number> {
   const interactive = input.isTTY === true && out.isTTY === true;
   const color = out.isTTY === true && io.env["NO_COLOR"] === undefined && io.env["TERM"] !== "dumb";
   const view = new ChatView(out, color);
-  const requests = new Outbox<ConverseRequestInit>();
+  // The request side of the stream: the transport reads it as fast as it
+  // sends, so it holds only what a person typed and has not gone out yet.
+  const requests = new AsyncQueue<ConverseRequestInit>();
   const call = new AbortController();
   let reader: Interface | undefined;
   const prompt: ChatPrompt = {

@@ -8,7 +8,8 @@ import { MongoStore } from "../store/mongo-store.js";
 import { FlowCatalog } from "../server/flow-catalog.js";
 import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
 import { type Command, UsageError } from "./command.js";
-import { loadServeSettings, type ServeConfig, serveConfig, serveUsage } from "./serve-config.js";
+import { type ServeConfig, serveConfig } from "./serve-config.js";
+import { loadServeSettings, serveUsage } from "./serve-settings.js";
 
 async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
   const flows = new FlowCatalog(c.defaultFlow);
@@ -33,10 +34,10 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
     host: c.host,
     port: c.port,
     flows,
-    agents: [...c.agents, ...c.mesh.instances],
-    mesh: c.mesh.mesh,
-    registryToken: c.mesh.registryToken,
-    registryRefreshMs: c.mesh.registryRefreshMs,
+    agents: c.agents,
+    mesh: c.mesh,
+    registryToken: c.registryToken,
+    registryRefreshMs: c.registryRefreshMs,
     keepaliveMs: c.keepaliveMs,
     ...(c.agentTransport === "grpc-js" ? { agentTransport: grpcJsTransport } : {}),
     streamLimits: c.streamLimits,

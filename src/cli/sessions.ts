@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { toJson } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import {
   type Session,
@@ -192,7 +192,7 @@ const sessionsSteps: Command = {
           s.stage,
           s.agent,
           enumName(StepStatus, s.status).replace("step_status_", ""),
-          s.latency ? String(Number(s.latency.seconds) * 1000 + Math.round(s.latency.nanos / 1e6)) : "",
+          s.latency ? String(durationMs(s.latency)) : "",
           clip(s.input?.text || s.input?.intent || ""),
           clip(s.error ? `${s.error.code}: ${s.error.message}` : s.output),
         ]),

@@ -1,5 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError, type Client } from "@connectrpc/connect";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
 import {
   type AgentService,
   type HandleTurnRequest,
@@ -31,9 +32,7 @@ export function errorOf(e: ProbeEvent | undefined): ConnectError | undefined {
 export class TurnProbe {
   readonly events: ProbeEvent[] = [];
   private readonly started = performance.now();
-  private readonly pending: HandleTurnRequest[] = [];
-  private requestsClosed = false;
-  private wakeRequests: (() => void) | undefined;
+  private readonly requests = createWritableIterable<HandleTurnRequest>();
   private readonly waiters = new Set<() => void>();
   private readonly abort = new AbortController();
 
@@ -46,16 +45,17 @@ export class TurnProbe {
     return Math.round(performance.now() - this.started);
   }
 
-  /** send queues a request message. */
+  /**
+   * send queues a request message. The probe does not wait for the stream
+   * to take it; a message sent after the request side closed is dropped.
+   */
   send(kind: Exclude<MessageInitShape<typeof HandleTurnRequestSchema>["kind"], undefined>): void {
-    this.pending.push(create(HandleTurnRequestSchema, { kind }));
-    this.wakeRequests?.();
+    this.requests.write(create(HandleTurnRequestSchema, { kind })).catch(() => undefined);
   }
 
   /** close half-closes the request side. */
   close(): void {
-    this.requestsClosed = true;
-    this.wakeRequests?.();
+    this.requests.close();
   }
 
   /** cancel abandons the stream (the agent sees it cancelled). */
@@ -97,22 +97,9 @@ export class TurnProbe {
     for (const w of [...this.waiters]) w();
   }
 
-  private async *requests(): AsyncGenerator<HandleTurnRequest> {
-    for (;;) {
-      const next = this.pending.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
-      }
-      if (this.requestsClosed) return;
-      await new Promise<void>((resolve) => (this.wakeRequests = resolve));
-      this.wakeRequests = undefined;
-    }
-  }
-
   private async consume(client: Client<typeof AgentService>, timeoutMs: number): Promise<void> {
     try {
-      for await (const res of client.handleTurn(this.requests(), { timeoutMs, signal: this.abort.signal })) {
+      for await (const res of client.handleTurn(this.requests, { timeoutMs, signal: this.abort.signal })) {
         if (res.kind.case === "delta") this.push({ kind: "delta", text: res.kind.value.text, at: this.elapsed() });
         else this.push({ kind: "result", response: res, at: this.elapsed() });
       }

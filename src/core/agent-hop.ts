@@ -5,7 +5,7 @@ import { type InputDelta, type OutputDelta, OutputDeltaSchema, TurnStartSchema }
 import type { Flow } from "../gen/switchboard/v1/flow_pb.js";
 import type { Session, Step } from "../gen/switchboard/v1/session_pb.js";
 import { celVars } from "./cel-vars.js";
-import { isUnroutable } from "./errors.js";
+import { hasMark } from "./errors.js";
 import { enforceChecks, flowProgram } from "./flow-program.js";
 import { branchSteps } from "./parallel.js";
 import type { AgentCall } from "./ports.js";
@@ -95,7 +95,7 @@ export async function runHop(deps: EngineDeps, ctx: TurnContext, hop: Hop, strea
     run = await callStage(stageDeps, plan.stage, call(plan.agent), onBranchDelta);
   } catch (e) {
     const fallback = plan.stage.fallbackAgent;
-    if (!isUnroutable(e) || fallback === "" || fallback === plan.agent || plan.stage.parallel !== undefined) throw e;
+    if (!hasMark(e, "unroutable") || fallback === "" || fallback === plan.agent || plan.stage.parallel !== undefined) throw e;
     served = { ...plan, agent: fallback };
     run = await callStage(stageDeps, plan.stage, call(fallback), onBranchDelta);
   }

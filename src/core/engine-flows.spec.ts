@@ -3,38 +3,22 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { FailurePolicy, type Flow, FlowSchema, Join, Merge } from "../gen/switchboard/v1/flow_pb.js";
 import { SessionStatus, StepKind, StepStatus } from "../gen/switchboard/v1/session_pb.js";
-import { Action, type AgentResult, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
+import { Action, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { systemClock } from "./ports.js";
 import { Engine } from "./engine.js";
 import type { TurnRequest } from "./turn-request.js";
 import { validateFlow } from "./flow.js";
-import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
+import { fakeInvoker } from "./fake-invoker.js";
+import type { AgentCall } from "./ports.js";
 
 type Reply = MessageInitShape<typeof AgentResultSchema> | Error;
-
-/** Agents answers agent calls from per-agent scripts, in memory. */
-class Agents implements AgentInvoker {
-  readonly calls: AgentCall[] = [];
-  constructor(private readonly replies: Record<string, (call: AgentCall) => Reply | Promise<Reply>>) {}
-  has(agent: string) {
-    return agent in this.replies;
-  }
-  async invoke(call: AgentCall): Promise<AgentOutcome> {
-    this.calls.push(call);
-    const reply = this.replies[call.agent];
-    if (reply === undefined) throw new ConnectError(`no agent ${call.agent}`, Code.Unavailable);
-    const r = await reply(call);
-    if (r instanceof Error) throw r;
-    const result: AgentResult = create(AgentResultSchema, r);
-    return { result, instance: `fake:${call.agent}`, attempts: 1, latencyMs: 1, breaker: "closed" };
-  }
-}
 
 function setup(flowInit: MessageInitShape<typeof FlowSchema>, replies: Record<string, (call: AgentCall) => Reply | Promise<Reply>>) {
   const flow: Flow = create(FlowSchema, flowInit);
   expect(validateFlow(flow).map((p) => `${p.stage}: ${p.message}`)).toEqual([]);
   const store = new MemoryStore();
-  const agents = new Agents(replies);
+  const agents = fakeInvoker(replies);
   let n = 0;
   const engine = new Engine({
     store,

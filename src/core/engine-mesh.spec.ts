@@ -6,9 +6,11 @@ import { FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
 import { StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Action, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { systemClock } from "./ports.js";
 import { Engine } from "./engine.js";
-import { markUnroutable, withAgentCallFacts } from "./errors.js";
-import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
+import { mark, withAgentCallFacts } from "./errors.js";
+import { fakeInvoker } from "./fake-invoker.js";
+import type { AgentCall, AgentOutcome } from "./ports.js";
 
 /**
  * How the engine uses what the mesh tells it: an unroutable agent hands the
@@ -24,21 +26,9 @@ const flow = create(FlowSchema, {
   ],
 });
 
-class ScriptedInvoker implements AgentInvoker {
-  readonly calls: AgentCall[] = [];
-  constructor(private readonly script: (call: AgentCall) => Promise<AgentOutcome>) {}
-  has() {
-    return true;
-  }
-  invoke(call: AgentCall) {
-    this.calls.push(call);
-    return this.script(call);
-  }
-}
-
 function setup(script: (call: AgentCall) => Promise<AgentOutcome>) {
   const store = new MemoryStore();
-  const invoker = new ScriptedInvoker(script);
+  const invoker = fakeInvoker(script);
   let n = 0;
   const engine = new Engine({
     store,
@@ -69,7 +59,7 @@ const ok = (call: AgentCall): AgentOutcome => ({
 describe("Engine with the mesh", () => {
   it("sends the turn to the stage's fallback agent when the agent is unroutable", async () => {
     const { run, invoker, store } = setup(async (call) => {
-      if (call.agent === "primary") throw markUnroutable(new ConnectError("agent primary: all breakers open", Code.Unavailable));
+      if (call.agent === "primary") throw mark(new ConnectError("agent primary: all breakers open", Code.Unavailable), "unroutable");
       return ok(call);
     });
     const res = await run("s1");

@@ -4,11 +4,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FlowSchema, Join, Merge } from "../gen/switchboard/v1/flow_pb.js";
 import { SessionSchema, SessionStatus } from "../gen/switchboard/v1/session_pb.js";
-import { Action, type AgentResult, AgentResultSchema, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
+import { Action, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { systemClock } from "./ports.js";
 import { Engine } from "./engine.js";
 import { validateFlow } from "./flow.js";
-import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
+import { type FakeAnswer, fakeInvoker } from "./fake-invoker.js";
+import type { AgentCall } from "./ports.js";
 
 /**
  * A flow that uses every feature the engine has, so random turns reach
@@ -75,32 +77,28 @@ const turn = fc.record({
   replies: fc.array(reply, { minLength: 1, maxLength: 6 }),
 });
 
-/** ScriptedAgents answer each call with the next planned reply of the turn. */
-class ScriptedAgents implements AgentInvoker {
-  private queue: ReplyPlan[] = [];
-  private next = 0;
-  script(replies: ReplyPlan[]) {
-    this.queue = replies;
-    this.next = 0;
-  }
-  has(agent: string) {
-    return ["a", "b", "c"].includes(agent);
-  }
-  async invoke(call: AgentCall): Promise<AgentOutcome> {
-    if (!this.has(call.agent)) throw new ConnectError(`no agent ${call.agent}`, Code.Unavailable);
-    const r = this.queue[this.next++ % this.queue.length] as ReplyPlan;
-    if (r.error) throw new ConnectError("agent broke", Code.Internal);
+/** scriptedAgents answer each call of agents a, b and c with the next planned reply of the turn. */
+function scriptedAgents() {
+  let queue: ReplyPlan[] = [];
+  let next = 0;
+  const answer = (call: AgentCall): FakeAnswer => {
+    const r = queue[next++ % queue.length] as ReplyPlan;
+    if (r.error) return new ConnectError("agent broke", Code.Internal);
     const patch: Record<string, number | boolean> = {};
     if (r.n !== undefined) patch["n"] = r.n;
     if (r.block) patch["block"] = true;
     if (r.bad) patch["bad"] = true;
-    const result: AgentResult = create(AgentResultSchema, {
+    return {
       text: `${call.agent}@${call.start.stage}`,
       statePatch: patch,
       next: { action: r.action, targetStage: r.target, targetAgent: r.target, reason: "scripted" },
-    });
-    return { result, instance: "mem", attempts: 1, latencyMs: 0, breaker: "closed" };
-  }
+    };
+  };
+  const script = (replies: ReplyPlan[]) => {
+    queue = replies;
+    next = 0;
+  };
+  return Object.assign(fakeInvoker({ a: answer, b: answer, c: answer }), { script });
 }
 
 describe("Engine under random turn sequences", () => {
@@ -110,7 +108,7 @@ describe("Engine under random turn sequences", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(turn, { minLength: 1, maxLength: 14 }), async (turns) => {
         const store = new MemoryStore();
-        const agents = new ScriptedAgents();
+        const agents = scriptedAgents();
         let ids = 0;
         const engine = new Engine({
           store,

@@ -6,33 +6,16 @@ import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
 import { SessionStatus, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Action, type AgentResult, AgentResultSchema, Role, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { systemClock } from "./ports.js";
 import { Engine, type EngineOptions } from "./engine.js";
 import type { FlowSource } from "./turn-context.js";
 import { quietTurnEvents, type TurnEvents } from "./turn-events.js";
 import type { TurnRequest } from "./turn-request.js";
 import { Interruption } from "./interruption.js";
-import { type AgentCall, type AgentInvoker, type AgentOutcome, systemClock } from "./ports.js";
+import { fakeInvoker } from "./fake-invoker.js";
+import type { AgentCall } from "./ports.js";
 
 type Reply = MessageInitShape<typeof AgentResultSchema> | Error;
-
-/** FakeAgents answers agent calls from per-agent scripts, in memory. */
-class FakeAgents implements AgentInvoker {
-  readonly calls: AgentCall[] = [];
-  constructor(private readonly replies: Record<string, (call: AgentCall) => Reply>) {}
-  has(agent: string) {
-    return agent in this.replies;
-  }
-  async invoke(call: AgentCall): Promise<AgentOutcome> {
-    this.calls.push(call);
-    const reply = this.replies[call.agent];
-    if (reply === undefined) throw new ConnectError(`no agent ${call.agent}`, Code.Unavailable);
-    const r = reply(call);
-    if (r instanceof Error) throw r;
-    const result: AgentResult = create(AgentResultSchema, r);
-    call.onDelta({ $typeName: "switchboard.v1.OutputDelta", text: result.text, audio: new Uint8Array() });
-    return { result, instance: `fake:${call.agent}`, attempts: 1, latencyMs: 1, breaker: "closed" };
-  }
-}
 
 const flows = (flow: Flow): FlowSource => ({
   defaultFlowId: flow.id,
@@ -65,11 +48,8 @@ function setup(
   options: Partial<EngineOptions> = {},
 ) {
   const store = new MemoryStore();
-  const agents = new FakeAgents(replies);
-  const invoker: AgentInvoker =
-    invoke === undefined
-      ? agents
-      : { has: () => true, invoke: async (call) => ({ result: await invoke(call), instance: "fake", attempts: 1, latencyMs: 1, breaker: "closed" }) };
+  const agents = fakeInvoker(replies, { streamText: true });
+  const invoker = invoke === undefined ? agents : fakeInvoker(invoke);
   const engine = new Engine({
     ...options,
     store,
@@ -338,7 +318,7 @@ describe("Engine tenants and session length", () => {
   it("refuses a turn once the session has the most versions it may have", async () => {
     const engine = new Engine({
       store: new MemoryStore(),
-      invoker: new FakeAgents(replies),
+      invoker: fakeInvoker(replies, { streamText: true }),
       flows: flows(contactFlow),
       clock: systemClock,
       newId: () => `id-${n++}`,

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { SendTurnResponse } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import type { Session } from "../gen/switchboard/v1/session_pb.js";
-import { codeName, failedPrecondition, invalidArgument, isStoreError, notFound } from "./errors.js";
+import { codeName, failedPrecondition, hasMark, invalidArgument, notFound } from "./errors.js";
 import { amendHeard, type Heard, Interruption } from "./interruption.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { forkVersion, rollbackVersion } from "./session-admin.js";
@@ -211,7 +211,7 @@ export class Engine {
       this.report(ctx, { flow: progress.flow, agent: progress.plan?.agent ?? "", stage: progress.plan?.stage.name ?? progress.existing?.stage ?? "", status: "failed", code: codeName(error.code), error: error.rawMessage });
       const recorded =
         progress.existing !== undefined &&
-        !isStoreError(error) &&
+        !hasMark(error, "store") &&
         (await recordFailure(this.deps.store, listener, {
           session: progress.existing,
           turnId,

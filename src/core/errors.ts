@@ -1,50 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /**
- * Retryable marks an error that may succeed when the same agent call is
- * tried again (a refused connection, an agent that is briefly unavailable).
- * Retry layers read this mark, never the message.
- */
-const retryableKey = Symbol.for("switchboard.retryable");
-
-/**
- * markRetryable flags a ConnectError as safe to retry and returns it.
- */
-export function markRetryable(err: ConnectError): ConnectError {
-  (err as unknown as Record<symbol, boolean>)[retryableKey] = true;
-  return err;
-}
-
-/**
- * isRetryable tells whether an error was marked retryable.
- */
-export function isRetryable(err: unknown): boolean {
-  return (
-    err instanceof ConnectError &&
-    (err as unknown as Record<symbol, boolean>)[retryableKey] === true
-  );
-}
-
-const storeKey = Symbol.for("switchboard.store-error");
-
-/**
- * markStoreError flags an error as coming from the session store (the
- * database), so the engine does not try to write a failure record to a
- * store that just failed.
- */
-export function markStoreError(err: ConnectError): ConnectError {
-  (err as unknown as Record<symbol, boolean>)[storeKey] = true;
-  return err;
-}
-
-/**
- * isStoreError tells whether an error came from the session store.
- */
-export function isStoreError(err: unknown): boolean {
-  return err instanceof ConnectError && (err as unknown as Record<symbol, boolean>)[storeKey] === true;
-}
-
-/**
  * invalidArgument is the error for a malformed request field. The message
  * always starts with the field's name so the caller knows what to fix.
  */
@@ -90,28 +46,23 @@ export function codeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
 
-const stageFailureKey = Symbol.for("switchboard.stage-failure");
-
 /**
- * markStageFailure flags an error as the failure of a stage's own work (its
- * agent answered ACTION_FAIL, its call failed for good, or its parallel
- * join was not met), as opposed to a refused turn (a check, an intent).
- * Only such failures trigger a stage's `on_failure`.
+ * ErrorMark names one nature an internal error can have; layers that must
+ * treat an error differently read its marks, never its message.
+ *
+ * - "retryable": the same agent call may succeed when tried again (a refused
+ *   connection, an agent that is briefly unavailable).
+ * - "store": the error came from the session store (the database), so the
+ *   engine does not try to write a failure record to a store that just failed.
+ * - "stage-failure": a stage's own work failed (its agent answered
+ *   ACTION_FAIL, its call failed for good, or its parallel join was not met),
+ *   as opposed to a refused turn (a check, an intent). Only such failures
+ *   trigger a stage's `on_failure`.
+ * - "unroutable": an UNAVAILABLE error raised before any instance of the
+ *   agent was called (none is live, or every one's circuit breaker is open):
+ *   nothing reached an agent, so the turn may go to a fallback agent.
  */
-export function markStageFailure(err: ConnectError): ConnectError {
-  (err as unknown as Record<symbol, boolean>)[stageFailureKey] = true;
-  return err;
-}
-
-/**
- * isStageFailure tells whether an error was marked as a stage failure.
- */
-export function isStageFailure(err: unknown): boolean {
-  return (
-    err instanceof ConnectError &&
-    (err as unknown as Record<symbol, boolean>)[stageFailureKey] === true
-  );
-}
+export type ErrorMark = "retryable" | "store" | "stage-failure" | "unroutable";
 
 /**
  * AgentCallFacts tell what a failed agent call did before it failed, so the
@@ -131,14 +82,54 @@ export interface AgentCallFacts {
   output: string;
 }
 
-const factsKey = Symbol.for("switchboard.agentCallFacts");
+/**
+ * ErrorNature is what the process knows about one of its errors beyond the
+ * code and message. It stays inside the process: it is not sent to clients.
+ */
+interface ErrorNature {
+  marks: Set<ErrorMark>;
+  facts?: AgentCallFacts;
+}
+
+// Symbol.for, not Symbol(): every copy of this module loaded in one process
+// must read the marks another copy set.
+const natureKey: unique symbol = Symbol.for("switchboard.error-nature");
+
+type WithNature = ConnectError & { [natureKey]?: ErrorNature };
+
+/** natureOf returns an error's nature, creating an empty one when asked to. */
+function natureOf(err: ConnectError, create: true): ErrorNature;
+function natureOf(err: unknown, create: false): ErrorNature | undefined;
+function natureOf(err: unknown, create: boolean): ErrorNature | undefined {
+  if (!(err instanceof ConnectError)) return undefined;
+  const e = err as WithNature;
+  if (create) e[natureKey] ??= { marks: new Set() };
+  return e[natureKey];
+}
+
+/**
+ * mark adds marks to an error and returns the error, so a throw site reads
+ * `throw mark(new ConnectError(...), "retryable")`.
+ */
+export function mark(err: ConnectError, ...marks: ErrorMark[]): ConnectError {
+  const nature = natureOf(err, true);
+  for (const m of marks) nature.marks.add(m);
+  return err;
+}
+
+/**
+ * hasMark tells whether an error (anything thrown) carries a mark.
+ */
+export function hasMark(err: unknown, m: ErrorMark): boolean {
+  return natureOf(err, false)?.marks.has(m) === true;
+}
 
 /**
  * withAgentCallFacts attaches an agent call's facts to its error and returns
  * the error. The facts stay inside the process: they are not sent to clients.
  */
 export function withAgentCallFacts(err: ConnectError, facts: AgentCallFacts): ConnectError {
-  (err as unknown as Record<symbol, AgentCallFacts>)[factsKey] = facts;
+  natureOf(err, true).facts = facts;
   return err;
 }
 
@@ -146,24 +137,5 @@ export function withAgentCallFacts(err: ConnectError, facts: AgentCallFacts): Co
  * agentCallFactsOf returns the facts attached to an error, if any.
  */
 export function agentCallFactsOf(err: unknown): AgentCallFacts | undefined {
-  return err instanceof ConnectError ? (err as unknown as Record<symbol, AgentCallFacts | undefined>)[factsKey] : undefined;
-}
-
-const unroutableKey = Symbol.for("switchboard.unroutable");
-
-/**
- * markUnroutable flags an UNAVAILABLE error raised before any instance of
- * the agent was called (none is live, or every one's circuit breaker is
- * open): nothing reached an agent, so the turn may go to a fallback agent.
- */
-export function markUnroutable(err: ConnectError): ConnectError {
-  (err as unknown as Record<symbol, boolean>)[unroutableKey] = true;
-  return err;
-}
-
-/**
- * isUnroutable tells whether an error was marked unroutable.
- */
-export function isUnroutable(err: unknown): boolean {
-  return err instanceof ConnectError && (err as unknown as Record<symbol, boolean>)[unroutableKey] === true;
+  return natureOf(err, false)?.facts;
 }

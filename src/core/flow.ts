@@ -1,3 +1,4 @@
+import { durationMs } from "@bufbuild/protobuf/wkt";
 import { type Flow, Join, type Stage } from "../gen/switchboard/v1/flow_pb.js";
 import { flowProgram } from "./flow-program.js";
 
@@ -223,10 +224,6 @@ function graphProblems(flow: Flow): FlowProblem[] {
     }
   }
   return problems;
-}
-
-function durationMs(d: { seconds: bigint; nanos: number }): number {
-  return Number(d.seconds) * 1000 + d.nanos / 1e6;
 }
 
 /**

@@ -5,7 +5,7 @@ import { type Branch, FailurePolicy, Join, Merge, type Parallel } from "../gen/s
 import { type Step, StepKind, StepSchema, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { type AgentResult, AgentResultSchema } from "../gen/switchboard/v1/turn_pb.js";
 import type { BranchView } from "./cel-vars.js";
-import { codeName, failedPrecondition, markStageFailure } from "./errors.js";
+import { codeName, failedPrecondition, mark } from "./errors.js";
 import type { AgentOutcome } from "./ports.js";
 
 /**
@@ -131,11 +131,12 @@ export function joinBranches(stage: string, parallel: Parallel, runs: readonly B
     const failures = runs.filter((r) => r.status === "failed");
     const first = failures[0]?.error;
     const detail = failures.map((r) => `${r.branch.name} (${r.error ? `${codeName(r.error.code)}: ${r.error.rawMessage}` : "failed"})`).join(", ");
-    throw markStageFailure(
+    throw mark(
       new ConnectError(
         `parallel stage ${JSON.stringify(stage)} needed ${need} of ${runs.length} branches to succeed, ${ok.length} did; failed: ${detail || "none"}`,
         first?.code ?? Code.Unavailable,
       ),
+      "stage-failure",
     );
   }
   const patch = mergePatches(stage, parallel.merge, ok);

@@ -157,7 +157,7 @@ export interface AgentOutcome {
 /**
  * AgentInvoker calls agents. It throws a ConnectError when the call fails;
  * the error carries what the call did (see `agentCallFactsOf` in
- * errors.ts), and is marked unroutable (`isUnroutable`) when no instance of
+ * errors.ts), and is marked "unroutable" (`hasMark`) when no instance of
  * the agent could be called at all.
  */
 export interface AgentInvoker {

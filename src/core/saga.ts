@@ -1,5 +1,5 @@
 import { clone, create } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Flow } from "../gen/switchboard/v1/flow_pb.js";
@@ -108,9 +108,7 @@ export async function failStage(deps: SagaDeps, facts: StageFailureFacts): Promi
     for (const owe of owed) {
       const started = now();
       const owner = findStage(flow, owe.stage);
-      const timeoutMs = owner?.timeout
-        ? Number(owner.timeout.seconds) * 1000 + owner.timeout.nanos / 1e6
-        : deps.defaultTimeoutMs;
+      const timeoutMs = owner?.timeout ? durationMs(owner.timeout) : deps.defaultTimeoutMs;
       const input = create(TurnInputSchema, { intent: owe.intent });
       const base = {
         sessionId: session.id,

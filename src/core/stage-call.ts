@@ -1,9 +1,10 @@
 import { clone } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { type OutputDelta, TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Stage } from "../gen/switchboard/v1/flow_pb.js";
 import type { BranchView } from "./cel-vars.js";
-import { markStageFailure } from "./errors.js";
+import { mark } from "./errors.js";
 import { type BranchRun, joinBranches, runParallel } from "./parallel.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "./ports.js";
 
@@ -48,13 +49,11 @@ export async function callStage(
       return { outcome: await deps.invoker.invoke(call) };
     } catch (e) {
       const err = ConnectError.from(e);
-      throw call.signal.aborted ? err : markStageFailure(err);
+      throw call.signal.aborted ? err : mark(err, "stage-failure");
     }
   }
   const started = deps.now().getTime();
-  const branchTimeout = parallel.branchTimeout
-    ? Number(parallel.branchTimeout.seconds) * 1000 + parallel.branchTimeout.nanos / 1e6
-    : call.timeoutMs;
+  const branchTimeout = parallel.branchTimeout ? durationMs(parallel.branchTimeout) : call.timeoutMs;
   const runs = await runParallel(
     parallel,
     call.signal,

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { type Duration, durationFromMs, timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs, timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   type Session,
   type SessionSummary,
@@ -55,7 +55,7 @@ export function leaveStage(session: Session, now: Date): void {
   const since = tally.stageSince ? timestampMs(tally.stageSince) : now.getTime();
   const spent = Math.max(0, now.getTime() - since);
   const before = tally.stageDurations[session.stage];
-  tally.stageDurations[session.stage] = durationFromMs((before ? ms(before) : 0) + spent);
+  tally.stageDurations[session.stage] = durationFromMs((before ? durationMs(before) : 0) + spent);
   tally.stageSince = timestampFromDate(now);
 }
 
@@ -81,8 +81,4 @@ export function summarize(session: Session, outcome: string, now: Date): Session
 
 function addOnce(list: string[], item: string): void {
   if (item !== "" && list.length < tallyLimit && !list.includes(item)) list.push(item);
-}
-
-function ms(d: Duration): number {
-  return Number(d.seconds) * 1000 + d.nanos / 1e6;
 }

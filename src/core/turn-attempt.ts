@@ -5,7 +5,7 @@ import { type Session, SessionStatus, type Step, StepKind } from "../gen/switchb
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { runHop } from "./agent-hop.js";
 import { celVars } from "./cel-vars.js";
-import { isStageFailure, notFound } from "./errors.js";
+import { hasMark, notFound } from "./errors.js";
 import { defaultMaxChain, flowKey } from "./flow.js";
 import { enforceChecks, flowProgram } from "./flow-program.js";
 import { interruptTurn, Interruption } from "./interruption.js";
@@ -107,7 +107,7 @@ async function attempt(deps: EngineDeps, ctx: TurnContext, progress: Progress): 
     if (err.code === Code.Canceled && ctx.signal.reason instanceof Interruption) {
       return commitInterrupted(deps, ctx, { before, current: session, steps, plan, streamed, interruption: ctx.signal.reason });
     }
-    if (plan.stage.onFailure !== undefined && isStageFailure(err)) {
+    if (plan.stage.onFailure !== undefined && hasMark(err, "stage-failure")) {
       return commitStageFailure(deps, ctx, { flow, before, current: session, plan, error: err, steps });
     }
     throw err;

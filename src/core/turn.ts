@@ -21,7 +21,7 @@ import {
   type TurnInput,
 } from "../gen/switchboard/v1/turn_pb.js";
 import { type BranchView, celVars } from "./cel-vars.js";
-import { failedPrecondition, markStageFailure } from "./errors.js";
+import { failedPrecondition, mark } from "./errors.js";
 import { findStage, initialStage } from "./flow.js";
 import { flowProgram, missingKeyHint, transitionLabel } from "./flow-program.js";
 import { leaveStage, noteAgent, noteIntent, noteTurn, summarize } from "./tally.js";
@@ -293,8 +293,9 @@ export function applyResult(
       complete = true;
       break;
     case Action.FAIL:
-      throw markStageFailure(
+      throw mark(
         failedPrecondition(`agent ${plan.agent} failed the turn: ${next?.reason || "no reason given"}`),
+        "stage-failure",
       );
   }
 

@@ -3,7 +3,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type HandleTurnRequest, HandleTurnRequestSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
-import { markRetryable } from "../core/errors.js";
+import { mark } from "../core/errors.js";
 import type { AgentCall } from "../core/ports.js";
 import type { Connection } from "./connection-pool.js";
 import { isConnectionFailure } from "./connection-pool.js";
@@ -122,7 +122,7 @@ function agentError(call: AgentCall, endpoint: string, e: unknown, delivered: bo
   if (lost || err.code === Code.Unavailable) {
     const what = lost && !isConnectionFailure(err) ? `broke off the turn's stream (${err.rawMessage})` : `is unavailable: ${err.rawMessage}`;
     const mapped = new ConnectError(`${who} ${what}${after}`, Code.Unavailable, undefined, undefined, err);
-    return delivered ? mapped : markRetryable(mapped);
+    return delivered ? mapped : mark(mapped, "retryable");
   }
   return new ConnectError(`${who} failed: ${err.rawMessage}${after}`, err.code, undefined, undefined, err);
 }

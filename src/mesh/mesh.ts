@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BrokenCircuitError } from "cockatiel";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { AgentService } from "../gen/switchboard/v1/agent_pb.js";
-import { isRetryable, markRetryable, markUnroutable, withAgentCallFacts } from "../core/errors.js";
+import { hasMark, mark, withAgentCallFacts } from "../core/errors.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "../core/ports.js";
 import { type StreamProgress, streamTurn } from "./agent-stream.js";
 import type { Balancer, Candidate } from "./balancer.js";
@@ -260,7 +260,7 @@ export class Mesh implements AgentInvoker {
           const err = ConnectError.from(e);
           lastError = err;
           if (isInstanceFailure(err)) agent.budget.onFailure();
-          const retryable = isRetryable(err) && !progress.delivered && !call.signal.aborted;
+          const retryable = hasMark(err, "retryable") && !progress.delivered && !call.signal.aborted;
           if (!retryable || attempt >= retry.maxAttempts || !agent.budget.allowsRetry()) throw err;
           const delay = backoffMs(attempt, retry);
           if (performance.now() + delay >= deadline) throw err;
@@ -295,7 +295,7 @@ export class Mesh implements AgentInvoker {
         `agent ${agent} has no live instance: none is configured, or every registered one deregistered or let its lease run out`,
         Code.Unavailable,
       );
-      return { err: markUnroutable(err), breaker: "" };
+      return { err: mark(err, "unroutable"), breaker: "" };
     }
     if (live.every((s) => s.breaker.permits() === undefined)) {
       const next = Math.min(...live.map((s) => s.breaker.retryInMs()));
@@ -303,7 +303,7 @@ export class Mesh implements AgentInvoker {
         `agent ${agent} is unavailable: the circuit breakers of all its ${live.length} instance(s) are open after repeated failures; the next probe is in ${Math.ceil(next / 1000)}s`,
         Code.Unavailable,
       );
-      return { err: markUnroutable(err), breaker: "open" };
+      return { err: mark(err, "unroutable"), breaker: "open" };
     }
     return undefined;
   }
@@ -356,7 +356,7 @@ export class Mesh implements AgentInvoker {
       const result = await state.breaker.execute(() => streamTurn(conn, state.info.endpoint, call, attempt, timeoutMs, progress)).catch((e: unknown) => {
         // Only if the breaker changed between the pick and the call.
         if (e instanceof BrokenCircuitError) {
-          throw markRetryable(new ConnectError(`agent ${call.agent} at ${state.info.endpoint}: circuit breaker open`, Code.Unavailable));
+          throw mark(new ConnectError(`agent ${call.agent} at ${state.info.endpoint}: circuit breaker open`, Code.Unavailable), "retryable");
         }
         throw e;
       });

@@ -4,7 +4,7 @@ import type { RetryPolicy } from "../gen/switchboard/v1/flow_pb.js";
 /**
  * RetrySettings say how often and how fast a failed agent call is retried.
  * Only calls that failed before the agent produced any output, with a
- * connection failure or UNAVAILABLE, are retried (see isRetryable in
+ * connection failure or UNAVAILABLE, are retried (see the "retryable" mark in
  * core/errors.ts); each retry prefers an instance not tried yet.
  */
 export interface RetrySettings {

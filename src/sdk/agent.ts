@@ -2,6 +2,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { AsyncQueue } from "../core/async-queue.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -174,7 +175,10 @@ async function* handleTurn(
   const cancel = new AbortController();
   const onAbort = () => cancel.abort(ctx.signal.reason);
   ctx.signal.addEventListener("abort", onAbort, { once: true });
-  const input = new InputQueue();
+  // Unbounded by count, but a turn's input is bounded by the orchestrator's
+  // limits; the reader below must not wait on the handler, or it would miss
+  // a cancel.
+  const input = new AsyncQueue<InputDelta>();
   // Read the rest of the request stream in the background: input deltas
   // for the handler, and a cancel that aborts it.
   void (async () => {
@@ -258,37 +262,4 @@ async function* handleTurn(
 
 function isAsyncGenerator(v: unknown): v is AsyncGenerator<unknown, unknown, void> {
   return typeof v === "object" && v !== null && typeof (v as AsyncGenerator).next === "function";
-}
-
-/**
- * InputQueue is an unbounded-by-count but turn-scoped queue of input deltas
- * (a turn's input is bounded by the orchestrator's limits).
- */
-class InputQueue implements AsyncIterable<InputDelta> {
-  private readonly items: InputDelta[] = [];
-  private ended = false;
-  private wake: (() => void) | undefined;
-
-  push(delta: InputDelta): void {
-    this.items.push(delta);
-    this.wake?.();
-  }
-
-  end(): void {
-    this.ended = true;
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<InputDelta> {
-    for (;;) {
-      const next = this.items.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
-      }
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
-  }
 }

@@ -1,3 +1,4 @@
+import { AsyncQueue } from "../core/async-queue.js";
 import type { InputDelta } from "../gen/switchboard/v1/agent_pb.js";
 
 /**
@@ -7,18 +8,18 @@ import type { InputDelta } from "../gen/switchboard/v1/agent_pb.js";
  * room), so the orchestrator never buffers input without bound.
  */
 export class InputChannel implements AsyncIterable<InputDelta> {
-  private readonly items: InputDelta[] = [];
-  private ended = false;
-  private wake: (() => void) | undefined;
-  private room: (() => void) | undefined;
+  // Full past limit - 1 deltas, so that a push waits once `limit` are held.
+  private readonly queue: AsyncQueue<InputDelta>;
   /** The code units of text received so far. */
   textLength = 0;
 
-  constructor(private readonly limit = 64) {}
+  constructor(limit = 64) {
+    this.queue = new AsyncQueue(limit - 1);
+  }
 
   /** closed tells whether the input is complete (final, or the stream that fed it went away). */
   get closed(): boolean {
-    return this.ended;
+    return this.queue.closed;
   }
 
   /**
@@ -26,34 +27,19 @@ export class InputChannel implements AsyncIterable<InputDelta> {
    * after `end` the delta is dropped.
    */
   async push(delta: InputDelta): Promise<void> {
-    if (this.ended) return;
-    this.items.push(delta);
+    if (this.queue.closed) return;
+    this.queue.push(delta);
     this.textLength += delta.text.length;
-    if (delta.final) this.ended = true;
-    this.wake?.();
-    while (this.items.length >= this.limit && !this.ended) {
-      await new Promise<void>((resolve) => (this.room = resolve));
-    }
+    if (delta.final) this.queue.end();
+    await this.queue.whenSpace();
   }
 
   /** end completes the input. */
   end(): void {
-    this.ended = true;
-    this.wake?.();
-    this.room?.();
+    this.queue.end();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<InputDelta> {
-    for (;;) {
-      const next = this.items.shift();
-      if (next !== undefined) {
-        this.room?.();
-        yield next;
-        continue;
-      }
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<InputDelta> {
+    return this.queue[Symbol.asyncIterator]();
   }
 }

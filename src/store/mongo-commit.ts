@@ -1,6 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
 import type { Session, Step } from "../gen/switchboard/v1/session_pb.js";
-import { aborted, invalidArgument, markStoreError } from "../core/errors.js";
+import { aborted, invalidArgument, mark } from "../core/errors.js";
 import type { Commit } from "../core/ports.js";
 import { guard, isDuplicateKey } from "./mongo-errors.js";
 import { deleteRecords } from "./mongo-expiry.js";
@@ -164,7 +164,7 @@ export async function recordFailedStep(reads: SessionReads, step: Step): Promise
  * the session: the turn can be sent again, from the new version.
  */
 function conflict(id: string, expected: bigint, why: string): ConnectError {
-  return markStoreError(
-    aborted(`session ${id} changed while the turn ran (the turn started from version ${expected}: ${why}); send the turn again`),
+  return mark(
+    aborted(`session ${id} changed while the turn ran (the turn started from version ${expected}: ${why}); send the turn again`), "store"
   );
 }

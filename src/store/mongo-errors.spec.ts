@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MongoNetworkError, MongoServerError } from "mongodb";
 import { describe, expect, it } from "vitest";
-import { aborted, isStoreError } from "../core/errors.js";
+import { aborted, hasMark } from "../core/errors.js";
 import { guard, isDuplicateKey, storeErrorFromMongoReason } from "./mongo-errors.js";
 
 describe("storeErrorFromMongoReason", () => {
@@ -11,7 +11,7 @@ describe("storeErrorFromMongoReason", () => {
     expect(err.rawMessage).toBe(
       "the session store is unavailable (reading the session): connect ECONNREFUSED; nothing was committed, try again",
     );
-    expect(isStoreError(err)).toBe(true);
+    expect(hasMark(err, "store")).toBe(true);
   });
 
   it("makes a document above the size limit INVALID_ARGUMENT on the state", () => {
@@ -24,7 +24,7 @@ describe("storeErrorFromMongoReason", () => {
     const conflict = aborted("changed");
     const err = storeErrorFromMongoReason("committing the turn", conflict);
     expect(err).toBe(conflict);
-    expect(isStoreError(err)).toBe(true);
+    expect(hasMark(err, "store")).toBe(true);
   });
 
   it("makes anything else INTERNAL, with the cause kept", () => {

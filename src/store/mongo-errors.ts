@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MongoError, MongoServerError } from "mongodb";
-import { invalidArgument, markStoreError, unavailable } from "../core/errors.js";
+import { invalidArgument, mark, unavailable } from "../core/errors.js";
 
 /*
  * The one place where MongoDB driver and network errors become gRPC
@@ -45,30 +45,30 @@ export function storeErrorFromMongoReason(what: string, reason: unknown): Connec
   if (reason instanceof ConnectError) {
     // Already a gRPC error, thrown on purpose inside the operation (such as
     // a commit's conflict): keep its code and message.
-    return markStoreError(reason);
+    return mark(reason, "store");
   }
   if (reason instanceof MongoError && isConnectivity(reason)) {
     // The database is down or unreachable: nothing was written, and the
     // same request can succeed once it is back, so the caller may retry.
-    return markStoreError(
-      unavailable(`the session store is unavailable (${what}): ${reason.message}; nothing was committed, try again`, reason),
+    return mark(
+      unavailable(`the session store is unavailable (${what}): ${reason.message}; nothing was committed, try again`, reason), "store"
     );
   }
   if (reason instanceof Error && tooLargePattern.test(reason.message)) {
     // The document is above a size limit: sending it again cannot help,
     // the caller has to keep less in the session.
-    return markStoreError(invalidArgument("state", `the session is too large to store (${what}): ${reason.message}`));
+    return mark(invalidArgument("state", `the session is too large to store (${what}): ${reason.message}`), "store");
   }
   // Anything else is the store's own failure: INTERNAL, with the driver's
   // message but never its stack.
-  return markStoreError(
+  return mark(
     new ConnectError(
       `the session store failed (${what}): ${reason instanceof Error ? reason.message : String(reason)}`,
       Code.Internal,
       undefined,
       undefined,
       reason,
-    ),
+    ), "store"
   );
 }
 

@@ -1,0 +1,122 @@
+/**
+ * AsyncQueue is a push-to-async-iterator queue for one reader: a producer
+ * pushes items when it has them, the reader takes them in order with
+ * `for await`. It never refuses an item, but each item has a size and the
+ * queue tells its producer when it holds more than `limit` (`full`,
+ * `whenSpace`) so the producer can pace itself. It ends in one of two
+ * ways: `end` after what it holds is read, or `fail`, which drops what it
+ * holds at once. Either may carry an error for the reader.
+ *
+ * Unlike connect-es's `createWritableIterable`, whose `write` resolves
+ * only once the reader took the value, a push here returns at once: the
+ * producer decides whether and how to wait (a count, a byte budget, or not
+ * at all when the reader keeps up by construction).
+ */
+export class AsyncQueue<T> implements AsyncIterable<T> {
+  private items: Array<T | undefined> = [];
+  private sizes: number[] = [];
+  private head = 0;
+  private size = 0;
+  private done: { error?: unknown } | undefined;
+  private wake: (() => void) | undefined;
+  private readonly spaceWaiters = new Set<() => void>();
+
+  /**
+   * @param limit the most the queue holds before it is `full`, in the units
+   * of the sizes given to `push` (one per item by default); unbounded
+   * unless given.
+   */
+  constructor(readonly limit = Infinity) {}
+
+  /** held is the sum of the sizes of the items waiting to be read. */
+  get held(): number {
+    return this.size;
+  }
+
+  /** full tells whether the queue holds more than its limit. */
+  get full(): boolean {
+    return this.size > this.limit;
+  }
+
+  /** closed tells whether the queue takes no more items. */
+  get closed(): boolean {
+    return this.done !== undefined;
+  }
+
+  /** push adds an item of the given size; after `end` or `fail` it is dropped. */
+  push(item: T, size = 1): void {
+    if (this.done !== undefined) return;
+    this.items.push(item);
+    this.sizes.push(size);
+    this.size += size;
+    this.wake?.();
+  }
+
+  /**
+   * whenSpace resolves once the queue is at or below its limit, or closed.
+   */
+  whenSpace(): Promise<void> {
+    if (!this.full || this.done !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.spaceWaiters.add(resolve));
+  }
+
+  /**
+   * end closes the queue after the items it holds are read; the reader
+   * then gets `error` if one is given. Only the first end (or fail) counts.
+   */
+  end(error?: unknown): void {
+    if (this.done !== undefined) return;
+    this.done = error === undefined ? {} : { error };
+    this.wake?.();
+    this.releaseWaiters();
+  }
+
+  /**
+   * fail drops every waiting item and closes the queue with `error`, even
+   * after an `end` whose items are not all read yet.
+   */
+  fail(error: unknown): void {
+    if (this.done !== undefined && this.head >= this.items.length) return;
+    this.items = [];
+    this.sizes = [];
+    this.head = 0;
+    this.size = 0;
+    this.done = { error };
+    this.wake?.();
+    this.releaseWaiters();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      if (this.head < this.items.length) {
+        const item = this.items[this.head] as T;
+        // Drop the reference at once: a read item must not stay in memory.
+        this.items[this.head] = undefined;
+        this.size -= this.sizes[this.head] as number;
+        this.head++;
+        // Compact now and then instead of shifting on every read.
+        if (this.head >= 64 && this.head * 2 > this.items.length) {
+          this.items = this.items.slice(this.head);
+          this.sizes = this.sizes.slice(this.head);
+          this.head = 0;
+        }
+        if (!this.full) this.releaseWaiters();
+        yield item;
+        continue;
+      }
+      if (this.done !== undefined) {
+        if (this.done.error !== undefined) throw this.done.error;
+        return;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  private releaseWaiters(): void {
+    if (this.spaceWaiters.size === 0) return;
+    const waiters = [...this.spaceWaiters];
+    this.spaceWaiters.clear();
+    for (const resolve of waiters) resolve();
+  }
+}
