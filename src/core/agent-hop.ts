@@ -10,7 +10,8 @@ import { enforceChecks, flowProgram } from "./flow-program.js";
 import { branchSteps } from "./parallel.js";
 import type { AgentCall } from "./ports.js";
 import { callStage, type StageRun } from "./stage-call.js";
-import { type AppliedTurn, applyResult, type TurnPlan } from "./turn.js";
+import { type AppliedTurn, applyResult } from "./turn.js";
+import type { TurnPlan } from "./turn-plan.js";
 import type { EngineDeps, Streamed, TurnContext } from "./turn-context.js";
 
 /**

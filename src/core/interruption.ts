@@ -3,7 +3,8 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Session, SessionSchema, SessionStatus, type Step, StepKind, StepSchema, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Role, type TranscriptEntry, TranscriptEntrySchema, type TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { codePoints, prefixCodePoints } from "./session-events.js";
-import { historyWindow, type TurnPlan } from "./turn.js";
+import { historyWindow } from "./turn.js";
+import type { TurnPlan } from "./turn-plan.js";
 
 /**
  * Heard is how much of a reply the user heard, as the client reported it:

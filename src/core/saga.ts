@@ -17,7 +17,8 @@ import { codeName } from "./errors.js";
 import { findStage } from "./flow.js";
 import type { AgentInvoker } from "./ports.js";
 import { leaveStage, noteAgent, noteTurn, summarize } from "./tally.js";
-import { applyPatch, enterStage, type TurnPlan } from "./turn.js";
+import { applyPatch, enterStage } from "./turn.js";
+import type { TurnPlan } from "./turn-plan.js";
 
 /**
  * SagaDeps are the ports compensation needs.

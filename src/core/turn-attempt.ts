@@ -10,7 +10,7 @@ import { defaultMaxChain, flowKey } from "./flow.js";
 import { enforceChecks, flowProgram } from "./flow-program.js";
 import { interruptTurn, Interruption } from "./interruption.js";
 import { failStage } from "./saga.js";
-import { newSession, planTurn, type TurnPlan } from "./turn.js";
+import { newSession, planTurn, type TurnPlan } from "./turn-plan.js";
 import { commitVersion, repliesOf } from "./turn-commit.js";
 import type { EngineDeps, Streamed, TurnContext } from "./turn-context.js";
 import { checkSessionLength, checkStateSize } from "./turn-limits.js";

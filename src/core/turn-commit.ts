@@ -6,7 +6,7 @@ import { type Session, StepKind, StepSchema, StepStatus, type Step } from "../ge
 import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { agentCallFactsOf, codeName } from "./errors.js";
 import type { SessionStore } from "./ports.js";
-import type { TurnPlan } from "./turn.js";
+import type { TurnPlan } from "./turn-plan.js";
 import type { TurnEvents } from "./turn-events.js";
 
 /**
