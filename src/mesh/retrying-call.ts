@@ -51,8 +51,8 @@ const maxTimerMs = 2 ** 31 - 1;
  */
 export class RetryingCall<I extends Pickable> implements PickArgs, StreamProgress {
   readonly tried = new Set<string>();
-  delivered = false;
   private current: RetryingCallState = "queued";
+  private delivering = false;
   private output = "";
   private attempts = 0;
   private instance = "";
@@ -80,6 +80,11 @@ export class RetryingCall<I extends Pickable> implements PickArgs, StreamProgres
     return this.current;
   }
 
+  /** delivered tells whether any output reached the caller. */
+  get delivered(): boolean {
+    return this.delivering;
+  }
+
   /** admitted tells whether the call holds its bulkhead slots. */
   get admitted(): boolean {
     return this.current !== "queued";
@@ -87,7 +92,7 @@ export class RetryingCall<I extends Pickable> implements PickArgs, StreamProgres
 
   /** deliver commits the call: output reached the caller, so no retry may repeat it. */
   deliver(text: string): void {
-    this.delivered = true;
+    this.delivering = true;
     this.current = "committed";
     if (this.output.length < maxKeptOutput) this.output += text.slice(0, maxKeptOutput - this.output.length);
   }
