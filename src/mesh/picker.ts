@@ -150,6 +150,8 @@ export class Picker<I extends Pickable> {
     if (this.closed.length === 0) return this.unroutable(now);
     let chosen: I | undefined;
     if (tried.size === 0) {
+      // Every turn's first attempt: the lists built with the picker serve as
+      // they are. Only a retry filters out what it tried.
       chosen = this.balancer.pick(this.closedHealthy.length > 0 ? this.closedHealthy : this.closed, now);
     } else {
       const untried = this.closed.filter((i) => !tried.has(i.id));
