@@ -9,20 +9,17 @@ import type { Connection } from "./connection-pool.js";
 import { isConnectionFailure } from "./connection-pool.js";
 
 /**
- * maxKeptOutput bounds the output text kept for the audit record of a turn
- * that fails midway.
- */
-const maxKeptOutput = 64 * 1024;
-
-/**
  * StreamProgress is what a turn's agent stream delivered so far, across its
  * attempts.
  */
 export interface StreamProgress {
   /** True once any output reached the caller: from then on, no retry. */
-  delivered: boolean;
-  /** The output text delivered (bounded). */
-  output: string;
+  readonly delivered: boolean;
+  /**
+   * deliver records a piece of output text just before it goes to the
+   * caller: the turn is committed to this attempt from then on.
+   */
+  deliver(text: string): void;
 }
 
 /**
@@ -70,8 +67,7 @@ export async function streamTurn(
   try {
     for await (const res of conn.agent.handleTurn(requests(), { signal: call.signal, timeoutMs })) {
       if (res.kind.case === "delta") {
-        progress.delivered = true;
-        if (progress.output.length < maxKeptOutput) progress.output += res.kind.value.text.slice(0, maxKeptOutput - progress.output.length);
+        progress.deliver(res.kind.value.text);
         // A slow caller paces the agent: no more output is read until the
         // caller's side took this piece.
         const paced = call.onDelta(res.kind.value);

@@ -107,7 +107,15 @@ export class InstanceBreaker {
    * retryInMs is how long until an open breaker lets a probe through.
    */
   retryInMs(): number {
-    return this.policy.state === CircuitState.Open ? Math.max(0, this.openedAt + this.opts.coolDownMs - this.now()) : 0;
+    return Math.max(0, this.probeAt() - this.now());
+  }
+
+  /**
+   * probeAt is when an open breaker lets a probe through (ms since the
+   * epoch); 0 when it is not open. Until then `permits()` refuses calls.
+   */
+  probeAt(): number {
+    return this.policy.state === CircuitState.Open ? this.openedAt + this.opts.coolDownMs : 0;
   }
 
   /**

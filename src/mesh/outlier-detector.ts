@@ -61,7 +61,15 @@ export class OutlierDetector {
 
   /** isEjected tells whether an instance is ejected at `now`. */
   isEjected(id: string, now: number): boolean {
-    return (this.stats.get(id)?.ejectedUntil ?? 0) > now;
+    return this.ejectedUntil(id) > now;
+  }
+
+  /**
+   * ejectedUntil is when an instance's ejection ends (ms since the epoch);
+   * at or before now when it is not ejected.
+   */
+  ejectedUntil(id: string): number {
+    return this.stats.get(id)?.ejectedUntil ?? 0;
   }
 
   /** forget drops an instance that left. */

@@ -70,7 +70,8 @@ interface Cached extends InstanceInfo {
  */
 export class Registry {
   private readonly store: RegistryStore;
-  private readonly now: () => number;
+  /** now is the registry's clock (ms since the epoch): leases run out by it. */
+  readonly now: () => number;
   private readonly statics = new Map<string, InstanceInfo>();
   private cached = new Map<string, Cached>();
   private byName = new Map<string, InstanceInfo[]>();

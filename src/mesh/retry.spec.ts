@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { RetryPolicySchema } from "../gen/switchboard/v1/flow_pb.js";
-import { backoffMs, defaultRetrySettings, maxAttemptsLimit, RetryBudget, retrySettings } from "./retry.js";
+import { backoffMs, defaultRetrySettings, maxAttemptsLimit, retrySettings } from "./retry.js";
 
 describe("retrySettings", () => {
   it("uses the defaults for what a stage leaves unset", () => {
@@ -27,21 +27,5 @@ describe("backoffMs", () => {
   it("draws the wait uniformly below the cap (full jitter)", () => {
     expect(backoffMs(2, s, () => 0)).toBe(0);
     expect(backoffMs(2, s, () => 0.5)).toBe(100);
-  });
-});
-
-describe("RetryBudget", () => {
-  it("stops retries once failures drain half the bucket, and allows them again after successes", () => {
-    const budget = new RetryBudget({ maxTokens: 10, tokenRatio: 0.5 });
-    expect(budget.allowsRetry()).toBe(true);
-    for (let i = 0; i < 4; i++) budget.onFailure();
-    expect(budget.allowsRetry()).toBe(true); // 6 tokens left
-    budget.onFailure();
-    expect(budget.allowsRetry()).toBe(false); // 5: a storm is throttled
-    for (let i = 0; i < 100; i++) budget.onFailure();
-    budget.onSuccess();
-    expect(budget.allowsRetry()).toBe(false);
-    for (let i = 0; i < 11; i++) budget.onSuccess();
-    expect(budget.allowsRetry()).toBe(true);
   });
 });
