@@ -62,7 +62,7 @@ function listen(): { events: TurnEvents; heard: string[]; outcomes: TurnOutcome[
       begun: async ({ turnId, version }) => void heard.push(`begun ${turnId} v${version}`),
       storing: ({ steps }) => {
         heard.push(`storing ${steps.map((s) => StepKind[s.kind]).join(",")}`);
-        return steps.map(() => ({ seq_end: "7" }));
+        return { details: steps.map(() => ({ seq_end: "7" })), lastSeq: 7n };
       },
       settled: ({ outcome }) => {
         heard.push(`settled ${outcome.kind}`);

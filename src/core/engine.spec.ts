@@ -216,7 +216,7 @@ describe("Engine", () => {
       output: ({ delta: d }) => void seen.push(`output ${d.text}`),
       storing: ({ steps }) => {
         seen.push(`steps ${steps.map((st) => StepStatus[st.status]).join(",")}`);
-        return [];
+        return { details: [], lastSeq: 0n };
       },
       settled: ({ outcome: o }) => void seen.push(o.kind === "interrupted" ? `settled heard=${o.heard}` : o.kind === "failed" ? `failed ${o.error.code}` : "settled"),
     };

@@ -87,11 +87,39 @@ export class Engine {
    * error. `deadline` is the absolute time (ms since epoch) by which the
    * caller wants an answer, if it set one; `events` hears the turn as it runs.
    */
-  runTurn(req: TurnRequest, signal: AbortSignal, deadline: number | undefined, events: TurnEvents = quietTurnEvents): Promise<SendTurnResponse> {
+  async runTurn(req: TurnRequest, signal: AbortSignal, deadline: number | undefined, events: TurnEvents = quietTurnEvents): Promise<SendTurnResponse> {
     const sessionId = req.sessionId || this.opts.newId();
-    // Turns of one session run one at a time on this replica; replicas
-    // sharing a database are kept apart by the store's compare-and-set.
-    return this.locks.run(sessionId, () => this.runLocked({ ...req, sessionId }, signal, deadline, events));
+    const startedAt = this.deps.clock.now();
+    let ran = false;
+    try {
+      // Turns of one session run one at a time on this replica; replicas
+      // sharing a database are kept apart by the store's compare-and-set. A
+      // turn whose caller is gone by its turn leaves without running.
+      return await this.locks.run(
+        sessionId,
+        () => {
+          ran = true;
+          return this.runLocked({ ...req, sessionId }, signal, deadline, events);
+        },
+        { deadline, signal },
+      );
+    } catch (e) {
+      if (!ran) {
+        const err = ConnectError.from(e);
+        this.opts.onTurn?.({
+          sessionId,
+          turnId: req.turnId,
+          flow: "",
+          agent: "",
+          stage: "",
+          status: "failed",
+          latencyMs: this.deps.clock.now().getTime() - startedAt.getTime(),
+          code: codeName(err.code),
+          error: err.rawMessage,
+        });
+      }
+      throw e;
+    }
   }
 
   /**
@@ -113,7 +141,7 @@ export class Engine {
             `${amendment.latest ? ` (the latest is ${JSON.stringify(amendment.latest)})` : ""}; only the reply being heard can be interrupted`,
         );
       }
-      await events.begun({ turnId: amendment.turnId, version: current.version });
+      await events.begun({ turnId: amendment.turnId, version: current.version, lastSeq: current.lastSeq });
       const result = await commitVersion(store, events, {
         session: amendment.session,
         expectedVersion: current.version,
@@ -200,7 +228,7 @@ export class Engine {
         // Listeners saw this run begin: tell them it ended, and why.
         if (progress.begun) {
           const rerun = new ConnectError(`${error.rawMessage.replace(/; send the turn again$/, "")}; running the turn again`, Code.Aborted);
-          listener.settled({ outcome: { kind: "failed", error: rerun, recorded: false } });
+          listener.settled({ outcome: { kind: "retried", error: rerun } });
         }
         // No backoff to speak of: the turn that won is committed, so a
         // fresh read now sees it; waiting longer would only let the

@@ -101,8 +101,18 @@ export interface SessionStore {
   load(sessionId: string, turnId: string): Promise<Loaded>;
   /** turnResult returns the stored result of an already applied turn id. */
   turnResult(sessionId: string, turnId: string): Promise<SendTurnResponse | undefined>;
-  /** recordFailure appends the step of a failed turn without changing the session. */
+  /**
+   * recordFailure appends the step of a failed turn without changing the
+   * session, at the version the turn started from (`step.version`; 0 for
+   * the session's latest).
+   */
   recordFailure(step: Step): Promise<void>;
+  /**
+   * failureEnd returns the highest seq the failed turns recorded at
+   * `version` hold (0 for none): with the version's own last seq, where
+   * the session's history stands.
+   */
+  failureEnd(sessionId: string, version: bigint): Promise<bigint>;
   /** listSteps pages a session's audit trail, oldest first. */
   listSteps(sessionId: string, page: PageRequest): Promise<Page<Step>>;
   /** listSnapshots pages a session's committed versions, oldest first. */

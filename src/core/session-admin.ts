@@ -27,6 +27,8 @@ export function rollbackVersion(current: Session, target: Session, facts: AdminF
   const next = clone(SessionSchema, target);
   next.version = current.version + 1n;
   next.createTime = current.createTime;
+  // The history goes on: a rollback adds a version, it does not rewind events.
+  next.lastSeq = current.lastSeq;
   stamp(next, facts);
   const step = create(StepSchema, {
     sessionId: current.id,
@@ -52,6 +54,8 @@ export function forkVersion(source: Session, id: string, facts: AdminFacts): Rew
   fork.version = 1n;
   fork.origin = { $typeName: "switchboard.v1.SessionOrigin", sessionId: source.id, version: source.version };
   fork.createTime = timestampFromDate(facts.now);
+  // A fork's history starts with it: the source's events stay the source's.
+  fork.lastSeq = 0n;
   stamp(fork, facts);
   const step = create(StepSchema, {
     sessionId: id,

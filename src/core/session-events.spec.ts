@@ -13,9 +13,8 @@ import {
   newHop,
   outputWeight,
   prefixCodePoints,
-  storedEvents,
-  storedPosition,
 } from "./session-events.js";
+import { storedEvents, storedPosition } from "./stored-history.js";
 
 const ids = { sessionId: "s", turnId: "t" };
 

@@ -1,12 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  type SendTurnResponse,
-  SendTurnResponseSchema,
-  type SessionEvent,
-  SessionEventSchema,
-} from "../gen/switchboard/v1/orchestrator_pb.js";
-import { SessionStatus, type Step, StepKind, StepStatus } from "../gen/switchboard/v1/session_pb.js";
-import type { SessionStore } from "./ports.js";
+import { type SessionEvent, SessionEventSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { type Step, StepKind, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 
 // How sequence numbers map onto the audit trail
 // ----------------------------------------------
@@ -23,9 +17,12 @@ import type { SessionStore } from "./ports.js";
 // `seq_transition`, and on the turn's last step `seq_end` (its completed,
 // interrupted or failed event). From those and the step's output, any
 // replica can rebuild the events after any seq — without the per-chunk
-// boundaries or audio, which only the in-memory window keeps — and learn
-// the session's last seq. Steps without `seq_` details (rollbacks, forks)
-// have no events.
+// boundaries or audio, which only the in-memory window keeps. Steps without
+// `seq_` details (rollbacks, forks) have no events. Each committed version
+// also records the session's last seq (`Session.last_seq`), so a replica
+// that has not served the session learns where its history stands from the
+// latest version, not from the whole trail (see stored-history.ts for which
+// stored events are history).
 
 /**
  * codePoints counts the Unicode code points of a string: the unit of
@@ -230,123 +227,26 @@ export function stepLastSeq(step: Step): bigint {
   return max;
 }
 
-function seqDetail(step: Step, key: string): bigint | undefined {
+/** seqDetail reads one of a step's `seq_` details. */
+export function seqDetail(step: Step, key: string): bigint | undefined {
   const v = step.details[key];
   if (v === undefined || !/^\d{1,19}$/.test(v)) return undefined;
   return BigInt(v);
 }
 
 /**
- * StoredPosition is how far a session's stored history goes: the highest
- * seq and the highest version its audit trail records.
+ * turnHopEvents are the events of a stored turn's agent calls with seq in
+ * (after, upTo]: each reply as one chunk of text. A turn that failed keeps
+ * none (its partial output was never stored), and an amendment after a
+ * barge-in has only its end event.
  */
-export interface StoredPosition {
-  lastSeq: bigint;
-  version: bigint;
-}
-
-/**
- * storedPosition reads a session's audit trail to find its last seq and
- * version: what a replica that has not served the session needs to number
- * its next events. It reads the whole trail, a page at a time.
- */
-export async function storedPosition(store: SessionStore, sessionId: string): Promise<StoredPosition> {
-  let lastSeq = 0n;
-  let version = 0n;
-  for await (const step of allSteps(store, sessionId)) {
-    if (step.version > version) version = step.version;
-    const last = stepLastSeq(step);
-    if (last > lastSeq) lastSeq = last;
-  }
-  return { lastSeq, version };
-}
-
-/**
- * storedEvents rebuilds a session's events with seq in (after, upTo] from
- * its audit trail, reading it a page at a time as the caller consumes the
- * events. Failed turns come back as their `failed` event only (their
- * partial output was never stored); audio and chunk boundaries are not
- * stored, so a reply comes back as one chunk of text.
- */
-export async function* storedEvents(
-  store: SessionStore,
-  sessionId: string,
-  after: bigint,
-  upTo: bigint,
-): AsyncGenerator<SessionEvent> {
-  let turn: Step[] = [];
-  for await (const step of allSteps(store, sessionId)) {
-    const last = stepLastSeq(step);
-    if (last === 0n) continue;
-    if (turn.length > 0 && turn[0]?.turnId !== step.turnId) turn = [];
-    turn.push(step);
-    const end = seqDetail(step, "seq_end");
-    if (end === undefined) continue;
-    if (last > after) yield* await turnEvents(store, sessionId, turn, end, after, upTo);
-    turn = [];
-    if (last >= upTo) return;
-  }
-}
-
-async function* allSteps(store: SessionStore, sessionId: string): AsyncGenerator<Step> {
-  let token = "";
-  do {
-    const page = await store.listSteps(sessionId, { pageSize: 1000, pageToken: token });
-    yield* page.items;
-    token = page.nextPageToken;
-  } while (token !== "");
-}
-
-async function turnEvents(
-  store: SessionStore,
-  sessionId: string,
-  steps: Step[],
-  end: bigint,
-  after: bigint,
-  upTo: bigint,
-): Promise<SessionEvent[]> {
-  const last = steps[steps.length - 1] as Step;
-  const ids = { sessionId, turnId: last.turnId };
-  if (last.status === StepStatus.FAILED) {
-    if (end <= after || end > upTo) return [];
-    return [event(ids, end, { case: "failed", value: { code: last.error?.code ?? "unknown", message: last.error?.message ?? "" } })];
-  }
+export function turnHopEvents(steps: readonly Step[], ids: EventIds, after: bigint, upTo: bigint): SessionEvent[] {
+  const last = steps[steps.length - 1];
+  if (last === undefined || last.status === StepStatus.FAILED || last.kind === StepKind.INTERRUPTION) return [];
   const out: SessionEvent[] = [];
-  if (last.kind !== StepKind.INTERRUPTION) {
-    for (const step of steps) {
-      const hop = hopOfStep(step);
-      if (hop !== undefined) out.push(...hopEvents(hop, ids, after, upTo));
-    }
-  }
-  if (end <= after || end > upTo) return out;
-  const snapshot = await store.snapshot(sessionId, last.version);
-  const session = snapshot?.session;
-  const interrupted = steps.some((s) => s.status === StepStatus.INTERRUPTED);
-  const result: SendTurnResponse = create(SendTurnResponseSchema, {
-    sessionId,
-    turnId: last.turnId,
-    output: steps.map((s) => s.output).filter((o) => o !== "").join("\n"),
-    agent: last.agent,
-    stageCompleted: last.stage,
-    nextStage: session?.stage ?? last.nextStage,
-    isComplete: session?.status === SessionStatus.COMPLETED,
-    interrupted,
-    ...(session !== undefined ? { session } : {}),
-  });
-  if (!interrupted) {
-    out.push(event(ids, end, { case: "completed", value: { result } }));
-  } else {
-    out.push(
-      event(ids, end, {
-        case: "interrupted",
-        value: {
-          heard: steps.map((s) => s.output).join(""),
-          heardMs: Number(last.details["heard_ms"] ?? 0),
-          result,
-          afterCompletion: last.kind === StepKind.INTERRUPTION,
-        },
-      }),
-    );
+  for (const step of steps) {
+    const hop = hopOfStep(step);
+    if (hop !== undefined) out.push(...hopEvents(hop, ids, after, upTo));
   }
   return out;
 }

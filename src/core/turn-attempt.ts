@@ -60,13 +60,17 @@ export async function attemptTurn(deps: EngineDeps, ctx: TurnContext): Promise<A
 
 async function attempt(deps: EngineDeps, ctx: TurnContext, progress: Progress): Promise<AttemptOutcome> {
   const { req, events } = ctx;
+  // A caller that is gone gets no work done: not even a read.
+  if (ctx.deadline !== undefined && deps.clock.now().getTime() >= ctx.deadline) {
+    throw new ConnectError("the turn's deadline passed before it could start", Code.DeadlineExceeded);
+  }
   // One read: the session, and the stored result when the turn id was applied already.
   const { session: existing, replay } = await deps.store.load(req.sessionId, req.turnId);
   // Another tenant's session reads as missing: its existence is not told.
   if (existing !== undefined && !req.anyTenant && existing.tenant !== req.tenant) throw notFound(`session ${req.sessionId}`);
   if (replay !== undefined) return { kind: "replayed", result: { ...replay, replayed: true } };
   progress.existing = existing;
-  await events.begun({ turnId: ctx.turnId, version: existing?.version ?? 0n });
+  await events.begun({ turnId: ctx.turnId, version: existing?.version ?? 0n, lastSeq: existing?.lastSeq ?? 0n });
   progress.begun = true;
   const flow = flowFor(deps, existing, req.flowId);
   progress.flow = flow.id;

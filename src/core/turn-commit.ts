@@ -42,11 +42,12 @@ export interface NewVersion {
  * version with it (compare-and-set on `expectedVersion`).
  */
 export async function commitVersion(store: SessionStore, events: TurnEvents, v: NewVersion): Promise<SendTurnResponse> {
-  const details = events.storing({ steps: v.steps });
+  const positions = events.storing({ steps: v.steps });
   v.steps.forEach((step, i) => {
-    const d = details[i];
+    const d = positions.details[i];
     if (d !== undefined && Object.keys(d).length > 0) step.details = { ...step.details, ...d };
   });
+  if (positions.lastSeq > v.session.lastSeq) v.session.lastSeq = positions.lastSeq;
   const result = create(SendTurnResponseSchema, {
     ...v.answer,
     sessionId: v.session.id,
@@ -115,7 +116,7 @@ export async function recordFailure(store: SessionStore, events: TurnEvents, f: 
     startTime: timestampFromDate(f.startedAt),
     endTime: timestampFromDate(f.now),
   });
-  const details = events.storing({ steps: [step] })[0];
+  const details = events.storing({ steps: [step] }).details[0];
   if (details !== undefined) step.details = { ...step.details, ...details };
   try {
     await store.recordFailure(step);

@@ -11,12 +11,15 @@ import type { Step } from "../gen/switchboard/v1/session_pb.js";
  *   as a new version; `afterCompletion` when the reply had completed and the
  *   committed turn was amended;
  * - "failed": nothing committed; `recorded` when the failure's step is in
- *   the audit trail.
+ *   the audit trail;
+ * - "retried": this run lost a race to another writer and the turn runs
+ *   again from fresh state; nothing of the run is stored.
  */
 export type TurnOutcome =
   | { kind: "committed"; result: SendTurnResponse }
   | { kind: "interrupted"; result: SendTurnResponse; heard: string; heardMs: number; afterCompletion: boolean }
-  | { kind: "failed"; error: ConnectError; recorded: boolean };
+  | { kind: "failed"; error: ConnectError; recorded: boolean }
+  | { kind: "retried"; error: ConnectError };
 
 /**
  * TurnEventMap lists what the engine tells about a turn while it holds its
@@ -25,8 +28,11 @@ export type TurnOutcome =
  * commit, and last `settled`. A session's events never interleave.
  */
 export interface TurnEventMap {
-  /** The turn holds its session; `version` is the session's (0 if new). */
-  begun: { turnId: string; version: bigint };
+  /**
+   * The turn holds its session; `version` is the session's (0 if new) and
+   * `lastSeq` the seq of the last event its stored history has.
+   */
+  begun: { turnId: string; version: bigint; lastSeq: bigint };
   /** An agent call starts. */
   accepted: { stage: string; agent: string };
   /** A piece of the reply. */
@@ -44,15 +50,26 @@ export interface TurnEventMap {
  * - begun: resolves when the listener is ready for the turn's events;
  * - output: a promise that paces the agent while the listener catches up;
  * - storing: the details to store with each step (the positions of its
- *   events in the session's event log), index for index.
+ *   events in the session's event log), index for index, and the seq of
+ *   the turn's last event, which the committed session records.
  */
 export interface TurnEventReplies {
   begun: Promise<void>;
   accepted: void;
   output: Promise<void> | undefined;
   transition: void;
-  storing: ReadonlyArray<Record<string, string>>;
+  storing: StepPositions;
   settled: void;
+}
+
+/**
+ * StepPositions are where a turn's events stand in its session's history.
+ */
+export interface StepPositions {
+  /** The details to store with each step, index for index. */
+  details: ReadonlyArray<Record<string, string>>;
+  /** The seq of the turn's last event; 0 when nobody numbers the events. */
+  lastSeq: bigint;
 }
 
 /**
@@ -72,7 +89,7 @@ export const quietTurnEvents: TurnEvents = {
   accepted: () => {},
   output: () => undefined,
   transition: () => {},
-  storing: () => [],
+  storing: () => ({ details: [], lastSeq: 0n }),
   settled: () => {},
 };
 

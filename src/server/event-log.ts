@@ -11,8 +11,8 @@ import {
   hopEvents,
   newHop,
   outputWeight,
-  storedPosition,
 } from "../core/session-events.js";
+import { positionAt } from "../core/stored-history.js";
 import { eventSize } from "./event-queue.js";
 
 /**
@@ -69,23 +69,38 @@ export class EventLog {
   ) {}
 
   /**
-   * refresh learns the last seq and version from the audit trail (another
-   * replica may have served the session since this one last did).
-   * `running` is the turn in progress here, if any.
+   * refresh compares the log with the stored history (another replica may
+   * have served the session since this one last did) and lets go of the
+   * window when the store has events the log does not. Nothing may run.
    */
-  async refresh(store: SessionStore, running: LoggedTurn | undefined): Promise<void> {
-    const stored = await storedPosition(store, this.sessionId);
-    if (stored.lastSeq > this.lastSeq) {
-      this.lastSeq = stored.lastSeq;
-      this.floor = this.lastSeq;
-      this.dropWindow(running);
-    }
-    if (running === undefined) this.knownVersion = stored.version;
+  async refresh(store: SessionStore): Promise<void> {
+    const session = await store.get(this.sessionId);
+    // A session that was never stored has only the log's own events.
+    if (session === undefined) return;
+    const position = await positionAt(store, this.sessionId, session.version, session.lastSeq);
+    if (this.knownVersion !== session.version || position > this.lastSeq) this.reset(session.version, position);
   }
 
-  /** sync refreshes when the session's version is not the one last seen. */
-  async sync(store: SessionStore, version: bigint): Promise<void> {
-    if (this.knownVersion !== version) await this.refresh(store, undefined);
+  /**
+   * sync makes the log's numbering good for `version` of the session, whose
+   * stored history ends at `lastSeq`: when the log last saw another version,
+   * it reads where the history stands and lets go of its window.
+   */
+  async sync(store: SessionStore, version: bigint, lastSeq: bigint): Promise<void> {
+    if (this.knownVersion === version) return;
+    // Version 0: the session is not stored yet; no failure is recorded at it.
+    const position = version === 0n ? lastSeq : await positionAt(store, this.sessionId, version, lastSeq);
+    this.reset(version, position);
+  }
+
+  /**
+   * reset starts the log over at the stored history's end, without ever
+   * numbering back below what it numbered already (a seq a stream saw is
+   * never given to another event).
+   */
+  private reset(version: bigint, position: bigint): void {
+    if (position > this.lastSeq) this.lastSeq = position;
+    this.dropWindow(undefined);
     this.knownVersion = version;
   }
 
@@ -157,6 +172,19 @@ export class EventLog {
     const appended = this.append(turn, kind, 1);
     if (turn.trimmedThrough <= turn.start) turn.hops = [];
     return appended;
+  }
+
+  /**
+   * withdraw lets go of a turn that is not history (a run that lost a race,
+   * a failure nobody stored): its events leave the window, and its seqs are
+   * never given to other events.
+   */
+  withdraw(turn: LoggedTurn): void {
+    const at = this.turns.indexOf(turn);
+    if (at < 0) return;
+    this.turns.splice(at, 1);
+    this.held -= turn.bytes;
+    this.onBytes(-turn.bytes);
   }
 
   /**

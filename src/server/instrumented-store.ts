@@ -46,6 +46,7 @@ export function instrumentStore(store: SessionStore, metrics: Metrics | undefine
     commit: (c) => timed("commit", c.session.id, () => store.commit(redactCommit(c))),
     turnResult: (id, turnId) => timed("turn_result", id, () => store.turnResult(id, turnId)),
     recordFailure: (step) => timed("record_failure", step.sessionId, () => store.recordFailure(audit ? audit.step(step) : step)),
+    failureEnd: (id, version) => timed("failure_end", id, () => store.failureEnd(id, version)),
     listSteps: (id, page) => timed("list_steps", id, () => store.listSteps(id, page)),
     listSnapshots: (id, page) => timed("list_snapshots", id, () => store.listSnapshots(id, page)),
     snapshot: (id, version) => timed("snapshot", id, () => store.snapshot(id, version)),

@@ -1,8 +1,8 @@
 import type { OutputDelta } from "../gen/switchboard/v1/agent_pb.js";
 import type { Step } from "../gen/switchboard/v1/session_pb.js";
 import { codeName } from "../core/errors.js";
-import type { EventKind } from "../core/session-events.js";
-import type { TurnOutcome } from "../core/turn-events.js";
+import { event, type EventKind } from "../core/session-events.js";
+import type { StepPositions, TurnOutcome } from "../core/turn-events.js";
 import type { Logger } from "../log.js";
 import type { InputChannel } from "./input-channel.js";
 import { type Appended, EventLog, type LoggedTurn } from "./event-log.js";
@@ -77,23 +77,36 @@ export class LiveSession {
     if (run !== undefined) this.deliver(this.log.transition(run.logged, from, to));
   }
 
-  /** stepDetails are the event positions to store with the running turn's steps. */
-  stepDetails(steps: readonly Step[]): Array<Record<string, string>> {
-    return this.log.stepDetails(this.running?.logged, steps);
+  /** stepPositions are where the running turn's steps' events stand in the log. */
+  stepPositions(steps: readonly Step[]): StepPositions {
+    return { details: this.log.stepDetails(this.running?.logged, steps), lastSeq: this.log.lastSeq + 1n };
   }
 
-  /** settle publishes how the running turn ended, and lets go of it. */
+  /**
+   * settle publishes how the running turn ended, and lets go of it. A turn
+   * that is history ends in the log; a run that is not (it lost a race and
+   * runs again, or it failed and nothing of it was stored on a stored
+   * session) leaves the log, and its end reaches the subscribers as a
+   * notice without a seq.
+   */
   settle(outcome: TurnOutcome): void {
     const run = this.running;
     if (run === undefined) return;
     this.running = undefined;
-    if (outcome.kind !== "failed" && outcome.result.session !== undefined) this.log.knownVersion = outcome.result.session.version;
+    if (outcome.kind === "retried" || (outcome.kind === "failed" && !outcome.recorded && this.log.knownVersion > 0n)) {
+      this.log.withdraw(run.logged);
+      this.deliver({ event: event({ sessionId: this.id, turnId: run.turnId }, 0n, outcomeEvent(outcome)), size: 0 });
+      return;
+    }
+    if (outcome.kind !== "failed") this.log.knownVersion = outcome.result.session?.version ?? this.log.knownVersion;
     this.deliver(this.log.end(run.logged, outcomeEvent(outcome)));
   }
 
   /** publishAlone publishes a one-event turn (a late barge-in's amendment). */
   publishAlone(turnId: string, outcome: TurnOutcome): void {
-    if (outcome.kind !== "failed" && outcome.result.session !== undefined) this.log.knownVersion = outcome.result.session.version;
+    if (outcome.kind === "committed" || outcome.kind === "interrupted") {
+      this.log.knownVersion = outcome.result.session?.version ?? this.log.knownVersion;
+    }
     const logged = this.log.beginTurn(turnId, this.running?.logged);
     this.deliver(this.log.end(logged, outcomeEvent(outcome)));
   }
@@ -121,6 +134,7 @@ function outcomeEvent(outcome: TurnOutcome): EventKind {
         value: { heard: outcome.heard, heardMs: outcome.heardMs, result: outcome.result, afterCompletion: outcome.afterCompletion },
       };
     case "failed":
+    case "retried":
       return { case: "failed", value: { code: codeName(outcome.error.code), message: outcome.error.rawMessage } };
   }
 }

@@ -4,7 +4,8 @@ import type { Engine } from "../core/engine.js";
 import { notFound } from "../core/errors.js";
 import { type Heard, Interruption } from "../core/interruption.js";
 import type { SessionStore } from "../core/ports.js";
-import { event, storedEvents } from "../core/session-events.js";
+import { event } from "../core/session-events.js";
+import { storedEvents } from "../core/stored-history.js";
 import type { TurnEvents } from "../core/turn-events.js";
 import type { TurnRequest } from "../core/turn-request.js";
 import type { Logger } from "../log.js";
@@ -79,8 +80,8 @@ export class SessionHub {
     else signal.addEventListener("abort", onAbort, { once: true });
     let begun = false;
     const events: TurnEvents = {
-      begun: async ({ turnId, version }) => {
-        await live.log.sync(this.opts.store, version);
+      begun: async ({ turnId, version, lastSeq }) => {
+        await live.log.sync(this.opts.store, version, lastSeq);
         begun = true;
         const turn = live.begin(turnId, controller, streams.input);
         streams.onBegin?.(turn);
@@ -88,7 +89,7 @@ export class SessionHub {
       accepted: ({ stage, agent }) => live.accepted(stage, agent),
       output: ({ delta, agent }) => live.output(delta, agent),
       transition: ({ from, to }) => live.transition(from, to),
-      storing: ({ steps }) => live.stepDetails(steps),
+      storing: ({ steps }) => live.stepPositions(steps),
       settled: ({ outcome }) => live.settle(outcome),
     };
     try {
@@ -145,12 +146,12 @@ export class SessionHub {
   private async amend(live: LiveSession, turnId: string, heard: Heard): Promise<BargeInOutcome> {
     live.pins++;
     const events: TurnEvents = {
-      begun: ({ version }) => live.log.sync(this.opts.store, version),
+      begun: ({ version, lastSeq }) => live.log.sync(this.opts.store, version, lastSeq),
       accepted: () => {},
       output: () => undefined,
       transition: () => {},
-      storing: ({ steps }) => live.log.stepDetails(undefined, steps),
-      settled: ({ outcome }) => live.publishAlone(outcome.kind === "failed" ? turnId : outcome.result.turnId, outcome),
+      storing: ({ steps }) => ({ details: live.log.stepDetails(undefined, steps), lastSeq: live.log.lastSeq + 1n }),
+      settled: ({ outcome }) => live.publishAlone(outcome.kind === "committed" || outcome.kind === "interrupted" ? outcome.result.turnId : turnId, outcome),
     };
     try {
       return await this.opts.engine.amend({ sessionId: live.id, turnId, heard }, events);
@@ -240,7 +241,7 @@ export class SessionHub {
    */
   private async attach(live: LiveSession, queue: EventQueue, after: bigint | undefined, signal: AbortSignal, subscribe: () => void): Promise<void> {
     const { log } = live;
-    if (live.running === undefined) await log.refresh(this.opts.store, undefined);
+    if (live.running === undefined) await log.refresh(this.opts.store);
     const session = await this.opts.store.get(live.id);
     if (after !== undefined && after > log.lastSeq) {
       throw new ConnectError(

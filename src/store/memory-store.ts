@@ -3,12 +3,14 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { type Session, SessionSchema, type Snapshot, SnapshotSchema, type Step, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 import { aborted } from "../core/errors.js";
+import { stepLastSeq } from "../core/session-events.js";
 import { type Clock, type Commit, type Loaded, type Page, type PageRequest, type SessionFilter, type SessionStore, systemClock } from "../core/ports.js";
 import {
   checkNextVersion,
   committedStepOf,
   cutPage,
   emptyPage,
+  failedStepIdRange,
   failedStepOf,
   pageSize,
   snapshotOf,
@@ -76,7 +78,19 @@ export class MemoryStore implements SessionStore {
   async recordFailure(step: Step): Promise<void> {
     const entry = this.live(step.sessionId);
     if (entry === undefined) return;
-    entry.steps.push(failedStepOf(step, entry.session.version, this.clock.now(), step.turnId));
+    const version = step.version > 0n ? step.version : entry.session.version;
+    entry.steps.push(failedStepOf(step, version, this.clock.now(), step.turnId));
+  }
+
+  async failureEnd(sessionId: string, version: bigint): Promise<bigint> {
+    const { from, to } = failedStepIdRange(version);
+    let end = 0n;
+    for (const step of this.live(sessionId)?.steps ?? []) {
+      if (step.id < from || step.id >= to) continue;
+      const last = stepLastSeq(step);
+      if (last > end) end = last;
+    }
+    return end;
   }
 
   async listSteps(sessionId: string, page: PageRequest): Promise<Page<Step>> {

@@ -142,14 +142,14 @@ async function updateHead(reads: SessionReads, inc: string, session: Session, no
 
 /**
  * recordFailedStep stores a failed turn's step in the live session's
- * incarnation, at the version it failed on; a gone session records nothing.
+ * incarnation, at the version the turn started from (the latest when the
+ * step names none); a gone session records nothing.
  */
 export async function recordFailedStep(reads: SessionReads, step: Step): Promise<void> {
   const head = await reads.live(step.sessionId);
   if (head === undefined) return;
-  const latest = await reads.latest(head);
   const now = reads.clock.now();
-  const version = BigInt(latest?.version ?? 0);
+  const version = step.version > 0n ? step.version : BigInt((await reads.latest(head))?.version ?? 0);
   const turnId = checkKey(step.turnId || "turn");
   const s = failedStepOf(step, version, now, turnId);
   await guard("recording the failed turn", () =>

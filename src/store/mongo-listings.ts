@@ -5,7 +5,8 @@ import { guard } from "./mongo-errors.js";
 import type { SessionReads } from "./mongo-reads.js";
 import { type HeadDoc, sessionOfVersion, snapshotOfVersion, stepOfFailure, stepsOfVersion } from "./mongo-session-docs.js";
 import { checkKey, recordId, recordIdPrefix, recordIdsEnd, recordKeyOf, versionId } from "./mongo-version-id.js";
-import { cutPage, emptyPage, pageSize, versionKeyOfStep } from "./records.js";
+import { cutPage, emptyPage, failedStepIdRange, pageSize, versionKeyOfStep } from "./records.js";
+import { stepLastSeq } from "../core/session-events.js";
 
 /*
  * What the session APIs page through: a session's steps and snapshots, and
@@ -128,4 +129,24 @@ function splitListToken(token: string): [number, string] {
   const ms = Number(token.slice(0, slash));
   if (slash <= 0 || !Number.isFinite(ms)) throw invalidArgument("page_token", "not a token this server issued");
   return [ms, token.slice(slash + 1)];
+}
+
+/**
+ * failureEnd is the highest seq of the failed turns recorded at `version`
+ * of a live session (0 for none): one range read over their ids.
+ */
+export async function failureEnd(reads: SessionReads, sessionId: string, version: bigint): Promise<bigint> {
+  const head = await reads.live(sessionId);
+  if (head === undefined) return 0n;
+  const prefix = recordIdPrefix(sessionId, head.inc);
+  const { from, to } = failedStepIdRange(version);
+  const docs = await guard("reading the session's failed turns", () =>
+    reads.c.failures.find({ _id: { $gte: recordId(prefix, from), $lt: recordId(prefix, to) } }).toArray(),
+  );
+  let end = 0n;
+  for (const doc of docs) {
+    const last = stepLastSeq(stepOfFailure(doc));
+    if (last > end) end = last;
+  }
+  return end;
 }

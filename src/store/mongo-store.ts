@@ -15,7 +15,7 @@ import { databaseNameOf, mongoClientOf } from "./mongo-client.js";
 import { type CommitLimits, commitVersion, recordFailedStep } from "./mongo-commit.js";
 import { guard } from "./mongo-errors.js";
 import { deleteRecords, startSweeper, sweepExpired } from "./mongo-expiry.js";
-import { listSessions, listSnapshots, listSteps, snapshotAt } from "./mongo-listings.js";
+import { failureEnd, listSessions, listSnapshots, listSteps, snapshotAt } from "./mongo-listings.js";
 import { SessionReads } from "./mongo-reads.js";
 import { sessionCollectionsOf, sessionOfVersion } from "./mongo-session-docs.js";
 import { connectSessionStore, createSessionIndexes } from "./mongo-session-setup.js";
@@ -108,6 +108,10 @@ export class MongoStore implements SessionStore {
 
   async recordFailure(step: Step): Promise<void> {
     await recordFailedStep(this.reads, step);
+  }
+
+  async failureEnd(sessionId: string, version: bigint): Promise<bigint> {
+    return failureEnd(this.reads, sessionId, version);
   }
 
   async listSteps(sessionId: string, page: PageRequest): Promise<Page<Step>> {

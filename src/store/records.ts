@@ -50,6 +50,15 @@ export function failedStepId(version: bigint, at: Date, turnId: string): string 
 }
 
 /**
+ * failedStepIdRange is the range of the ids of the failed turns recorded at
+ * `version`: [from, to).
+ */
+export function failedStepIdRange(version: bigint | number): { from: string; to: string } {
+  const key = versionKey(version);
+  return { from: `${key}.~`, to: `${key}.~\uffff` };
+}
+
+/**
  * committedStepOf is the i-th step of a commit as stored: a copy with its
  * audit-trail id and the version it made.
  */

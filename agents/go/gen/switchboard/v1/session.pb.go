@@ -270,7 +270,11 @@ type Session struct {
 	// run, newest first, when a stage with `on_failure.compensate` fails.
 	Compensations []*PendingCompensation `protobuf:"bytes,22,rep,name=compensations,proto3" json:"compensations,omitempty"`
 	// Compact counters the summary is computed from.
-	Tally         *SessionTally `protobuf:"bytes,23,opt,name=tally,proto3" json:"tally,omitempty"`
+	Tally *SessionTally `protobuf:"bytes,23,opt,name=tally,proto3" json:"tally,omitempty"`
+	// The seq of the last event of the session's history as of this version
+	// (see SessionEvent.seq): the next turn's events are numbered after it,
+	// and WatchSession and Converse resume from any seq up to it.
+	LastSeq       uint64 `protobuf:"varint,24,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,6 +468,13 @@ func (x *Session) GetTally() *SessionTally {
 		return x.Tally
 	}
 	return nil
+}
+
+func (x *Session) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
 }
 
 // PendingCompensation is a compensating call owed by a completed stage.
@@ -1232,7 +1243,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19switchboard/v1/turn.proto\"\xc4\b\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19switchboard/v1/turn.proto\"\xdf\b\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1261,7 +1272,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x05agent\x18\x14 \x01(\tR\x05agent\x12\x16\n" +
 	"\x06intent\x18\x15 \x01(\tR\x06intent\x12I\n" +
 	"\rcompensations\x18\x16 \x03(\v2#.switchboard.v1.PendingCompensationR\rcompensations\x122\n" +
-	"\x05tally\x18\x17 \x01(\v2\x1c.switchboard.v1.SessionTallyR\x05tally\x1a>\n" +
+	"\x05tally\x18\x17 \x01(\v2\x1c.switchboard.v1.SessionTallyR\x05tally\x12\x19\n" +
+	"\blast_seq\x18\x18 \x01(\x04R\alastSeq\x1a>\n" +
 	"\x10StageVisitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x8c\x01\n" +

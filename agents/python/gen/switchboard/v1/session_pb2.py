@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from switchboard.v1 import turn_pb2 as switchboard_dot_v1_dot_turn__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19switchboard/v1/turn.proto\"\xd4\x06\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x04 \x01(\t\x12\x14\n\x0c\x66low_version\x18\x05 \x01(\t\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x18\n\x10\x63ompleted_stages\x18\x07 \x03(\t\x12&\n\x05state\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\x06status\x18\t \x01(\x0e\x32\x1d.switchboard.v1.SessionStatus\x12\x0f\n\x07version\x18\n \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07waiting\x18\x0e \x01(\x0b\x32\x17.switchboard.v1.Waiting\x12\x30\n\x07history\x18\x0f \x03(\x0b\x32\x1f.switchboard.v1.TranscriptEntry\x12\x16\n\x0eprevious_stage\x18\x10 \x01(\t\x12>\n\x0cstage_visits\x18\x11 \x03(\x0b\x32(.switchboard.v1.Session.StageVisitsEntry\x12/\n\x07summary\x18\x12 \x01(\x0b\x32\x1e.switchboard.v1.SessionSummary\x12-\n\x06origin\x18\x13 \x01(\x0b\x32\x1d.switchboard.v1.SessionOrigin\x12\r\n\x05\x61gent\x18\x14 \x01(\t\x12\x0e\n\x06intent\x18\x15 \x01(\t\x12:\n\rcompensations\x18\x16 \x03(\x0b\x32#.switchboard.v1.PendingCompensation\x12+\n\x05tally\x18\x17 \x01(\x0b\x32\x1c.switchboard.v1.SessionTally\x1a\x32\n\x10StageVisitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"e\n\x13PendingCompensation\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"\x8c\x02\n\x0cSessionTally\x12\x0f\n\x07intents\x18\x01 \x03(\t\x12\x0e\n\x06\x61gents\x18\x02 \x03(\t\x12\r\n\x05turns\x18\x03 \x01(\x05\x12I\n\x0fstage_durations\x18\x04 \x03(\x0b\x32\x30.switchboard.v1.SessionTally.StageDurationsEntry\x12/\n\x0bstage_since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1aP\n\x13StageDurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration:\x02\x38\x01\"S\n\x07Waiting\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\rSessionOrigin\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"\xad\x02\n\x0eSessionSummary\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x0e\n\x06stages\x18\x02 \x03(\t\x12\x0f\n\x07intents\x18\x03 \x03(\t\x12\x0e\n\x06\x61gents\x18\x04 \x03(\t\x12\r\n\x05turns\x18\x05 \x01(\x05\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12K\n\x0fstage_durations\x18\x07 \x03(\x0b\x32\x32.switchboard.v1.SessionSummary.StageDurationsEntry\x1aP\n\x13StageDurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration:\x02\x38\x01\"\xbd\x05\n\x04Step\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12&\n\x04kind\x18\x05 \x01(\x0e\x32\x18.switchboard.v1.StepKind\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x0e\n\x06intent\x18\x07 \x01(\t\x12(\n\x05input\x18\x08 \x01(\x0b\x32\x19.switchboard.v1.TurnInput\x12\r\n\x05\x61gent\x18\t \x01(\t\x12\x10\n\x08instance\x18\n \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\x12*\n\x06status\x18\x0c \x01(\x0e\x32\x1a.switchboard.v1.StepStatus\x12*\n\x07latency\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06output\x18\x0e \x01(\t\x12,\n\x0bstate_patch\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04next\x18\x10 \x01(\x0b\x32\x1a.switchboard.v1.NextAction\x12\x12\n\nnext_stage\x18\x11 \x01(\t\x12(\n\x05\x65rror\x18\x12 \x01(\x0b\x32\x19.switchboard.v1.StepError\x12.\n\nstart_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x62reaker\x18\x15 \x01(\t\x12\x32\n\x07\x64\x65tails\x18\x16 \x03(\x0b\x32!.switchboard.v1.Step.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"*\n\tStepError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x9a\x01\n\x08Snapshot\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12(\n\x07session\x18\x03 \x01(\x0b\x32\x17.switchboard.v1.Session\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t*\x9f\x01\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SESSION_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16SESSION_STATUS_WAITING\x10\x02\x12\x1c\n\x18SESSION_STATUS_COMPLETED\x10\x03\x12\x19\n\x15SESSION_STATUS_FAILED\x10\x04*\xb3\x01\n\x08StepKind\x12\x19\n\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTEP_KIND_TURN\x10\x01\x12\x16\n\x12STEP_KIND_ROLLBACK\x10\x02\x12\x12\n\x0eSTEP_KIND_FORK\x10\x03\x12\x1a\n\x16STEP_KIND_COMPENSATION\x10\x04\x12\x14\n\x10STEP_KIND_BRANCH\x10\x05\x12\x1a\n\x16STEP_KIND_INTERRUPTION\x10\x06*r\n\nStepStatus\x12\x1b\n\x17STEP_STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTEP_STATUS_OK\x10\x01\x12\x16\n\x12STEP_STATUS_FAILED\x10\x02\x12\x1b\n\x17STEP_STATUS_INTERRUPTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19switchboard/v1/turn.proto\"\xe6\x06\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x04 \x01(\t\x12\x14\n\x0c\x66low_version\x18\x05 \x01(\t\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x18\n\x10\x63ompleted_stages\x18\x07 \x03(\t\x12&\n\x05state\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\x06status\x18\t \x01(\x0e\x32\x1d.switchboard.v1.SessionStatus\x12\x0f\n\x07version\x18\n \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07waiting\x18\x0e \x01(\x0b\x32\x17.switchboard.v1.Waiting\x12\x30\n\x07history\x18\x0f \x03(\x0b\x32\x1f.switchboard.v1.TranscriptEntry\x12\x16\n\x0eprevious_stage\x18\x10 \x01(\t\x12>\n\x0cstage_visits\x18\x11 \x03(\x0b\x32(.switchboard.v1.Session.StageVisitsEntry\x12/\n\x07summary\x18\x12 \x01(\x0b\x32\x1e.switchboard.v1.SessionSummary\x12-\n\x06origin\x18\x13 \x01(\x0b\x32\x1d.switchboard.v1.SessionOrigin\x12\r\n\x05\x61gent\x18\x14 \x01(\t\x12\x0e\n\x06intent\x18\x15 \x01(\t\x12:\n\rcompensations\x18\x16 \x03(\x0b\x32#.switchboard.v1.PendingCompensation\x12+\n\x05tally\x18\x17 \x01(\x0b\x32\x1c.switchboard.v1.SessionTally\x12\x10\n\x08last_seq\x18\x18 \x01(\x04\x1a\x32\n\x10StageVisitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"e\n\x13PendingCompensation\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"\x8c\x02\n\x0cSessionTally\x12\x0f\n\x07intents\x18\x01 \x03(\t\x12\x0e\n\x06\x61gents\x18\x02 \x03(\t\x12\r\n\x05turns\x18\x03 \x01(\x05\x12I\n\x0fstage_durations\x18\x04 \x03(\x0b\x32\x30.switchboard.v1.SessionTally.StageDurationsEntry\x12/\n\x0bstage_since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1aP\n\x13StageDurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration:\x02\x38\x01\"S\n\x07Waiting\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\rSessionOrigin\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"\xad\x02\n\x0eSessionSummary\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x0e\n\x06stages\x18\x02 \x03(\t\x12\x0f\n\x07intents\x18\x03 \x03(\t\x12\x0e\n\x06\x61gents\x18\x04 \x03(\t\x12\r\n\x05turns\x18\x05 \x01(\x05\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12K\n\x0fstage_durations\x18\x07 \x03(\x0b\x32\x32.switchboard.v1.SessionSummary.StageDurationsEntry\x1aP\n\x13StageDurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration:\x02\x38\x01\"\xbd\x05\n\x04Step\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12&\n\x04kind\x18\x05 \x01(\x0e\x32\x18.switchboard.v1.StepKind\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x0e\n\x06intent\x18\x07 \x01(\t\x12(\n\x05input\x18\x08 \x01(\x0b\x32\x19.switchboard.v1.TurnInput\x12\r\n\x05\x61gent\x18\t \x01(\t\x12\x10\n\x08instance\x18\n \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\x12*\n\x06status\x18\x0c \x01(\x0e\x32\x1a.switchboard.v1.StepStatus\x12*\n\x07latency\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06output\x18\x0e \x01(\t\x12,\n\x0bstate_patch\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04next\x18\x10 \x01(\x0b\x32\x1a.switchboard.v1.NextAction\x12\x12\n\nnext_stage\x18\x11 \x01(\t\x12(\n\x05\x65rror\x18\x12 \x01(\x0b\x32\x19.switchboard.v1.StepError\x12.\n\nstart_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x62reaker\x18\x15 \x01(\t\x12\x32\n\x07\x64\x65tails\x18\x16 \x03(\x0b\x32!.switchboard.v1.Step.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"*\n\tStepError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x9a\x01\n\x08Snapshot\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12(\n\x07session\x18\x03 \x01(\x0b\x32\x17.switchboard.v1.Session\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t*\x9f\x01\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SESSION_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16SESSION_STATUS_WAITING\x10\x02\x12\x1c\n\x18SESSION_STATUS_COMPLETED\x10\x03\x12\x19\n\x15SESSION_STATUS_FAILED\x10\x04*\xb3\x01\n\x08StepKind\x12\x19\n\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTEP_KIND_TURN\x10\x01\x12\x16\n\x12STEP_KIND_ROLLBACK\x10\x02\x12\x12\n\x0eSTEP_KIND_FORK\x10\x03\x12\x1a\n\x16STEP_KIND_COMPENSATION\x10\x04\x12\x14\n\x10STEP_KIND_BRANCH\x10\x05\x12\x1a\n\x16STEP_KIND_INTERRUPTION\x10\x06*r\n\nStepStatus\x12\x1b\n\x17STEP_STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTEP_STATUS_OK\x10\x01\x12\x16\n\x12STEP_STATUS_FAILED\x10\x02\x12\x1b\n\x17STEP_STATUS_INTERRUPTED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,36 +43,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONSUMMARY_STAGEDURATIONSENTRY']._serialized_options = b'8\001'
   _globals['_STEP_DETAILSENTRY']._loaded_options = None
   _globals['_STEP_DETAILSENTRY']._serialized_options = b'8\001'
-  _globals['_SESSIONSTATUS']._serialized_start=2748
-  _globals['_SESSIONSTATUS']._serialized_end=2907
-  _globals['_STEPKIND']._serialized_start=2910
-  _globals['_STEPKIND']._serialized_end=3089
-  _globals['_STEPSTATUS']._serialized_start=3091
-  _globals['_STEPSTATUS']._serialized_end=3205
+  _globals['_SESSIONSTATUS']._serialized_start=2766
+  _globals['_SESSIONSTATUS']._serialized_end=2925
+  _globals['_STEPKIND']._serialized_start=2928
+  _globals['_STEPKIND']._serialized_end=3107
+  _globals['_STEPSTATUS']._serialized_start=3109
+  _globals['_STEPSTATUS']._serialized_end=3223
   _globals['_SESSION']._serialized_start=171
-  _globals['_SESSION']._serialized_end=1023
-  _globals['_SESSION_STAGEVISITSENTRY']._serialized_start=973
-  _globals['_SESSION_STAGEVISITSENTRY']._serialized_end=1023
-  _globals['_PENDINGCOMPENSATION']._serialized_start=1025
-  _globals['_PENDINGCOMPENSATION']._serialized_end=1126
-  _globals['_SESSIONTALLY']._serialized_start=1129
-  _globals['_SESSIONTALLY']._serialized_end=1397
-  _globals['_SESSIONTALLY_STAGEDURATIONSENTRY']._serialized_start=1317
-  _globals['_SESSIONTALLY_STAGEDURATIONSENTRY']._serialized_end=1397
-  _globals['_WAITING']._serialized_start=1399
-  _globals['_WAITING']._serialized_end=1482
-  _globals['_SESSIONORIGIN']._serialized_start=1484
-  _globals['_SESSIONORIGIN']._serialized_end=1536
-  _globals['_SESSIONSUMMARY']._serialized_start=1539
-  _globals['_SESSIONSUMMARY']._serialized_end=1840
-  _globals['_SESSIONSUMMARY_STAGEDURATIONSENTRY']._serialized_start=1317
-  _globals['_SESSIONSUMMARY_STAGEDURATIONSENTRY']._serialized_end=1397
-  _globals['_STEP']._serialized_start=1843
-  _globals['_STEP']._serialized_end=2544
-  _globals['_STEP_DETAILSENTRY']._serialized_start=2498
-  _globals['_STEP_DETAILSENTRY']._serialized_end=2544
-  _globals['_STEPERROR']._serialized_start=2546
-  _globals['_STEPERROR']._serialized_end=2588
-  _globals['_SNAPSHOT']._serialized_start=2591
-  _globals['_SNAPSHOT']._serialized_end=2745
+  _globals['_SESSION']._serialized_end=1041
+  _globals['_SESSION_STAGEVISITSENTRY']._serialized_start=991
+  _globals['_SESSION_STAGEVISITSENTRY']._serialized_end=1041
+  _globals['_PENDINGCOMPENSATION']._serialized_start=1043
+  _globals['_PENDINGCOMPENSATION']._serialized_end=1144
+  _globals['_SESSIONTALLY']._serialized_start=1147
+  _globals['_SESSIONTALLY']._serialized_end=1415
+  _globals['_SESSIONTALLY_STAGEDURATIONSENTRY']._serialized_start=1335
+  _globals['_SESSIONTALLY_STAGEDURATIONSENTRY']._serialized_end=1415
+  _globals['_WAITING']._serialized_start=1417
+  _globals['_WAITING']._serialized_end=1500
+  _globals['_SESSIONORIGIN']._serialized_start=1502
+  _globals['_SESSIONORIGIN']._serialized_end=1554
+  _globals['_SESSIONSUMMARY']._serialized_start=1557
+  _globals['_SESSIONSUMMARY']._serialized_end=1858
+  _globals['_SESSIONSUMMARY_STAGEDURATIONSENTRY']._serialized_start=1335
+  _globals['_SESSIONSUMMARY_STAGEDURATIONSENTRY']._serialized_end=1415
+  _globals['_STEP']._serialized_start=1861
+  _globals['_STEP']._serialized_end=2562
+  _globals['_STEP_DETAILSENTRY']._serialized_start=2516
+  _globals['_STEP_DETAILSENTRY']._serialized_end=2562
+  _globals['_STEPERROR']._serialized_start=2564
+  _globals['_STEPERROR']._serialized_end=2606
+  _globals['_SNAPSHOT']._serialized_start=2609
+  _globals['_SNAPSHOT']._serialized_end=2763
 # @@protoc_insertion_point(module_scope)

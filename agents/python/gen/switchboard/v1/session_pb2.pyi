@@ -55,7 +55,7 @@ STEP_STATUS_FAILED: StepStatus
 STEP_STATUS_INTERRUPTED: StepStatus
 
 class Session(_message.Message):
-    __slots__ = ("id", "account_id", "tenant", "flow_id", "flow_version", "stage", "completed_stages", "state", "status", "version", "create_time", "update_time", "expire_time", "waiting", "history", "previous_stage", "stage_visits", "summary", "origin", "agent", "intent", "compensations", "tally")
+    __slots__ = ("id", "account_id", "tenant", "flow_id", "flow_version", "stage", "completed_stages", "state", "status", "version", "create_time", "update_time", "expire_time", "waiting", "history", "previous_stage", "stage_visits", "summary", "origin", "agent", "intent", "compensations", "tally", "last_seq")
     class StageVisitsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,7 @@ class Session(_message.Message):
     INTENT_FIELD_NUMBER: _ClassVar[int]
     COMPENSATIONS_FIELD_NUMBER: _ClassVar[int]
     TALLY_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     id: str
     account_id: str
     tenant: str
@@ -109,7 +110,8 @@ class Session(_message.Message):
     intent: str
     compensations: _containers.RepeatedCompositeFieldContainer[PendingCompensation]
     tally: SessionTally
-    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., tenant: _Optional[str] = ..., flow_id: _Optional[str] = ..., flow_version: _Optional[str] = ..., stage: _Optional[str] = ..., completed_stages: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waiting: _Optional[_Union[Waiting, _Mapping]] = ..., history: _Optional[_Iterable[_Union[_turn_pb2.TranscriptEntry, _Mapping]]] = ..., previous_stage: _Optional[str] = ..., stage_visits: _Optional[_Mapping[str, int]] = ..., summary: _Optional[_Union[SessionSummary, _Mapping]] = ..., origin: _Optional[_Union[SessionOrigin, _Mapping]] = ..., agent: _Optional[str] = ..., intent: _Optional[str] = ..., compensations: _Optional[_Iterable[_Union[PendingCompensation, _Mapping]]] = ..., tally: _Optional[_Union[SessionTally, _Mapping]] = ...) -> None: ...
+    last_seq: int
+    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., tenant: _Optional[str] = ..., flow_id: _Optional[str] = ..., flow_version: _Optional[str] = ..., stage: _Optional[str] = ..., completed_stages: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waiting: _Optional[_Union[Waiting, _Mapping]] = ..., history: _Optional[_Iterable[_Union[_turn_pb2.TranscriptEntry, _Mapping]]] = ..., previous_stage: _Optional[str] = ..., stage_visits: _Optional[_Mapping[str, int]] = ..., summary: _Optional[_Union[SessionSummary, _Mapping]] = ..., origin: _Optional[_Union[SessionOrigin, _Mapping]] = ..., agent: _Optional[str] = ..., intent: _Optional[str] = ..., compensations: _Optional[_Iterable[_Union[PendingCompensation, _Mapping]]] = ..., tally: _Optional[_Union[SessionTally, _Mapping]] = ..., last_seq: _Optional[int] = ...) -> None: ...
 
 class PendingCompensation(_message.Message):
     __slots__ = ("stage", "agent", "intent", "turn_id", "version")
