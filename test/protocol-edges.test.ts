@@ -131,16 +131,22 @@ describe("protocol edges", () => {
     });
   }
 
-  it("`switchboard sessions show ID | head -1` prints the first line and exits 0, silently", async () => {
+  it("`switchboard sessions show ID | head -1` prints the first line and exits 0, silently; so does every listing", async () => {
     // A transcript far larger than a pipe's buffer: the command is still
     // writing when `head` has its line and goes away.
     const client = createClient(OrchestratorService, createGrpcTransport({ baseUrl: p.url }));
     for (let i = 0; i < 3; i++) await client.sendTurn({ sessionId: "piped-1", input: { text: `${i}`.repeat(60_000) } });
-    const script = 'set -o pipefail; "$0" --import tsx src/cli/main.ts sessions show piped-1 --server "$1" | head -1; echo "pipestatus ${PIPESTATUS[*]}"';
-    for (const json of [false, true]) {
-      const r = await promisify(execFile)("bash", ["-c", script.replace("--server", json ? "--json --server" : "--server"), process.execPath, p.url], { cwd: repoRoot });
-      expect(r.stderr).toBe("");
-      expect(r.stdout).toBe(json ? "{\npipestatus 0 0\n" : "session     piped-1\npipestatus 0 0\n");
+    const script = 'url=$1; shift; set -o pipefail; "$0" --import tsx src/cli/main.ts "$@" --server "$url" | head -1; echo "pipestatus ${PIPESTATUS[*]}"';
+    const runs: Array<[string[], string]> = [
+      [["sessions", "show", "piped-1"], "session     piped-1"],
+      [["sessions", "show", "piped-1", "--json"], "{"],
+      [["sessions", "steps", "piped-1", "--json"], "["],
+      [["sessions", "ls", "--json"], "["],
+    ];
+    for (const [argv, first] of runs) {
+      const r = await promisify(execFile)("bash", ["-c", script, process.execPath, p.url, ...argv], { cwd: repoRoot });
+      expect(r.stderr, argv.join(" ")).toBe("");
+      expect(r.stdout, argv.join(" ")).toBe(`${first}\npipestatus 0 0\n`);
     }
   });
 });
