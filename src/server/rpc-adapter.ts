@@ -35,7 +35,7 @@ export function rpcHandler(options: ConnectNodeAdapterOptions): RequestHandler {
     values.set(peerKey, req.socket?.remoteAddress ?? "");
     const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
     handler(uReq)
-      .then(async (uRes) => universalResponseToNodeResponse(await requestErrorsAsInvalidArgument(uRes, handler.method.input.typeName), res))
+      .then(async (uRes) => universalResponseToNodeResponse(await requestErrorsAsInvalidArgument(uRes, handler.method), res))
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;
         // The response could not be written (the client went away); there

@@ -1,7 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { describe, expect, it } from "vitest";
+import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { requestErrorsAsInvalidArgument, requestJsonOptions } from "./unreadable-request.js";
+
+const { sendTurn, watchSession } = OrchestratorService.method;
 
 const enc = new TextEncoder();
 
@@ -40,18 +43,18 @@ describe("requestJsonOptions", () => {
 
 describe("requestErrorsAsInvalidArgument", () => {
   it("makes a Connect unary parse failure a 400 INVALID_ARGUMENT, with the Content-Length of the new body", async () => {
-    const res = await requestErrorsAsInvalidArgument(unaryError({ code: "internal", message: "parse binary: premature EOF" }), "pkg.Req");
+    const res = await requestErrorsAsInvalidArgument(unaryError({ code: "internal", message: "parse binary: premature EOF" }), sendTurn);
     const body = await read(res.body);
     expect(res.status).toBe(400);
     expect(new Headers(res.header).get("content-length")).toBe(String(body.byteLength));
     expect(JSON.parse(body.toString())).toEqual({
       code: "invalid_argument",
-      message: "the request body is not a valid pkg.Req in the Protobuf binary format (premature EOF); check that the client uses the same .proto and that the content-type names the body's encoding",
+      message: "the request body is not a valid switchboard.v1.SendTurnRequest in the Protobuf binary format (premature EOF); check that the client uses the same .proto and that the content-type names the body's encoding",
     });
   });
 
   it("leaves other errors as they were", async () => {
-    const res = await requestErrorsAsInvalidArgument(unaryError({ code: "internal", message: "agent x failed: parse binary: premature EOF" }), "pkg.Req");
+    const res = await requestErrorsAsInvalidArgument(unaryError({ code: "internal", message: "agent x failed: parse binary: premature EOF" }), sendTurn);
     expect(res.status).toBe(500);
     expect(JSON.parse((await read(res.body)).toString())).toEqual({ code: "internal", message: "agent x failed: parse binary: premature EOF" });
   });
@@ -61,7 +64,7 @@ describe("requestErrorsAsInvalidArgument", () => {
     const end = envelope(2, enc.encode(JSON.stringify({ error: { code: "internal", message: "parse binary: illegal tag" }, metadata: { a: ["b"] } })));
     const res = await requestErrorsAsInvalidArgument(
       { status: 200, header: new Headers({ "content-type": "application/connect+proto" }), body: chunks(message, end) },
-      "pkg.Req",
+      watchSession,
     );
     const body = await read(res.body);
     expect(body.subarray(0, message.length)).toEqual(message);
@@ -70,15 +73,15 @@ describe("requestErrorsAsInvalidArgument", () => {
     expect(last.readUInt32BE(1)).toBe(last.length - 5);
     const parsed = JSON.parse(last.subarray(5).toString()) as { error: { code: string; message: string }; metadata: unknown };
     expect(parsed.error.code).toBe("invalid_argument");
-    expect(parsed.error.message).toMatch(/^the request body is not a valid pkg\.Req in the Protobuf binary format \(illegal tag\)/);
+    expect(parsed.error.message).toMatch(/^the request body is not a valid switchboard\.v1\.WatchSessionRequest in the Protobuf binary format \(illegal tag\)/);
     expect(parsed.metadata).toEqual({ a: ["b"] });
   });
 
   it("rewrites a gRPC trailer's status and message", async () => {
     const trailer = new Headers({ "grpc-status": String(Code.Internal), "grpc-message": encodeURIComponent("parse binary: premature EOF") });
-    const res = await requestErrorsAsInvalidArgument({ status: 200, header: new Headers({ "content-type": "application/grpc" }), body: chunks(), trailer }, "pkg.Req");
+    const res = await requestErrorsAsInvalidArgument({ status: 200, header: new Headers({ "content-type": "application/grpc" }), body: chunks(), trailer }, sendTurn);
     await read(res.body);
     expect(trailer.get("grpc-status")).toBe(String(Code.InvalidArgument));
-    expect(decodeURIComponent(trailer.get("grpc-message") ?? "")).toMatch(/^the request body is not a valid pkg\.Req/);
+    expect(decodeURIComponent(trailer.get("grpc-message") ?? "")).toMatch(/^the request body is not a valid switchboard\.v1\.SendTurnRequest/);
   });
 });

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
-import type { JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
+import type { DescMethod, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
 
 // A request body the server cannot read is the client's fault: it gets
 // INVALID_ARGUMENT, with a message that says what is wrong with the bytes,
@@ -64,25 +64,36 @@ const encoder = new TextEncoder();
  * Content-Length set anew) and the Connect end-of-stream message. gRPC-Web
  * carries its status inside the body and keeps INTERNAL.
  */
-export async function requestErrorsAsInvalidArgument(res: UniversalServerResponse, inputType: string): Promise<UniversalServerResponse> {
-  const fixTrailer = () => {
-    const t = res.trailer;
-    if (t?.get("grpc-status") !== String(Code.Internal)) return;
-    const message = decodeURIComponent(t.get("grpc-message") ?? "");
-    if (!isRequestFailure(message)) return;
-    t.set("grpc-status", String(Code.InvalidArgument));
-    t.set("grpc-message", encodeURIComponent(clientMessage(message, inputType)));
-  };
-  fixTrailer();
+export async function requestErrorsAsInvalidArgument(res: UniversalServerResponse, method: DescMethod): Promise<UniversalServerResponse> {
+  const inputType = method.input.typeName;
   const body = res.body;
+  const trailer = res.trailer;
+  if (trailer !== undefined) {
+    // gRPC: the status is in the trailer, which is complete once the body
+    // has gone out (or already, for an error before any message).
+    const fixTrailer = () => {
+      if (trailer.get("grpc-status") !== String(Code.Internal)) return;
+      const message = decodeURIComponent(trailer.get("grpc-message") ?? "");
+      if (!isRequestFailure(message)) return;
+      trailer.set("grpc-status", String(Code.InvalidArgument));
+      trailer.set("grpc-message", encodeURIComponent(clientMessage(message, inputType)));
+    };
+    fixTrailer();
+    if (body === undefined) return res;
+    return {
+      ...res,
+      body: (async function* () {
+        yield* body;
+        fixTrailer();
+      })(),
+    };
+  }
   if (body === undefined) return res;
-  // Connect's handlers answer with a Headers; only a rewrite changes it.
-  const header = res.header instanceof Headers ? res.header : new Headers(res.header);
-  const contentType = header.get("content-type") ?? "";
-  // A compressed error is left as it is: it is complete, only its code is
-  // the wrong one (Connect compresses nothing as short as these errors).
-  const compressed = header.has("content-encoding");
-  if (res.status === 500 && contentType.startsWith("application/json") && !compressed) {
+  if (res.status === 500) {
+    const header = headersOf(res);
+    // A compressed error is left as it is: it is complete, only its code
+    // is the wrong one (Connect compresses nothing as short as these).
+    if (!(header.get("content-type") ?? "").startsWith("application/json") || header.has("content-encoding")) return res;
     // A Connect unary error: a small JSON body, read whole before the
     // status goes out.
     const chunks: Uint8Array[] = [];
@@ -95,25 +106,20 @@ export async function requestErrorsAsInvalidArgument(res: UniversalServerRespons
     header.set("content-length", String(fixed.byteLength));
     return { ...res, status: 400, header, body: once(fixed) };
   }
-  if (contentType.startsWith("application/connect+")) {
-    return {
-      ...res,
-      body: (async function* () {
-        // Connect writes each message, and the end of the stream, as one chunk.
-        for await (const chunk of body) yield chunk[0] === endStreamFlag ? (fixEndStream(chunk, inputType) ?? chunk) : chunk;
-      })(),
-    };
-  }
-  // Only gRPC has a trailer, set as its body ends.
-  if (res.trailer === undefined) return res;
+  // A Connect stream ends with a message that carries its status; a unary
+  // call that succeeded, and gRPC-Web, go out as they are.
+  if (method.methodKind === "unary" || !(headersOf(res).get("content-type") ?? "").startsWith("application/connect+")) return res;
   return {
     ...res,
     body: (async function* () {
-      yield* body;
-      fixTrailer();
+      // Connect writes each message, and the end of the stream, as one chunk.
+      for await (const chunk of body) yield chunk[0] === endStreamFlag ? (fixEndStream(chunk, inputType) ?? chunk) : chunk;
     })(),
   };
 }
+
+// Connect's handlers answer with a Headers, used as it is.
+const headersOf = (res: UniversalServerResponse): Headers => (res.header instanceof Headers ? res.header : new Headers(res.header));
 
 /**
  * asInvalidArgument returns a Connect error (as JSON) that was a request
