@@ -1,5 +1,7 @@
+import { exitWhenPipeCloses } from "./output.js";
 import { main } from "./switchboard.js";
 
+exitWhenPipeCloses(process.stdout, process.stderr, (code) => process.exit(code));
 main(process.argv.slice(2), { out: process.stdout, err: process.stderr, env: process.env }).then(
   (code) => {
     // serve and demo keep running; the others are done.

@@ -56,3 +56,22 @@ export class Progress {
     this.err.write(this.err.isTTY === true ? `\r\x1b[K${text}\n` : `${text}\n`);
   }
 }
+
+/**
+ * exitWhenPipeCloses makes a closed output pipe end the process quietly
+ * with status 0 (`switchboard sessions show ID | head -1`): the reader
+ * has what it wanted, as a Unix tool killed by SIGPIPE would take it,
+ * which Node does not get (it ignores SIGPIPE, so every later write fails
+ * with EPIPE and, unhandled, crashes with a stack trace). On stderr a
+ * closed pipe only loses the message: the command finishes with its own
+ * status. Other write errors stay as loud as before.
+ */
+export function exitWhenPipeCloses(out: NodeJS.WritableStream, err: NodeJS.WritableStream, exit: (code: number) => void): void {
+  out.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    exit(0);
+  });
+  err.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+  });
+}
