@@ -4,11 +4,13 @@ import type { AgentInvoker, SessionStore } from "../core/ports.js";
 import type { Logger } from "../log.js";
 import type { TransportFactory } from "../mesh/connection-pool.js";
 import { type AgentTls, agentTransport } from "../mesh/agent-transport.js";
+import type { KeepaliveOptions } from "../mesh/keepalive.js";
+import { processLoopDelay } from "../mesh/loop-delay.js";
 import { Authenticator, type AuthSettings, authInterceptor } from "./auth.js";
 import type { ListenOptions, ServerTls } from "./http-server.js";
 import { instrumentInvoker } from "./instrumented-invoker.js";
 import { instrumentStore } from "./instrumented-store.js";
-import { defaultLimits, type Limits, StreamCounter, streamsInterceptor, TurnRateLimit } from "./limits.js";
+import { defaultLimits, type Limits, StreamCounter, streamsInterceptor, TurnAdmission, TurnRateLimit } from "./limits.js";
 import { Metrics, MetricsServer } from "./metrics.js";
 import type { Redactor } from "./redaction.js";
 import { currentTraceId, currentTurn, traceHeaderInterceptor } from "./tracing.js";
@@ -27,6 +29,8 @@ export interface OperabilityConfig {
   tls?: ServerTls;
   /** TLS to `https://` agents, with a client certificate for mutual TLS. */
   agentTls?: AgentTls;
+  /** The PINGs on agent connections (defaultKeepaliveOptions when unset). */
+  agentKeepalive?: KeepaliveOptions;
   /** Serve the metrics on this address (GET /metrics). */
   metricsListen?: { host: string; port: number };
   /** Use these metrics (e.g. to share them with a mesh); new ones otherwise. */
@@ -50,6 +54,8 @@ export interface Operability {
   readonly agentTransport: TransportFactory;
   /** The per-token turn rate every turn is charged to. */
   readonly turnRate: TurnRateLimit;
+  /** The replica's admission limit every new turn passes. */
+  readonly turnAdmission: TurnAdmission;
   /** The metrics server, when configured; not yet listening. */
   readonly metricsServer: MetricsServer | undefined;
   wrapStore(store: SessionStore): SessionStore;
@@ -81,9 +87,11 @@ export function operability(config: OperabilityConfig, log: Logger): Operability
     },
     agentTransport: agentTransport({
       ...(config.agentTls !== undefined ? { tls: config.agentTls } : {}),
+      ...(config.agentKeepalive !== undefined ? { keepalive: config.agentKeepalive } : {}),
       interceptors: [traceHeaderInterceptor],
     }),
     turnRate: new TurnRateLimit(limits, metrics),
+    turnAdmission: new TurnAdmission(limits, processLoopDelay(), metrics),
     metricsServer: config.metricsListen !== undefined ? new MetricsServer(metrics, config.metricsListen) : undefined,
     wrapStore: (store) => instrumentStore(store, metrics, config.redactor),
     wrapInvoker: (invoker) => instrumentInvoker(invoker, metrics, agentLog),
