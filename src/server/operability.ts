@@ -10,10 +10,11 @@ import { Authenticator, type AuthSettings, authInterceptor } from "./auth.js";
 import type { ListenOptions, ServerTls } from "./http-server.js";
 import { instrumentInvoker } from "./instrumented-invoker.js";
 import { instrumentStore } from "./instrumented-store.js";
-import { defaultLimits, type Limits, StreamCounter, streamsInterceptor, TurnAdmission, TurnRateLimit } from "./limits.js";
+import { defaultLimits, type Limits, StreamCounter, streamsInterceptor, TurnRateLimit } from "./limits.js";
 import { Metrics, MetricsServer } from "./metrics.js";
 import type { Redactor } from "./redaction.js";
 import { currentTraceId, currentTurn, traceHeaderInterceptor } from "./tracing.js";
+import { TurnAdmission } from "./turn-admission.js";
 
 /**
  * OperabilityConfig is how the orchestrator is secured, bounded and

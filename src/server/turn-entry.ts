@@ -4,8 +4,9 @@ import { unavailable } from "../core/errors.js";
 import type { TurnRequest } from "../core/turn-request.js";
 import { limitKeyOf } from "./identity.js";
 import type { InFlight } from "./in-flight.js";
-import type { TurnAdmission, TurnRateLimit } from "./limits.js";
+import type { TurnRateLimit } from "./limits.js";
 import type { SessionHub, TurnEnd, TurnStreams } from "./session-hub.js";
+import type { TurnAdmission } from "./turn-admission.js";
 import { traceTurn } from "./tracing.js";
 
 /**
