@@ -59,6 +59,12 @@ export function serveConfig(s: ServeSettings, env: NodeJS.ProcessEnv): ServeConf
       turnBurst: s["limits.turnBurst"],
       maxStateBytes: s["limits.maxStateBytes"],
       maxSessionVersions: s["limits.maxSessionVersions"],
+      maxTurnsInFlight: s["limits.maxTurnsInFlight"],
+      maxLoopDelayMs: s["limits.maxLoopDelayMs"],
+    },
+    agentKeepalive: {
+      intervalMs: Math.round(s["mesh.agentKeepalive"] * 1000),
+      timeoutMs: Math.round(s["mesh.agentKeepaliveTimeout"] * 1000),
     },
   };
   if (s["metrics.port"] !== undefined) operability.metricsListen = { host: s["metrics.host"], port: s["metrics.port"] };

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { defaultBreakerOptions } from "../mesh/breaker.js";
 import { defaultHealthCheckOptions } from "../mesh/health-checker.js";
+import { defaultKeepaliveOptions } from "../mesh/keepalive.js";
 import { defaultMeshOptions } from "../mesh/mesh.js";
 import { defaultRetrySettings, maxAttemptsLimit } from "../mesh/retry.js";
 import { defaultPublicMethods } from "../server/auth.js";
@@ -92,6 +93,8 @@ export const serveOptions = [
   { key: "mesh.agentMaxQueue", flag: "agent-max-queue", env: "SWITCHBOARD_AGENT_MAX_QUEUE", kind: "int", arg: "X", default: defaultMeshOptions.agentLimits.maxQueuedTurns, help: "turns waiting per agent for a slot" },
   { key: "mesh.maxAgentCalls", flag: "max-agent-calls", env: "SWITCHBOARD_MAX_AGENT_CALLS", kind: "int", min: 1, arg: "X", default: defaultMeshOptions.maxConcurrentCalls, help: "agent calls running at once, all agents" },
   { key: "mesh.healthInterval", flag: "health-interval", env: "SWITCHBOARD_HEALTH_INTERVAL", kind: "seconds", arg: "X", default: defaultHealthCheckOptions.intervalMs / 1000, help: "seconds between health checks of agent instances" },
+  { key: "mesh.agentKeepalive", flag: "agent-keepalive", env: "SWITCHBOARD_AGENT_KEEPALIVE", kind: "seconds", arg: "X", default: defaultKeepaliveOptions.intervalMs / 1000, help: "seconds a connection to an agent may be quiet while turns run on it before it is pinged" },
+  { key: "mesh.agentKeepaliveTimeout", flag: "agent-keepalive-timeout", env: "SWITCHBOARD_AGENT_KEEPALIVE_TIMEOUT", kind: "seconds", arg: "X", default: defaultKeepaliveOptions.timeoutMs / 1000, help: "seconds a ping to an agent may go unanswered, while the orchestrator's own event loop runs on time, before its connection is given up" },
   { key: "mesh.balancer", flag: "balancer", env: "SWITCHBOARD_BALANCER", kind: "choice", choices: ["p2c", "least-outstanding"], default: "p2c", help: "p2c or least-outstanding" },
   { key: "streams.keepalive", flag: "keepalive", env: "SWITCHBOARD_KEEPALIVE", kind: "number", default: 30, help: "seconds between HTTP/2 pings on every connection (0: off)" },
   { key: "streams.buffer", flag: "stream-buffer", env: "SWITCHBOARD_STREAM_BUFFER", kind: "int", default: 1024, help: "KiB of unread events a stream may hold before it is paced or failed" },
@@ -122,6 +125,8 @@ export const serveOptions = [
   { key: "limits.turnBurst", flag: "turn-burst", env: "SWITCHBOARD_TURN_BURST", kind: "int", default: defaultLimits.turnBurst, shown: "the rate, rounded up", help: "turns a token may start at once above the rate" },
   { key: "limits.maxStateBytes", flag: "max-state-bytes", env: "SWITCHBOARD_MAX_STATE_BYTES", kind: "int", default: defaultLimits.maxStateBytes, help: "largest session state (JSON bytes)" },
   { key: "limits.maxSessionVersions", flag: "max-session-versions", env: "SWITCHBOARD_MAX_SESSION_VERSIONS", kind: "int", min: 1, default: defaultLimits.maxSessionVersions, help: "most versions (turns, rollbacks) per session" },
+  { key: "limits.maxTurnsInFlight", flag: "max-turns-in-flight", env: "SWITCHBOARD_MAX_TURNS_IN_FLIGHT", kind: "int", default: defaultLimits.maxTurnsInFlight, help: "turns running at once on this replica, all APIs; new turns above it get RESOURCE_EXHAUSTED with a retry hint; 0: no limit" },
+  { key: "limits.maxLoopDelayMs", flag: "max-loop-delay-ms", env: "SWITCHBOARD_MAX_LOOP_DELAY_MS", kind: "int", default: defaultLimits.maxLoopDelayMs, shown: "0: no limit", help: "refuse new turns (RESOURCE_EXHAUSTED, with a retry hint) while the event loop runs this many ms late" },
   { key: "redaction.patterns", flag: "redact", env: "SWITCHBOARD_REDACT", kind: "patterns", default: [], shown: "none", help: "redact matches in logs: a preset (card, email) or NAME=REGEX; repeatable" },
   { key: "redaction.fields", flag: "redact-field", env: "SWITCHBOARD_REDACT_FIELDS", kind: "list", default: [], shown: "none", help: "keys whose values are always redacted (e.g. accountId); repeatable" },
   { key: "redaction.auditTrail", flag: "redact-audit", env: "SWITCHBOARD_REDACT_AUDIT", kind: "bool", default: false, help: "redact the stored audit trail and transcript too" },

@@ -2,7 +2,7 @@ import { contactCentreAgents } from "../../agents/contact-centre/index.js";
 import { echoAgent } from "../../agents/echo/agent.js";
 import { createLogger, type Logger } from "../log.js";
 import { serveAgent } from "../sdk/index.js";
-import { grpcJsTransport } from "../mesh/grpc-js-transport.js";
+import { grpcJsAgentTransport } from "../mesh/grpc-js-transport.js";
 import { MongoRegistryStore } from "../store/mongo-registry-store.js";
 import { MongoStore } from "../store/mongo-store.js";
 import { FlowCatalog } from "../server/flow-catalog.js";
@@ -39,7 +39,7 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
     registryToken: c.registryToken,
     registryRefreshMs: c.registryRefreshMs,
     keepaliveMs: c.keepaliveMs,
-    ...(c.agentTransport === "grpc-js" ? { agentTransport: grpcJsTransport } : {}),
+    ...(c.agentTransport === "grpc-js" ? { agentTransport: grpcJsAgentTransport(c.operability.agentKeepalive) } : {}),
     streamLimits: c.streamLimits,
     sessionTtlMs: c.sessionTtlMs,
     agentTimeoutMs: c.agentTimeoutMs,

@@ -5,8 +5,10 @@ import { type HandleTurnRequest, HandleTurnRequestSchema } from "../gen/switchbo
 import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
 import { mark } from "../core/errors.js";
 import type { AgentCall } from "../core/ports.js";
+import { excuseAsLate } from "./breaker.js";
 import type { Connection } from "./connection-pool.js";
 import { isConnectionFailure } from "./connection-pool.js";
+import type { LoopDelay } from "./loop-delay.js";
 
 /**
  * StreamProgress is what a turn's agent stream delivered so far, across its
@@ -30,7 +32,9 @@ export interface StreamProgress {
  * when it passes or the caller's signal aborts, the stream is cancelled at
  * once. Failures are ConnectErrors naming the agent and instance; those that
  * may succeed elsewhere (connection failures and UNAVAILABLE before any
- * output) are marked retryable.
+ * output) are marked retryable. A deadline that passed while this
+ * process's event loop stalled (`loop`) is excused as late: it fails the
+ * call but counts against no instance.
  */
 export async function streamTurn(
   conn: Connection,
@@ -39,6 +43,7 @@ export async function streamTurn(
   attempt: number,
   timeoutMs: number,
   progress: StreamProgress,
+  loop: LoopDelay,
 ): Promise<AgentResult> {
   // The request side stays open until the agent answers, so the agent can
   // be sent more input or a cancel while it works.
@@ -81,7 +86,9 @@ export async function streamTurn(
     // When the deadline passes, the agent's side may report its own
     // cancellation before the local deadline fires: both mean the budget ran out.
     const expired = performance.now() - t0 >= timeoutMs - 5;
-    throw agentError(call, endpoint, e, progress.delivered, expired);
+    const err = agentError(call, endpoint, e, progress.delivered, expired);
+    if (err.code === Code.DeadlineExceeded && loop.stalledSince(t0)) excuseAsLate(err);
+    throw err;
   } finally {
     done.abort();
   }

@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { TransportFactory } from "./connection-pool.js";
+import { defaultKeepaliveOptions, type KeepaliveOptions, KeepaliveSessionManager } from "./keepalive.js";
 import { noDelayConnection } from "./no-delay.js";
 
 /**
@@ -25,15 +26,19 @@ export interface AgentTransportOptions {
   tls?: AgentTls;
   /** Interceptors for every agent call (e.g. trace headers). */
   interceptors?: Interceptor[];
+  /** The PINGs on each agent connection (defaultKeepaliveOptions when unset). */
+  keepalive?: KeepaliveOptions;
 }
 
 /**
  * agentTransport is the TransportFactory for agents: Connect's gRPC
- * transport over one HTTP/2 connection per endpoint, kept alive with pings,
+ * transport over one HTTP/2 connection per endpoint, kept alive with pings
+ * judged against this process's own event-loop delay (KeepaliveSessionManager),
  * with TLS settings for `https://` endpoints.
  */
 export function agentTransport(opts: AgentTransportOptions = {}): TransportFactory {
   const tls = opts.tls;
+  const keepalive = opts.keepalive ?? defaultKeepaliveOptions;
   return (endpoint) => {
     const nodeOptions = endpoint.startsWith("https:")
       ? {
@@ -43,11 +48,7 @@ export function agentTransport(opts: AgentTransportOptions = {}): TransportFacto
         }
       : // Clear text: Nagle off (see noDelayConnection).
         { createConnection: noDelayConnection };
-    const sessionManager = new Http2SessionManager(
-      endpoint,
-      { pingIntervalMs: 15_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 5 * 60_000 },
-      nodeOptions,
-    );
+    const sessionManager = new KeepaliveSessionManager(endpoint, keepalive, nodeOptions);
     return {
       transport: createGrpcTransport({
         baseUrl: endpoint,

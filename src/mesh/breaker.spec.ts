@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { InstanceBreaker, isInstanceFailure } from "./breaker.js";
+import { excuseAsLate, InstanceBreaker, isInstanceFailure } from "./breaker.js";
 
 const fail = (code: Code) => () => Promise.reject(new ConnectError("x", code));
 const succeed = () => Promise.resolve("ok");
@@ -61,5 +61,17 @@ describe("isInstanceFailure", () => {
     }
     expect(isInstanceFailure(new ConnectError("x", Code.Canceled))).toBe(false);
     expect(isInstanceFailure(new Error("plain"))).toBe(false);
+  });
+});
+
+describe("a failure excused as late", () => {
+  it("still fails the call but counts against no instance", async () => {
+    const b = new InstanceBreaker({ failureThreshold: 1, coolDownMs: 1000 });
+    const late = new ConnectError("agent x did not finish within 100ms", Code.DeadlineExceeded);
+    excuseAsLate(late);
+    expect(isInstanceFailure(late)).toBe(false);
+    await expect(b.execute(() => Promise.reject(late))).rejects.toBe(late);
+    expect(b.state).toBe("closed");
+    expect(isInstanceFailure(new ConnectError("agent x did not finish within 100ms", Code.DeadlineExceeded))).toBe(true);
   });
 });

@@ -37,12 +37,25 @@ const instanceFailureCodes = new Set<Code>([
   Code.ResourceExhausted,
 ]);
 
+/** lateFailures are failures this process's own stalled event loop caused. */
+const lateFailures = new WeakSet<ConnectError>();
+
+/**
+ * excuseAsLate marks a failure that came of this process being late, not
+ * of the instance: a deadline that passed while the event loop stalled
+ * (the answer may have been there, unread). It still fails the call, but
+ * counts against no instance.
+ */
+export function excuseAsLate(err: ConnectError): void {
+  lateFailures.add(err);
+}
+
 /**
  * isInstanceFailure tells whether a failed call counts against the instance
  * that served it (for its breaker, its outlier ejection and its load cost).
  */
 export function isInstanceFailure(err: unknown): boolean {
-  return err instanceof ConnectError && instanceFailureCodes.has(err.code);
+  return err instanceof ConnectError && instanceFailureCodes.has(err.code) && !lateFailures.has(err);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { defaultKeepaliveOptions, KeepaliveSessionManager } from "./keepalive.js";
 import { noDelayConnection } from "./no-delay.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AgentService } from "../gen/switchboard/v1/agent_pb.js";
@@ -25,14 +26,14 @@ export type TransportFactory = (endpoint: string) => PooledTransport;
 /**
  * grpcTransport is the default TransportFactory: one HTTP/2 connection per
  * instance, reused by every turn and health check, kept alive with PING
- * frames (a connection that stops answering is replaced) and closed after
- * five idle minutes. A lost connection is reopened by the next call; the
+ * frames (a connection that stops answering while this process's loop runs
+ * is replaced; see SessionKeepalive) and closed after five idle minutes. A lost connection is reopened by the next call; the
  * health checker paces those attempts with backoff while it is down.
  */
 export const grpcTransport: TransportFactory = (endpoint) => {
-  const sessionManager = new Http2SessionManager(
+  const sessionManager = new KeepaliveSessionManager(
     endpoint,
-    { pingIntervalMs: 15_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 5 * 60_000 },
+    defaultKeepaliveOptions,
     // Nagle off on clear-text connections (see noDelayConnection).
     endpoint.startsWith("http:") ? { createConnection: noDelayConnection } : undefined,
   );

@@ -32,6 +32,7 @@ import {
   type StatusObject,
 } from "@grpc/grpc-js";
 import type { TransportFactory } from "./connection-pool.js";
+import { defaultKeepaliveOptions, type KeepaliveOptions } from "./keepalive.js";
 
 /**
  * GrpcJsTransportOptions configure a transport over a grpc-js channel.
@@ -169,21 +170,31 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
 }
 
 /**
- * grpcJsTransport is the TransportFactory for agents over grpc-js: one
- * channel per endpoint, kept alive with pings like the default transport.
+ * grpcJsAgentTransport is the TransportFactory for agents over grpc-js: one
+ * channel per endpoint, kept alive with pings at the given interval and
+ * timeout. grpc-js times its PINGs itself, with no way in for this
+ * process's event-loop delay: unlike the default transport's, its timeouts
+ * count even when the orchestrator was the one that stalled.
+ */
+export function grpcJsAgentTransport(keepalive: KeepaliveOptions = defaultKeepaliveOptions): TransportFactory {
+  return (endpoint) => {
+    const transport = createGrpcJsTransport({
+      baseUrl: endpoint,
+      channelOptions: {
+        "grpc.keepalive_time_ms": keepalive.intervalMs,
+        "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
+        "grpc.client_idle_timeout_ms": 5 * 60_000,
+      },
+    });
+    return { transport, close: () => transport.close() };
+  };
+}
+
+/**
+ * grpcJsTransport is grpcJsAgentTransport with the default keepalive.
  * Opt in with `switchboard serve --agent-transport grpc-js`.
  */
-export const grpcJsTransport: TransportFactory = (endpoint) => {
-  const transport = createGrpcJsTransport({
-    baseUrl: endpoint,
-    channelOptions: {
-      "grpc.keepalive_time_ms": 15_000,
-      "grpc.keepalive_timeout_ms": 10_000,
-      "grpc.client_idle_timeout_ms": 5 * 60_000,
-    },
-  });
-  return { transport, close: () => transport.close() };
-};
+export const grpcJsTransport: TransportFactory = grpcJsAgentTransport();
 
 /** Exchange is a call whose response headers arrived. */
 interface Exchange<O extends DescMessage> {

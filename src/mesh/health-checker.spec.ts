@@ -49,3 +49,35 @@ describe("HealthChecker", () => {
     h.stop();
   });
 });
+
+describe("HealthChecker judging timeouts", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it("does not mark an instance down for a check that timed out while this process's loop stalled", async () => {
+    let stalled = false;
+    const loop = { stalledSince: () => stalled, delayMs: () => 0 };
+    let verdict: HealthVerdict = "serving";
+    const probes: number[] = [];
+    const h = new HealthChecker(opts, async () => (probes.push(Date.now()), verdict), () => 0.5, () => {}, loop);
+    const t0 = Date.now();
+    h.watch("a");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.state("a")).toBe("serving");
+    stalled = true;
+    verdict = "timed_out";
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.state("a")).toBe("serving");
+    // Checked again soon, not a whole interval later.
+    stalled = false;
+    verdict = "serving";
+    await vi.advanceTimersByTimeAsync(100);
+    expect(probes.map((t) => t - t0)).toEqual([0, 1000, 1100]);
+    expect(h.state("a")).toBe("serving");
+    // A timeout with the loop healthy counts.
+    verdict = "timed_out";
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.state("a")).toBe("not_serving");
+    h.stop();
+  });
+});

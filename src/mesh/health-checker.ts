@@ -1,3 +1,5 @@
+import { type LoopDelay, processLoopDelay } from "./loop-delay.js";
+
 /**
  * HealthCheckOptions configure the health checks of agent instances.
  */
@@ -23,9 +25,11 @@ export const defaultHealthCheckOptions: HealthCheckOptions = {
 };
 
 /**
- * HealthVerdict is the outcome of one health check.
+ * HealthVerdict is the outcome of one health check: "timed_out" is a check
+ * that got no answer within its timeout, which the checker judges against
+ * this process's own event-loop delay before believing it.
  */
-export type HealthVerdict = "serving" | "not_serving" | "unreachable";
+export type HealthVerdict = "serving" | "not_serving" | "unreachable" | "timed_out";
 
 /**
  * InstanceHealthState is an instance's health as the mesh sees it.
@@ -46,6 +50,9 @@ interface Watched {
  * exponential backoff and jitter while it is not (which paces reconnection
  * attempts). Call outcomes feed it too: a connection failure marks the
  * instance NOT_SERVING at once, a successful call marks it SERVING.
+ * A check that timed out while this process's event loop stalled says
+ * nothing about the instance: it changes nothing and is tried again soon;
+ * only a timeout with the loop healthy counts as unreachable.
  */
 export class HealthChecker {
   private readonly watched = new Map<string, Watched>();
@@ -56,6 +63,7 @@ export class HealthChecker {
     private readonly probe: (id: string) => Promise<HealthVerdict>,
     private readonly random: () => number = Math.random,
     private readonly onChange: (id: string, state: InstanceHealthState) => void = () => {},
+    private readonly loop: LoopDelay = processLoopDelay(),
   ) {}
 
   /** watch starts checking an instance, with a first check at once. */
@@ -113,6 +121,7 @@ export class HealthChecker {
   private async check(id: string, w: Watched): Promise<void> {
     if (w.running) return;
     w.running = true;
+    const sentAt = performance.now();
     let verdict: HealthVerdict;
     try {
       verdict = await this.probe(id);
@@ -122,7 +131,12 @@ export class HealthChecker {
       w.running = false;
     }
     if (this.watched.get(id) !== w) return;
-    if (verdict === "unreachable") {
+    if (verdict === "timed_out" && this.loop.stalledSince(sentAt)) {
+      // I was late, not they: the answer may be unread in the socket.
+      this.schedule(id, w, Math.min(this.o.reconnectInitialMs, this.o.intervalMs));
+      return;
+    }
+    if (verdict === "unreachable" || verdict === "timed_out") {
       this.set(id, w, "not_serving");
       w.failures++;
       this.schedule(id, w, this.backoff(w.failures));

@@ -1,6 +1,7 @@
 import { type BreakerOptions, type BreakerState, defaultBreakerOptions } from "./breaker.js";
 import { grpcTransport, type TransportFactory } from "./connection-pool.js";
 import { defaultHealthCheckOptions, type HealthCheckOptions, type InstanceHealthState } from "./health-checker.js";
+import type { LoopDelay } from "./loop-delay.js";
 import { defaultOutlierOptions, type OutlierOptions } from "./outlier-detector.js";
 import { defaultRetrySettings, type RetrySettings } from "./retry.js";
 import type { RetryBudgetOptions } from "./retry-budget.js";
@@ -37,6 +38,11 @@ export interface MeshOptions {
   /** How fast an idle instance's latency cost fades. */
   latencyDecayMs: number;
   transport: TransportFactory;
+  /**
+   * How late this process's event loop runs, for judging timeouts of health
+   * checks and calls; the process's shared monitor when unset.
+   */
+  loopDelay?: LoopDelay;
   /** Called when an instance's breaker, health or ejection changes, e.g. to log it. */
   onEvent?: (event: MeshEvent) => void;
 }

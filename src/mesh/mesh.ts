@@ -14,6 +14,7 @@ import { Bulkhead } from "./bulkhead.js";
 import { ConnectionPool, isConnectionFailure } from "./connection-pool.js";
 import { HealthChecker, type HealthVerdict } from "./health-checker.js";
 import { LatencyStats } from "./latency.js";
+import { type LoopDelay, processLoopDelay } from "./loop-delay.js";
 import { defaultMeshOptions, type InstanceStatus, type MeshEvent, type MeshOptions } from "./mesh-options.js";
 import { OutlierDetector } from "./outlier-detector.js";
 import { type Gate, type Pickable, Picker, type PickArgs, type PickerEntry, type PickResult } from "./picker.js";
@@ -94,16 +95,19 @@ export class Mesh implements AgentInvoker {
   private readonly channel: CallChannel<InstanceState>;
   private readonly unsubscribe: () => void;
   private readonly outlierTimer: NodeJS.Timeout;
+  private readonly loop: LoopDelay;
 
   constructor(private readonly registry: Registry, opts: Partial<MeshOptions> = {}) {
     this.opts = { ...defaultMeshOptions, ...opts };
     this.global = new Bulkhead(this.opts.maxConcurrentCalls, this.opts.maxConcurrentCalls);
     this.pool = new ConnectionPool(this.opts.transport);
+    this.loop = this.opts.loopDelay ?? processLoopDelay();
     this.health = new HealthChecker(
       this.opts.health,
       (id) => this.probe(id),
       Math.random,
       (id, state) => this.changed("health", id, state),
+      this.loop,
     );
     this.balancer = this.opts.balancer === "least-outstanding" ? leastOutstandingBalancer() : p2cBalancer();
     this.channel = {
@@ -203,7 +207,7 @@ export class Mesh implements AgentInvoker {
     state.inFlight++;
     const t0 = performance.now();
     try {
-      const result = await state.breaker.execute(() => streamTurn(conn, state.info.endpoint, call, attempt, timeoutMs, progress)).catch((e: unknown) => {
+      const result = await state.breaker.execute(() => streamTurn(conn, state.info.endpoint, call, attempt, timeoutMs, progress, this.loop)).catch((e: unknown) => {
         // Only if the breaker changed between the pick and the call.
         if (e instanceof BrokenCircuitError) {
           throw mark(new ConnectError(`agent ${call.agent} at ${state.info.endpoint}: circuit breaker open`, Code.Unavailable), "retryable");
@@ -324,7 +328,8 @@ export class Mesh implements AgentInvoker {
         const err = ConnectError.from(e);
         if (err.code === Code.NotFound && service !== "") continue;
         if (err.code === Code.Unimplemented) return "serving";
-        if (isConnectionFailure(err) || err.code === Code.Unavailable || err.code === Code.DeadlineExceeded) return "unreachable";
+        if (err.code === Code.DeadlineExceeded) return "timed_out";
+        if (isConnectionFailure(err) || err.code === Code.Unavailable) return "unreachable";
         return "not_serving";
       }
     }

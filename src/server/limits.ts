@@ -4,8 +4,8 @@ import type { Metrics } from "./metrics.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 /**
- * Limits bound what one client can make the orchestrator do. Zero turns a
- * per-client limit off.
+ * Limits bound what one client can make the orchestrator do, and how much
+ * one replica takes on. Zero turns a limit off.
  */
 export interface Limits {
   /** The largest request message, in bytes (RESOURCE_EXHAUSTED above it). */
@@ -22,6 +22,10 @@ export interface Limits {
   maxStateBytes: number;
   /** The most versions (committed turns, rollbacks) one session may have. */
   maxSessionVersions: number;
+  /** Turns running at once on this replica, every API together; 0 for no limit. */
+  maxTurnsInFlight: number;
+  /** How late this replica's event loop may run (ms) before it refuses new turns; 0 for no limit. */
+  maxLoopDelayMs: number;
 }
 
 /**
@@ -35,6 +39,8 @@ export const defaultLimits: Limits = {
   turnBurst: 0,
   maxStateBytes: 256 * 1024,
   maxSessionVersions: 10_000,
+  maxTurnsInFlight: 4096,
+  maxLoopDelayMs: 0,
 };
 
 /**

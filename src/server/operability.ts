@@ -4,6 +4,8 @@ import type { AgentInvoker, SessionStore } from "../core/ports.js";
 import type { Logger } from "../log.js";
 import type { TransportFactory } from "../mesh/connection-pool.js";
 import { type AgentTls, agentTransport } from "../mesh/agent-transport.js";
+import type { KeepaliveOptions } from "../mesh/keepalive.js";
+import { processLoopDelay } from "../mesh/loop-delay.js";
 import { Authenticator, type AuthSettings, authInterceptor } from "./auth.js";
 import type { ListenOptions, ServerTls } from "./http-server.js";
 import { instrumentInvoker } from "./instrumented-invoker.js";
@@ -12,6 +14,7 @@ import { defaultLimits, type Limits, StreamCounter, streamsInterceptor, TurnRate
 import { Metrics, MetricsServer } from "./metrics.js";
 import type { Redactor } from "./redaction.js";
 import { currentTraceId, currentTurn, traceHeaderInterceptor } from "./tracing.js";
+import { TurnAdmission } from "./turn-admission.js";
 
 /**
  * OperabilityConfig is how the orchestrator is secured, bounded and
@@ -27,6 +30,8 @@ export interface OperabilityConfig {
   tls?: ServerTls;
   /** TLS to `https://` agents, with a client certificate for mutual TLS. */
   agentTls?: AgentTls;
+  /** The PINGs on agent connections (defaultKeepaliveOptions when unset). */
+  agentKeepalive?: KeepaliveOptions;
   /** Serve the metrics on this address (GET /metrics). */
   metricsListen?: { host: string; port: number };
   /** Use these metrics (e.g. to share them with a mesh); new ones otherwise. */
@@ -50,6 +55,8 @@ export interface Operability {
   readonly agentTransport: TransportFactory;
   /** The per-token turn rate every turn is charged to. */
   readonly turnRate: TurnRateLimit;
+  /** The replica's admission limit every new turn passes. */
+  readonly turnAdmission: TurnAdmission;
   /** The metrics server, when configured; not yet listening. */
   readonly metricsServer: MetricsServer | undefined;
   wrapStore(store: SessionStore): SessionStore;
@@ -81,9 +88,11 @@ export function operability(config: OperabilityConfig, log: Logger): Operability
     },
     agentTransport: agentTransport({
       ...(config.agentTls !== undefined ? { tls: config.agentTls } : {}),
+      ...(config.agentKeepalive !== undefined ? { keepalive: config.agentKeepalive } : {}),
       interceptors: [traceHeaderInterceptor],
     }),
     turnRate: new TurnRateLimit(limits, metrics),
+    turnAdmission: new TurnAdmission(limits, processLoopDelay(), metrics),
     metricsServer: config.metricsListen !== undefined ? new MetricsServer(metrics, config.metricsListen) : undefined,
     wrapStore: (store) => instrumentStore(store, metrics, config.redactor),
     wrapInvoker: (invoker) => instrumentInvoker(invoker, metrics, agentLog),

@@ -169,7 +169,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const inFlight = new InFlight();
   const limits = { ...defaultHubLimits, ...config.streamLimits };
   const hub = new SessionHub({ engine, store, newId, limits, log: log.child({ component: "hub" }) });
-  const entry = new TurnEntry({ hub, inFlight, rate: ops.turnRate });
+  const entry = new TurnEntry({ hub, inFlight, rate: ops.turnRate, admission: ops.turnAdmission });
   const cards = new AgentCards((agent) => registry.instances(agent));
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));

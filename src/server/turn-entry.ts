@@ -6,6 +6,7 @@ import { limitKeyOf } from "./identity.js";
 import type { InFlight } from "./in-flight.js";
 import type { TurnRateLimit } from "./limits.js";
 import type { SessionHub, TurnEnd, TurnStreams } from "./session-hub.js";
+import type { TurnAdmission } from "./turn-admission.js";
 import { traceTurn } from "./tracing.js";
 
 /**
@@ -16,6 +17,8 @@ export interface TurnEntryDeps {
   inFlight: InFlight;
   /** The per-token turn rate; unlimited when omitted. */
   rate?: TurnRateLimit;
+  /** The replica's admission limit (turns in flight, loop delay); unlimited when omitted. */
+  admission?: TurnAdmission;
 }
 
 /**
@@ -37,7 +40,8 @@ export interface EntryCall {
 /**
  * TurnEntry is the one way into running a turn, for every API that runs
  * turns (SendTurn, each turn of a Converse stream): it refuses turns while
- * the server drains, charges the caller's turn rate, runs the turn as a
+ * the server drains or is overloaded (never failing running ones), charges
+ * the caller's turn rate, runs the turn as a
  * span continuing the caller's trace (so the turn's log line carries the
  * trace id, tenant and account), and hands it to the hub and the engine.
  * A refused turn ends as an error that never began.
@@ -51,6 +55,8 @@ export class TurnEntry {
       return { error: unavailable(`the orchestrator is shutting down and takes no new turns; ${call.whenDraining}`), begun: false };
     }
     try {
+      // Refused before the rate is charged: an overloaded replica costs the caller nothing.
+      this.deps.admission?.admit(this.deps.inFlight.size);
       this.deps.rate?.take(limitKeyOf(call.ctx.values));
       const attributes: Record<string, string> = { "switchboard.session_id": turn.sessionId };
       if (turn.turnId !== "") attributes["switchboard.turn_id"] = turn.turnId;
