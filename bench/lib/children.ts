@@ -16,6 +16,8 @@ export interface CpuPlan {
   pinned: boolean;
   load: string;
   sut: string;
+  /** Every CPU, for a child that is to have the whole machine. */
+  all: string;
   note: string;
 }
 
@@ -34,7 +36,7 @@ export function planCpus(): CpuPlan {
     // not installed, or not allowed here
   }
   if (!taskset || n < 2) {
-    return { pinned: false, load: "", sut: "", note: taskset ? "one CPU: nothing pinned" : "taskset not available: nothing pinned" };
+    return { pinned: false, load: "", sut: "", all: "", note: taskset ? "one CPU: nothing pinned" : "taskset not available: nothing pinned" };
   }
   const half = Math.floor(n / 2);
   const load = half === 1 ? "0" : `0-${half - 1}`;
@@ -42,9 +44,9 @@ export function planCpus(): CpuPlan {
   try {
     execFileSync("taskset", ["-a", "-cp", load, String(process.pid)], { stdio: "ignore" });
   } catch {
-    return { pinned: false, load: "", sut: "", note: "taskset could not pin this process: nothing pinned" };
+    return { pinned: false, load: "", sut: "", all: "", note: "taskset could not pin this process: nothing pinned" };
   }
-  return { pinned: true, load, sut, note: `load generator on CPU ${load}, systems under test on CPU ${sut}` };
+  return { pinned: true, load, sut, all: `0-${n - 1}`, note: `load generator on CPU ${load}, systems under test on CPU ${sut}` };
 }
 
 /**
