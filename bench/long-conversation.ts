@@ -20,7 +20,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { MongoClient } from "mongodb";
 import { ensureFerretDb } from "../test/support/ferretdb.js";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
-import { type Child, planCpus, repoRoot, startChild, tsx } from "./lib/children.js";
+import { built, type Child, planCpus, repoRoot, startChild, switchboard } from "./lib/children.js";
 
 const { values } = parseArgs({ options: { turns: { type: "string", default: "1000" }, out: { type: "string" } } });
 const turns = Number(values.turns);
@@ -63,9 +63,9 @@ try {
   ]);
   const mongoUri = `mongodb://127.0.0.1:${db.port}/`;
   const database = "bench_long";
-  const agent = await start("agent", tsx("agents/echo/main.ts", "--port", "{port}"));
+  const agent = await start("agent", built("agents/echo/main.ts", "--port", "{port}"));
   const serve = (name: string) =>
-    start(name, tsx("src/cli/main.ts", "serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agent.url}`), {
+    start(name, switchboard("serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agent.url}`), {
       MONGODB_URI: mongoUri,
       SWITCHBOARD_DB: database,
     });

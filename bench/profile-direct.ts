@@ -30,7 +30,7 @@ if (values.server === "connect") {
   const child = await startChild({
     name: "profile-agent",
     command: [process.execPath, "--import", "tsx", "bench/systems/agent-grpc-js.ts", "--port", "{port}"],
-    cpus: { pinned: false, load: "", sut: "", note: "" },
+    cpus: { pinned: false, load: "", sut: "", all: "", note: "" },
     logDir: "/tmp",
   });
   url = child.url;

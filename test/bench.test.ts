@@ -65,6 +65,23 @@ describe("npm run bench -- --quick", () => {
     expect(report.targets.map((t) => t.name)).toEqual(expect.arrayContaining(["Throughput at saturation", "Engine overhead alone", "Idle stream memory"]));
   });
 
+  it("times switchboard serve from spawn to SERVING, built and through tsx", () => {
+    for (const key of ["built", "tsx"]) {
+      const s = report.startup.find((x) => x.key === key);
+      expect(s?.failed, `${key}: ${s?.firstError}`).toBe(0);
+      expect(s?.summary.count, key).toBe(report.plan["starts"]);
+      for (const v of [s?.summary.p50, s?.summary.max]) expect(Number.isFinite(v) && (v as number) > 0, key).toBe(true);
+    }
+    expect(report.targets.map((t) => t.name)).toContain("Start to SERVING, idle");
+    expect(readFileSync(join(out, "latest.md"), "utf8")).toContain("## Start to SERVING");
+  });
+
+  it("runs the startup scenario alone with --only startup", { timeout: 120_000 }, async () => {
+    const { stdout } = await run("npm", ["run", "-s", "bench", "--", "--quick", "--only", "startup", "--out", out], { cwd: repoRoot, timeout: 110_000 });
+    expect(stdout).toContain("## Start to SERVING");
+    expect(stdout).toMatch(/^\| Start to SERVING, idle \| p50 < 0\.5 s \| p50 [\d.]+ ms, max [\d.]+ ms \|/m);
+  });
+
   it("type-checks (the benchmark imports the product's code)", { timeout: 120_000 }, async () => {
     await run(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "bench/tsconfig.json"], { cwd: repoRoot, timeout: 110_000 });
   });

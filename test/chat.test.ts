@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/switchboard.js";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { Role } from "../src/gen/switchboard/v1/turn_pb.js";
-import { repoRoot, type RunningOrchestrator, startOrchestratorProcess } from "./support/process.js";
+import { type RunningOrchestrator, startOrchestratorProcess, switchboardCommand } from "./support/process.js";
 import { Talker, talkFlowDir } from "./support/talker-agent.js";
 import { Terminal } from "./support/terminal.js";
 
@@ -39,7 +38,7 @@ describe("switchboard chat in a terminal", () => {
   });
 
   const chat = (args: string[]) => {
-    const t = new Terminal(process.execPath, [join(repoRoot, "bin/switchboard.js"), "chat", "--server", orchestrator.url, ...args]);
+    const t = new Terminal(process.execPath, [switchboardCommand, "chat", "--server", orchestrator.url, ...args]);
     terminals.push(t);
     return t;
   };

@@ -9,7 +9,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { commands, main } from "../src/cli/switchboard.js";
-import { closedPort, jsonLine, type Proc, repoRoot, startEchoAgentProcess, startTs } from "./support/process.js";
+import { closedPort, jsonLine, type Proc, startEchoAgentProcess, startSwitchboard, switchboardCommand } from "./support/process.js";
 
 const run = promisify(execFile);
 
@@ -44,7 +44,7 @@ describe("switchboard command", () => {
   });
 
   it("runs as the package's bin", async () => {
-    const { stdout } = await run(process.execPath, [join(repoRoot, "bin/switchboard.js"), "sessions", "show", "--help"]);
+    const { stdout } = await run(process.execPath, [switchboardCommand, "sessions", "show", "--help"]);
     expect(stdout).toContain("switchboard sessions show SESSION");
   });
 
@@ -102,7 +102,7 @@ describe("switchboard serve with a config file, and the sessions commands agains
         "",
       ].join("\n"),
     );
-    server = startTs("src/cli/main.ts", ["serve", "--config", join(dir, "switchboard.yaml"), "--port", "0"], {
+    server = startSwitchboard(["serve", "--config", join(dir, "switchboard.yaml"), "--port", "0"], {
       SWITCHBOARD_LOG_LEVEL: "info",
     });
     const listening = jsonLine(await server.waitForLine((l) => jsonLine(l)?.["msg"] === "listening"));

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ConformanceReport } from "../src/conformance/run-conformance.js";
 import { serveDeafAgent } from "./fixtures/agents/deaf-agent.js";
 import {
+  builtEntry,
   repoRoot,
   type RunningAgentProcess,
   startEchoAgentProcess,
@@ -16,12 +17,13 @@ const run = promisify(execFile);
 const checkNames = ["describe", "health", "turn", "stream", "cancel", "deadline", "bad-request"];
 
 /**
- * runKit runs the conformance command as a user does (`npm run conformance
- * -- URL` runs src/conformance/main.ts) and returns its exit code and output.
+ * runKit runs the built conformance command as a user does (`npm run
+ * conformance -- URL` runs src/conformance/main.ts, compiled) and returns
+ * its exit code and output.
  */
 async function runKit(args: string[], entry = "src/conformance/main.ts"): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", entry, ...args], { cwd: repoRoot, timeout: 60_000 });
+    const { stdout } = await run(process.execPath, [builtEntry(entry), ...args], { cwd: repoRoot, timeout: 60_000 });
     return { code: 0, stdout };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

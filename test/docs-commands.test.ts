@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { docSection, readDoc, type ShellCommand, shellCommands } from "./support/docs.js";
-import { jsonLine, type Proc, repoRoot, startCommand, startEchoAgentProcess, startTs } from "./support/process.js";
+import { jsonLine, type Proc, repoRoot, startCommand, startEchoAgentProcess, startSwitchboard, switchboardCommand } from "./support/process.js";
 
 const run = promisify(execFile);
 const commands = shellCommands();
@@ -73,7 +73,7 @@ describe("commands in the documentation", () => {
     let port = 0;
 
     beforeAll(async () => {
-      demo = startTs("src/cli/main.ts", ["demo", "--port", "0"]);
+      demo = startSwitchboard(["demo", "--port", "0"]);
       const line = await demo.waitForLine((l) => jsonLine(l)?.["msg"] === "listening");
       port = Number(jsonLine(line)?.["port"]);
     });
@@ -112,7 +112,7 @@ describe("commands in the documentation", () => {
       const bin = join(dir, "bin");
       for (const d of [flows, bin]) mkdirSync(d);
       copyFileSync(join(repoRoot, "flows/assistant.json"), join(flows, "assistant.json"));
-      symlinkSync(join(repoRoot, "bin/switchboard.js"), join(bin, "switchboard"));
+      symlinkSync(switchboardCommand, join(bin, "switchboard"));
       const { stdout: pgrep } = await run("bash", ["-c", "command -v pgrep"]);
       writeFileSync(join(bin, "pgrep"), `#!/bin/sh\nexec '${pgrep.trim()}' -P ${process.pid} "$@"\n`, { mode: 0o755 });
       const path = `${bin}:${dirname(process.execPath)}:${process.env["PATH"] ?? ""}`;

@@ -3,15 +3,15 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "./support/process.js";
+import { repoRoot, switchboardCommand } from "./support/process.js";
 
 const exec = promisify(execFile);
 const fixtures = "test/fixtures/flows";
 
-/** switchboard runs the CLI as its own process and returns its exit code and output. */
+/** switchboard runs the built command as its own process and returns its exit code and output. */
 async function switchboard(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repoRoot, timeout: 60_000 });
+    const { stdout, stderr } = await exec(process.execPath, [switchboardCommand, ...args], { cwd: repoRoot, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

@@ -13,7 +13,7 @@ import { MemoryRegistryStore } from "../src/store/memory-registry-store.js";
 import { createGrpcJsTransport, grpcJsTransport } from "../src/mesh/grpc-js-transport.js";
 import { type RunningAgent, serveAgent } from "../src/sdk/index.js";
 import { freePort } from "./support/ferretdb.js";
-import { type RunningOrchestrator, startEchoAgentProcess, startOrchestratorProcess, startTs, type Proc } from "./support/process.js";
+import { type RunningOrchestrator, startEchoAgentProcess, startOrchestratorProcess, startSwitchboard, type Proc } from "./support/process.js";
 
 /**
  * AgentPool is the mesh over statically configured instances, with the
@@ -159,7 +159,7 @@ describe("orchestrator with the grpc-js agent transport", () => {
   });
 
   it("rejects an unknown transport name with a usage error", async () => {
-    const proc = startTs("src/cli/main.ts", ["serve", "--port", "0", "--agent-transport", "carrier-pigeon"]);
+    const proc = startSwitchboard(["serve", "--port", "0", "--agent-transport", "carrier-pigeon"]);
     expect(await proc.exited).toBe(2);
     expect(proc.lines.join("\n")).toMatch(/--agent-transport: "carrier-pigeon" is not one of connect, grpc-js/);
   });

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { docSection, readDoc } from "./support/docs.js";
-import { jsonLine, type Proc, startTs } from "./support/process.js";
+import { jsonLine, type Proc, startSwitchboard } from "./support/process.js";
 
 const run = promisify(execFile);
 // The walk-through of the reference flow lives in the flows guide, which
@@ -19,7 +19,7 @@ describe("docs/flows.md contact-centre walk-through", () => {
   let port = 0;
 
   beforeAll(async () => {
-    demo = startTs("src/cli/main.ts", ["demo", "--port", "0"]);
+    demo = startSwitchboard(["demo", "--port", "0"]);
     const line = await demo.waitForLine((l) => jsonLine(l)?.["msg"] === "listening");
     port = Number(jsonLine(line)?.["port"]);
   });

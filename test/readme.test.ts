@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { docSection, readDoc } from "./support/docs.js";
-import { jsonLine, type Proc, repoRoot, startTs } from "./support/process.js";
+import { jsonLine, type Proc, repoRoot, startSwitchboard } from "./support/process.js";
 
 const run = promisify(execFile);
 const readme = readDoc("README.md");
@@ -22,7 +22,7 @@ describe("README", () => {
     const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
     const commands = firstBlock.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("#")[0]?.trim());
     expect(commands).toEqual(["npm ci && npm start", "npm ci && npm test"]);
-    expect(pkg.scripts["start"]).toBe("tsx src/cli/main.ts demo");
+    expect(pkg.scripts["start"]).toBe("npm run -s build && node bin/switchboard.js demo");
     expect(readFileSync(join(repoRoot, ".ci/run"), "utf8")).toMatch(/^npm test$/m);
   });
 
@@ -33,7 +33,7 @@ describe("README", () => {
 
     beforeAll(async () => {
       // What `npm start` runs, on a free port.
-      demo = startTs("src/cli/main.ts", ["demo", "--port", "0"]);
+      demo = startSwitchboard(["demo", "--port", "0"]);
       const line = await demo.waitForLine((l) => jsonLine(l)?.["msg"] === "listening");
       port = Number(jsonLine(line)?.["port"]);
     });

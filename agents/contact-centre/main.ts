@@ -3,8 +3,9 @@ import { type RunningAgent, serveAgent } from "../../src/sdk/index.js";
 import { contactCentreAgents } from "./index.js";
 
 // Runs every contact-centre sample agent in this process, each on its own
-// port: `tsx agents/contact-centre/main.ts`. It prints one JSON line per
-// agent, then one with the orchestrator flags that name them all.
+// port: `node dist/agents/contact-centre/main.js` (built by `npm run
+// build`). It prints one JSON line per agent, then one with the
+// orchestrator flags that name them all.
 const { values } = parseArgs({ options: { host: { type: "string", default: "127.0.0.1" } } });
 const running: RunningAgent[] = [];
 for (const agent of contactCentreAgents) {

@@ -2,7 +2,8 @@ import { parseArgs } from "node:util";
 import { serveAgent } from "../../src/sdk/index.js";
 import { echoAgent } from "./agent.js";
 
-// Runs the echo agent on its own: `tsx agents/echo/main.ts --port 7001`.
+// Runs the echo agent on its own: `node dist/agents/echo/main.js --port 7001`
+// (built by `npm run build`).
 const { values } = parseArgs({
   options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "0" } },
 });

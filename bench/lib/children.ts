@@ -16,6 +16,8 @@ export interface CpuPlan {
   pinned: boolean;
   load: string;
   sut: string;
+  /** Every CPU, for a child that is to have the whole machine. */
+  all: string;
   note: string;
 }
 
@@ -34,7 +36,7 @@ export function planCpus(): CpuPlan {
     // not installed, or not allowed here
   }
   if (!taskset || n < 2) {
-    return { pinned: false, load: "", sut: "", note: taskset ? "one CPU: nothing pinned" : "taskset not available: nothing pinned" };
+    return { pinned: false, load: "", sut: "", all: "", note: taskset ? "one CPU: nothing pinned" : "taskset not available: nothing pinned" };
   }
   const half = Math.floor(n / 2);
   const load = half === 1 ? "0" : `0-${half - 1}`;
@@ -42,9 +44,9 @@ export function planCpus(): CpuPlan {
   try {
     execFileSync("taskset", ["-a", "-cp", load, String(process.pid)], { stdio: "ignore" });
   } catch {
-    return { pinned: false, load: "", sut: "", note: "taskset could not pin this process: nothing pinned" };
+    return { pinned: false, load: "", sut: "", all: "", note: "taskset could not pin this process: nothing pinned" };
   }
-  return { pinned: true, load, sut, note: `load generator on CPU ${load}, systems under test on CPU ${sut}` };
+  return { pinned: true, load, sut, all: `0-${n - 1}`, note: `load generator on CPU ${load}, systems under test on CPU ${sut}` };
 }
 
 /**
@@ -95,6 +97,8 @@ export interface StartOptions {
   cpus: CpuPlan;
   /** Where the child's output goes. */
   logDir: string;
+  /** Adds to the child's log instead of starting it afresh: for a command started many times. */
+  appendLog?: boolean;
 }
 
 /**
@@ -103,18 +107,7 @@ export interface StartOptions {
  */
 export async function startChild(opts: StartOptions): Promise<Child> {
   const port = await freePort();
-  const args = opts.command.map((a) => a.replaceAll("{port}", String(port)));
-  const [cmd, ...rest] = opts.cpus.pinned ? ["taskset", "-c", opts.cpus.sut, ...args] : args;
-  mkdirSync(opts.logDir, { recursive: true });
-  const log = createWriteStream(join(opts.logDir, `${opts.name}.log`));
-  const child: ChildProcess = spawn(cmd as string, rest, {
-    cwd: repoRoot,
-    env: { ...process.env, ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const { child, exited } = spawnChild(opts, port);
   const deadline = Date.now() + 60_000;
   while (!(await reachable(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -128,19 +121,64 @@ export async function startChild(opts: StartOptions): Promise<Child> {
     pid: child.pid as number,
     port,
     url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child, exited),
   };
 }
 
 /**
- * tsx is the command that runs a TypeScript file of the repository.
+ * spawnChild starts `opts.command` with `{port}` replaced by `port`, pinned
+ * to the systems-under-test CPUs, its output in its log; it does not wait
+ * for anything. `exited` resolves when the process is gone.
+ */
+export function spawnChild(opts: StartOptions, port: number): { child: ChildProcess; exited: Promise<void> } {
+  const args = opts.command.map((a) => a.replaceAll("{port}", String(port)));
+  const [cmd, ...rest] = opts.cpus.pinned ? ["taskset", "-c", opts.cpus.sut, ...args] : args;
+  mkdirSync(opts.logDir, { recursive: true });
+  const log = createWriteStream(join(opts.logDir, `${opts.name}.log`), { flags: opts.appendLog === true ? "a" : "w" });
+  const child: ChildProcess = spawn(cmd as string, rest, {
+    cwd: repoRoot,
+    env: { ...process.env, ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return { child, exited };
+}
+
+/**
+ * stopChild sends SIGTERM, and SIGKILL if the process is still there 5 s
+ * later; it resolves once the process is gone.
+ */
+export async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * tsx is the command that runs a TypeScript file of the repository from
+ * its source: the benchmark's own systems, which are not part of the build.
  */
 export function tsx(file: string, ...args: string[]): string[] {
   return [process.execPath, "--import", "tsx", file, ...args];
+}
+
+/**
+ * built is the command that runs the compiled form (under dist/, made by
+ * `npm run build`) of a TypeScript file of the product, e.g.
+ * "agents/echo/main.ts".
+ */
+export function built(file: string, ...args: string[]): string[] {
+  return [process.execPath, join("dist", file.replace(/\.ts$/, ".js")), ...args];
+}
+
+/**
+ * switchboard is the command that runs the built `switchboard` command,
+ * as an installed package does.
+ */
+export function switchboard(...args: string[]): string[] {
+  return [process.execPath, "bin/switchboard.js", ...args];
 }

@@ -1,4 +1,5 @@
 import type { CapacityResult } from "./capacity.js";
+import type { StartupResult } from "./startup.js";
 import { round, type Summary } from "./stats.js";
 
 /** Row is one system at one concurrency. Times in ms, RSS in MiB. */
@@ -47,6 +48,8 @@ export interface BenchReport {
   bytesPerTurn: { turns: number; switchboardTurns?: number; langgraphTurns?: number; switchboard: number; langgraph: number };
   engine: { switchboard: Summary; langgraph: Summary };
   capacity: Record<string, CapacityResult>;
+  /** Start to SERVING of `switchboard serve`, per program that started it. */
+  startup: StartupResult[];
   targets: Target[];
   /** Scenarios cut short by their time cap or failed, with why; empty when all completed. */
   incomplete?: string[];
@@ -73,10 +76,8 @@ export function markdownReport(r: BenchReport): string {
   if (r.incomplete !== undefined && r.incomplete.length > 0) {
     lines.push("", `**Incomplete:** ${r.incomplete.join("; ")}.`);
   }
-  lines.push("", "## Targets", "", "| target | goal | this run | met | how |", "|---|---|---:|---|---|");
-  for (const t of r.targets) {
-    lines.push(`| ${t.name} | ${t.goal} | ${t.value} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} | ${t.detail} |`);
-  }
+  lines.push("", ...targetsTable(r.targets));
+  lines.push("", startupMarkdown(r.startup));
   lines.push("", "## Single measurements", "");
   lines.push(`- Bare \`findOneAndUpdate\` on the same server: p50 ${f(r.findOneAndUpdate.p50)} ms, p99 ${f(r.findOneAndUpdate.p99)} ms (${r.findOneAndUpdate.count} calls).`);
   const bt = r.bytesPerTurn;
@@ -93,6 +94,30 @@ export function markdownReport(r: BenchReport): string {
         : `- Idle Converse streams on ${key}: not available (the server answers UNIMPLEMENTED).`,
     );
   }
+  return `${lines.join("\n")}\n`;
+}
+
+function targetsTable(targets: Target[]): string[] {
+  const lines = ["## Targets", "", "| target | goal | this run | met | how |", "|---|---|---:|---|---|"];
+  for (const t of targets) {
+    lines.push(`| ${t.name} | ${t.goal} | ${t.value} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} | ${t.detail} |`);
+  }
+  return lines;
+}
+
+/**
+ * startupMarkdown renders the start-to-SERVING figures of `switchboard
+ * serve` as a section of its own; with `targets`, their table follows (for
+ * a run of that scenario alone).
+ */
+export function startupMarkdown(startup: StartupResult[], targets: Target[] = []): string {
+  const lines = ["## Start to SERVING", ""];
+  lines.push("`switchboard serve` started one at a time before anything else of the benchmark runs, each timed from spawn until its gRPC health check answers SERVING.", "");
+  lines.push("| command | starts | p50 ms | p90 ms | max ms | failed |", "|---|---:|---:|---:|---:|---:|");
+  for (const s of startup) {
+    lines.push(`| ${s.label} | ${s.summary.count + s.failed} | ${f(s.summary.p50)} | ${f(s.summary.p90)} | ${f(s.summary.max)} | ${s.failed}${s.firstError ? ` (${s.firstError.slice(0, 60)})` : ""} |`);
+  }
+  if (targets.length > 0) lines.push("", ...targetsTable(targets));
   return `${lines.join("\n")}\n`;
 }
 

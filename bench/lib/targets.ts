@@ -1,4 +1,5 @@
 import type { BenchReport, Row, Target } from "./report.js";
+import type { StartupResult } from "./startup.js";
 import { round } from "./stats.js";
 
 /**
@@ -116,5 +117,25 @@ export function evaluate(r: BenchReport): Target[] {
       ? `${sb.streams} streams, ${sb.failed} failed; per stream: Switchboard ${round(sb.bytesPerStream / 1024)} KiB, bare connect ${round((bare?.bytesPerStream ?? NaN) / 1024)} KiB, bare grpc-js ${round((bareG?.bytesPerStream ?? NaN) / 1024)} KiB`
       : `Converse not available on this orchestrator; bare connect ${round((bare?.bytesPerStream ?? NaN) / 1024)} KiB, bare grpc-js ${round((bareG?.bytesPerStream ?? NaN) / 1024)} KiB per idle stream`,
   });
+  targets.push(startupTarget(r.startup));
   return targets;
+}
+
+/**
+ * startupTarget judges how soon a started `switchboard serve` (the built
+ * command) serves: a replica that was killed and restarted serves nothing
+ * until then.
+ */
+export function startupTarget(startup: StartupResult[]): Target {
+  const b = startup.find((s) => s.key === "built");
+  const t = startup.find((s) => s.key === "tsx");
+  const p50 = b?.summary.p50 ?? NaN;
+  return {
+    name: "Start to SERVING, idle",
+    goal: "p50 < 0.5 s",
+    value: `p50 ${round(p50)} ms, max ${round(b?.summary.max ?? NaN)} ms`,
+    // A start that never served is a miss, whatever the others did.
+    met: b === undefined ? null : b.failed > 0 ? false : Number.isFinite(p50) ? p50 < 500 : null,
+    detail: `${b?.summary.count ?? 0} starts of the built command, ${b?.failed ?? 0} failed; from the sources through tsx: p50 ${round(t?.summary.p50 ?? NaN)} ms, max ${round(t?.summary.max ?? NaN)} ms`,
+  };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { defaultBreakerOptions } from "../mesh/breaker.js";
@@ -7,12 +7,13 @@ import { defaultHealthCheckOptions } from "../mesh/health-checker.js";
 import { defaultKeepaliveOptions } from "../mesh/keepalive.js";
 import { defaultMeshOptions } from "../mesh/mesh.js";
 import { defaultRetrySettings, maxAttemptsLimit } from "../mesh/retry.js";
+import { packageDir } from "../package-dir.js";
 import { defaultPublicMethods } from "../server/auth.js";
 import { defaultLimits } from "../server/limits.js";
 import type { RedactionSettings } from "../server/redaction.js";
 import { UsageError } from "./command.js";
 
-const defaultFlowsDir = fileURLToPath(new URL("../../flows", import.meta.url));
+const defaultFlowsDir = join(packageDir, "flows");
 
 /**
  * StaticAgent is an agent instance named in the settings: NAME=URL, or

@@ -2,14 +2,17 @@ import { contactCentreAgents } from "../../agents/contact-centre/index.js";
 import { echoAgent } from "../../agents/echo/agent.js";
 import { createLogger, type Logger } from "../log.js";
 import { serveAgent } from "../sdk/index.js";
-import { grpcJsAgentTransport } from "../mesh/grpc-js-transport.js";
-import { MongoRegistryStore } from "../store/mongo-registry-store.js";
-import { MongoStore } from "../store/mongo-store.js";
 import { FlowCatalog } from "../server/flow-catalog.js";
 import { startOrchestrator, type Orchestrator } from "../server/orchestrator.js";
 import { type Command, UsageError } from "./command.js";
 import { type ServeConfig, serveConfig } from "./serve-config.js";
 import { loadServeSettings, serveUsage } from "./serve-settings.js";
+
+/** mongoStores loads the MongoDB session and registry stores. */
+async function mongoStores() {
+  const [{ MongoStore }, { MongoRegistryStore }] = await Promise.all([import("../store/mongo-store.js"), import("../store/mongo-registry-store.js")]);
+  return { MongoStore, MongoRegistryStore };
+}
 
 async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
   const flows = new FlowCatalog(c.defaultFlow);
@@ -17,11 +20,15 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
   if (flows.get(c.defaultFlow, "") === undefined) {
     throw new UsageError(`--default-flow: no flow ${JSON.stringify(c.defaultFlow)} in ${c.flowsDir}`);
   }
+  // The MongoDB driver and grpc-js are loaded only when the settings ask
+  // for them: together they are most of the modules a start would load
+  // otherwise, and a replica serves nothing until its modules are loaded.
+  const mongo = c.mongoUri === "" ? undefined : await mongoStores();
   const storeLog = log.child({ component: "store" });
   const store =
-    c.mongoUri === ""
+    mongo === undefined
       ? undefined
-      : await MongoStore.open({
+      : await mongo.MongoStore.open({
           uri: c.mongoUri,
           database: c.database,
           onBackgroundError: (err, what) => storeLog.warn({ err, what }, "session store background work failed"),
@@ -30,7 +37,7 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
   const orchestrator = await startOrchestrator({
     ...(store ? { store } : {}),
     // Replicas sharing the database share the agent registry too.
-    ...(c.mongoUri !== "" ? { registryStore: new MongoRegistryStore({ uri: c.mongoUri, database: c.database }) } : {}),
+    ...(mongo !== undefined ? { registryStore: new mongo.MongoRegistryStore({ uri: c.mongoUri, database: c.database }) } : {}),
     host: c.host,
     port: c.port,
     flows,
@@ -39,7 +46,9 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
     registryToken: c.registryToken,
     registryRefreshMs: c.registryRefreshMs,
     keepaliveMs: c.keepaliveMs,
-    ...(c.agentTransport === "grpc-js" ? { agentTransport: grpcJsAgentTransport(c.operability.agentKeepalive) } : {}),
+    ...(c.agentTransport === "grpc-js"
+      ? { agentTransport: (await import("../mesh/grpc-js-transport.js")).grpcJsAgentTransport(c.operability.agentKeepalive) }
+      : {}),
     streamLimits: c.streamLimits,
     sessionTtlMs: c.sessionTtlMs,
     agentTimeoutMs: c.agentTimeoutMs,

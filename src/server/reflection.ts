@@ -9,6 +9,7 @@ import {
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   ServerReflection as ServerReflectionV1,
   type ServerReflectionRequest,
@@ -21,13 +22,16 @@ import {
   ServerReflectionRequestSchema as RequestV1alphaSchema,
   ServerReflectionResponseSchema as ResponseV1alphaSchema,
 } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { packageDir } from "../package-dir.js";
 
 /**
  * descriptorSetPath is the FileDescriptorSet `npm run generate` builds from
  * proto/ with `buf build`. Unlike the descriptors embedded in generated
- * code, it keeps the .proto comments, which grpcurl `describe` shows.
+ * code, it keeps the .proto comments, which grpcurl `describe` shows. It
+ * is read from the sources' src/gen, compiled code included: the build
+ * compiles code and copies nothing.
  */
-const descriptorSetPath = new URL("../gen/switchboard.binpb", import.meta.url);
+const descriptorSetPath = join(packageDir, "src/gen/switchboard.binpb");
 
 let cached: FileRegistry | undefined;
 

@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { buildProduct } from "./build.js";
 import { FerretDb } from "./ferretdb.js";
 import { buildGoAgent, ensurePythonAgent } from "./polyglot-tools.js";
 import { ensureGrpcurl } from "./tools.js";
@@ -18,12 +19,18 @@ declare module "vitest" {
 let ferret: FerretDb | undefined;
 
 /**
- * setup installs the external tools the integration tests drive (grpcurl,
- * the Python agent's virtual environment, the Go agent) and starts the
- * database they share, once per run. There is no skipping: without a
- * database the run fails and says how to provide one.
+ * setup builds the product, installs the external tools the integration
+ * tests drive (grpcurl, the Python agent's virtual environment, the Go
+ * agent) and starts the database they share, once per run. There is no
+ * skipping: without a database the run fails and says how to provide one.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The tests start the built `switchboard` and sample agents (dist/), as
+  // users run them. The build is here rather than in the `npm test` script
+  // so that every way of running tests gets it — `npm test`, and vitest run
+  // directly on a few files, as one does while working — and none of them
+  // can run a dist/ older than the sources.
+  buildProduct();
   project.provide("grpcurl", ensureGrpcurl());
   project.provide("python", ensurePythonAgent());
   project.provide("goAgent", buildGoAgent());

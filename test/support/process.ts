@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -23,11 +24,44 @@ export interface Proc {
 }
 
 /**
- * startTs runs a TypeScript entry point of the repository as its own Node
- * process, through tsx.
+ * startTs runs a TypeScript file of the repository as its own Node process,
+ * through tsx: for the test-only programs under test/, which are not part
+ * of the build. The product and its sample agents run built
+ * (startSwitchboard, startBuilt), as users run them.
  */
 export function startTs(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   return startCommand(process.execPath, ["--import", "tsx", entry, ...args], env, entry);
+}
+
+/**
+ * builtEntry is the compiled form, under dist/ (which the test setup
+ * builds), of a TypeScript entry point of the product or of its sample
+ * agents, e.g. "agents/echo/main.ts" → "dist/agents/echo/main.js".
+ */
+export function builtEntry(entry: string): string {
+  return join("dist", entry.replace(/\.ts$/, ".js"));
+}
+
+/**
+ * startBuilt runs the compiled form of a TypeScript entry point of the
+ * product (see builtEntry) as its own Node process.
+ */
+export function startBuilt(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  return startCommand(process.execPath, [builtEntry(entry), ...args], env, entry);
+}
+
+/**
+ * switchboardCommand is the `switchboard` command's program, as npm
+ * installs it: bin/switchboard.js, which runs the build in dist/.
+ */
+export const switchboardCommand = join(repoRoot, "bin/switchboard.js");
+
+/**
+ * startSwitchboard runs the built `switchboard` command with `args` as its
+ * own Node process.
+ */
+export function startSwitchboard(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  return startCommand(process.execPath, [switchboardCommand, ...args], env, `switchboard ${args[0] ?? ""}`.trim());
 }
 
 /**
@@ -110,7 +144,7 @@ export interface RunningOrchestrator extends Proc {
  * resolves once it listens.
  */
 export async function startOrchestratorProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningOrchestrator> {
-  const proc = startTs("src/cli/main.ts", ["serve", "--port", "0", ...args], env);
+  const proc = startSwitchboard(["serve", "--port", "0", ...args], env);
   const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "listening").catch(async (e: unknown) => {
     await proc.stop("SIGKILL"); // a process that never listened must not outlive the test
     throw e;
@@ -123,7 +157,7 @@ export async function startOrchestratorProcess(args: string[], env: NodeJS.Proce
  * startEchoAgentProcess runs the sample echo agent on a free port.
  */
 export async function startEchoAgentProcess(): Promise<Proc & { url: string }> {
-  const proc = startTs("agents/echo/main.ts", []);
+  const proc = startBuilt("agents/echo/main.ts", []);
   const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agent listening");
   return Object.assign(proc, { url: String(jsonLine(line)?.["url"]) });
 }
@@ -159,7 +193,7 @@ export function startGoAgentProcess(binary: string, args: string[] = []): Promis
  * with their URLs once all listen.
  */
 export async function startContactCentreAgentsProcess(): Promise<Proc & { agents: Record<string, string>; flags: string[] }> {
-  const proc = startTs("agents/contact-centre/main.ts", []);
+  const proc = startBuilt("agents/contact-centre/main.ts", []);
   const line = await proc.waitForLine((l) => jsonLine(l)?.["msg"] === "agents ready");
   const agents = jsonLine(line)?.["agents"] as Record<string, string>;
   return Object.assign(proc, { agents, flags: Object.entries(agents).flatMap(([name, url]) => ["--agent", `${name}=${url}`]) });
