@@ -10,6 +10,7 @@ import {
   failureDocOf,
   type HeadDoc,
   headUpdateOf,
+  type VersionDoc,
   newHeadOf,
   versionBytesOf,
   versionDocOf,
@@ -79,11 +80,15 @@ export async function commitVersion(reads: SessionReads, commit: Commit, limits:
     try {
       await reads.c.versions.insertOne(doc);
     } catch (e) {
-      if (isDuplicateKey(e)) throw conflict(session.id, expectedVersion, `version ${version} was committed by another writer`);
+      if (isDuplicateKey(e)) {
+        // A version the head did not name exists: the next read looks past the head.
+        reads.known.remember(session.id, { ...known, headLags: true });
+        throw conflict(session.id, expectedVersion, `version ${version} was committed by another writer`);
+      }
       throw e;
     }
   });
-  await updateHead(reads, inc, session, now, limits);
+  await updateHead(reads, inc, session, now, doc, limits);
   reads.known.remember(session.id, { inc, version, recentTurns: doc.recentTurns });
 }
 
@@ -128,16 +133,20 @@ async function claimHead(reads: SessionReads, session: Session, now: Date): Prom
  * whose incarnation changed meanwhile means the commit landed in a
  * session that was deleted or replaced under it: that is a conflict.
  */
-async function updateHead(reads: SessionReads, inc: string, session: Session, now: Date, limits: CommitLimits): Promise<void> {
-  let matched: number;
+async function updateHead(reads: SessionReads, inc: string, session: Session, now: Date, doc: VersionDoc, limits: CommitLimits): Promise<void> {
+  const version = Number(session.version);
   try {
-    const res = await reads.c.heads.updateOne({ _id: session.id, inc }, headUpdateOf(session, now));
-    matched = res.matchedCount;
+    const res = await reads.c.heads.updateOne({ _id: session.id, inc, version: { $lt: version } }, headUpdateOf(session, now, doc));
+    if (res.matchedCount > 0) return;
+    // Not updated: a newer version's update came first (fine), or the head
+    // is gone or another incarnation's.
+    const head = await reads.c.heads.findOne({ _id: session.id }, { projection: { inc: 1, version: 1 } });
+    if (head !== null && head.inc === inc && head.version >= version) return;
   } catch (e) {
     limits.onBackgroundError?.(e, `updating the head of session ${session.id}`);
     return;
   }
-  if (matched === 0) throw conflict(session.id, session.version - 1n, "it was deleted or replaced while the turn ran");
+  throw conflict(session.id, session.version - 1n, "it was deleted or replaced while the turn ran");
 }
 
 /**

@@ -5,6 +5,12 @@ export interface KnownVersion {
   inc: string;
   version: number;
   recentTurns: RecentTurn[];
+  /**
+   * Set when a commit found a newer version than the head named: the head
+   * lags (its writer stopped between the commit and the head's update), so
+   * the next read looks past it.
+   */
+  headLags?: boolean;
 }
 
 /** knownLimit is how many sessions a store remembers; the oldest goes first. */

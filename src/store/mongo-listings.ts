@@ -3,7 +3,7 @@ import { invalidArgument } from "../core/errors.js";
 import type { Page, PageRequest, SessionFilter } from "../core/ports.js";
 import { guard } from "./mongo-errors.js";
 import type { SessionReads } from "./mongo-reads.js";
-import { type HeadDoc, sessionOfVersion, snapshotOfVersion, stepOfFailure, stepsOfVersion } from "./mongo-session-docs.js";
+import { type HeadDoc, headVersionOf, sessionOfVersion, snapshotOfVersion, stepOfFailure, stepsOfVersion } from "./mongo-session-docs.js";
 import { checkKey, recordId, recordIdPrefix, recordIdsEnd, recordKeyOf, versionId } from "./mongo-version-id.js";
 import { cutPage, emptyPage, failedStepIdRange, pageSize, versionKeyOfStep } from "./records.js";
 import { stepLastSeq } from "../core/session-events.js";
@@ -113,7 +113,9 @@ export async function listSessions(reads: SessionReads, filter: SessionFilter, p
     reads.c.heads.find(query).sort({ updatedAt: -1, _id: -1 }).limit(size + 1).toArray(),
   );
   const cut = cutPage(heads, size, listTokenOf);
-  const sessions = await Promise.all(cut.items.map((h) => reads.latest(h)));
+  // A listing shows each session as its head carries it (heads written
+  // before they carried their version are read from the version).
+  const sessions = await Promise.all(cut.items.map((h) => headVersionOf(h) ?? reads.latest(h)));
   const items = sessions.map((v) => v && sessionOfVersion(v)).filter((s): s is Session => s !== undefined);
   return { items, nextPageToken: cut.nextPageToken };
 }

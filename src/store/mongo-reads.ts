@@ -1,8 +1,8 @@
 import type { SendTurnResponse } from "../gen/switchboard/v1/orchestrator_pb.js";
 import type { Clock } from "../core/ports.js";
 import { guard } from "./mongo-errors.js";
-import { KnownVersions } from "./mongo-known-versions.js";
-import { type HeadDoc, resultOfVersion, type SessionCollections, type VersionDoc } from "./mongo-session-docs.js";
+import { type KnownVersion, KnownVersions } from "./mongo-known-versions.js";
+import { type HeadDoc, headUpdateOf, headVersionOf, resultOfVersion, sessionOfVersion, type SessionCollections, type VersionDoc } from "./mongo-session-docs.js";
 import { recentTurnOf } from "./mongo-turn-window.js";
 import { checkKey, recordIdPrefix, versionId } from "./mongo-version-id.js";
 
@@ -45,64 +45,68 @@ export class SessionReads {
   }
 
   /**
-   * readLatest reads a live session's head and newest version. When this
-   * process knows the session's latest version (it served the last turn,
-   * the usual case), that version and the next are read beside the head,
-   * in one round trip instead of two; the head then confirms the guess, and
-   * a wrong guess falls back to reading from the head.
+   * readLatest reads a live session's head and newest version. The head
+   * carries its latest version's snapshot and turn window, so a turn reads
+   * the head alone: its cost does not grow with the session's length. (On
+   * FerretDB a read by `_id` scans the collection until it finds the
+   * document, and the newest version is the last inserted one.) Version
+   * documents are read only when the head does not carry its version (a
+   * head written before it did), when it names an older version than this
+   * process committed or a commit found it lagging, and, once per session
+   * and process, to look past it in case its writer stopped between a
+   * commit and the head's update.
    */
   private async readLatest(sessionId: string): Promise<[HeadDoc | undefined, VersionDoc | undefined]> {
-    const known = this.known.get(sessionId);
-    if (known === undefined || known.version < 1) {
-      const head = await this.live(sessionId);
-      return [head, head && (await this.latest(head))];
-    }
-    const prefix = recordIdPrefix(sessionId, known.inc);
-    const [head, found, next] = await Promise.all([
-      this.live(sessionId),
-      guard("reading the session", () => this.c.versions.findOne({ _id: versionId(prefix, known.version) })),
-      guard("reading the session", () => this.c.versions.findOne({ _id: versionId(prefix, known.version + 1) })),
-    ]);
+    const head = await this.live(sessionId);
     if (head === undefined) return [undefined, undefined];
-    // The head names the latest version or lags one commit behind it; the
-    // guess stands when the head is within what was read.
-    const confirmed =
-      head.inc === known.inc &&
-      found !== null &&
-      (head.version === known.version || (head.version === known.version + 1 && next !== null));
-    if (!confirmed) return [head, await this.latest(head)];
-    return [head, await this.follow(prefix, known.version, found, next)];
+    const known = this.known.get(sessionId);
+    const mine = known !== undefined && known.inc === head.inc ? known : undefined;
+    const carried = headVersionOf(head);
+    if (carried !== undefined && mine !== undefined && mine.headLags !== true && mine.version <= head.version) return [head, carried];
+    return [head, await this.latest(head, mine)];
   }
 
   /**
-   * latest reads the newest version of a session's incarnation. The head
-   * says which version that is, but may lag a commit behind (its update
-   * follows the commit), so the next version ids are probed too.
+   * latest reads the newest version of a session's incarnation: the one the
+   * head names (or this process committed, when later). The versions after
+   * it are probed only when this process does not know the session yet,
+   * when a commit found the head lagging, or when the head names no version
+   * yet (a session being created).
    */
-  async latest(head: HeadDoc): Promise<VersionDoc | undefined> {
+  async latest(head: HeadDoc, known?: KnownVersion): Promise<VersionDoc | undefined> {
     const prefix = recordIdPrefix(head._id, head.inc);
-    const v = head.version;
-    const [found, next] = await guard("reading the session", () =>
-      Promise.all([
-        v > 0 ? this.c.versions.findOne({ _id: versionId(prefix, v) }) : Promise.resolve(null),
-        this.c.versions.findOne({ _id: versionId(prefix, v + 1) }),
-      ]),
-    );
-    return this.follow(prefix, v, found, next);
+    const v = Math.max(head.version, known?.version ?? 0);
+    const carried = v === head.version ? headVersionOf(head) : undefined;
+    const found =
+      carried ?? (v > 0 ? await guard("reading the session", () => this.c.versions.findOne({ _id: versionId(prefix, v) })) : null);
+    // A process that knows the session trusts the head; one that reads it
+    // for the first time looks past it once.
+    if (found !== null && known !== undefined && known.headLags !== true) return found;
+    const next = await guard("reading the session", () => this.c.versions.findOne({ _id: versionId(prefix, v + 1) }));
+    if (next === null) return found ?? undefined;
+    const latest = await this.follow(prefix, v + 1, next, null);
+    const session = sessionOfVersion(latest);
+    if (session !== undefined && latest.version > head.version) {
+      // Bring a lagging head up to date, so other replicas read it right.
+      await guard("updating the session's head", () =>
+        this.c.heads.updateOne({ _id: head._id, inc: head.inc, version: { $lt: latest.version } }, headUpdateOf(session, this.clock.now(), latest)),
+      ).catch(() => undefined);
+    }
+    return latest;
   }
 
-  /** follow probes the versions after `next` until one is missing, and returns the last found. */
-  private async follow(prefix: string, from: number, first: VersionDoc | null, second: VersionDoc | null): Promise<VersionDoc | undefined> {
+  /** follow probes the versions after `from` (whose document is `first`) until one is missing, and returns the last found. */
+  private async follow(prefix: string, from: number, first: VersionDoc, second: VersionDoc | null): Promise<VersionDoc> {
     return guard("reading the session", async () => {
       let v = from;
       let found = first;
-      let next = second;
+      let next = second ?? (await this.c.versions.findOne({ _id: versionId(prefix, v + 1) }));
       while (next !== null) {
         found = next;
         v++;
         next = await this.c.versions.findOne({ _id: versionId(prefix, v + 1) });
       }
-      return found ?? undefined;
+      return found;
     });
   }
 
@@ -111,7 +115,7 @@ export class SessionReads {
     const seen = recentTurnOf(latest.recentTurns, turnId);
     if (seen === undefined) return undefined;
     const doc =
-      seen.v === latest.version
+      seen.v === latest.version && latest.result !== undefined
         ? latest
         : await guard("reading the turn", () =>
             this.c.versions.findOne({ _id: versionId(recordIdPrefix(sessionId, latest.inc), seen.v) }),

@@ -35,6 +35,14 @@ export interface HeadDoc {
   createdAt: Date;
   updatedAt: Date;
   expiresAt: Date;
+  /**
+   * The latest version's snapshot and turn window, copied from its version
+   * document, so that a turn reads the head alone: what a turn needs does
+   * not depend on how many versions the session has. Heads written before
+   * it was kept have neither.
+   */
+  snapshot?: Binary;
+  recentTurns?: RecentTurn[];
 }
 
 /**
@@ -134,18 +142,45 @@ export function newHeadOf(session: Session, now: Date): HeadDoc {
 }
 
 /**
- * headUpdateOf is the update that brings a head up to a committed version;
- * `$max` never moves it back should updates of two commits cross.
+ * headUpdateOf is the update that brings a head up to a committed version,
+ * with that version's snapshot and turn window. It is applied only to a
+ * head that names an older version (see headFilterOf), so updates of two
+ * commits that cross never move it back.
  */
-export function headUpdateOf(session: Session, now: Date) {
+export function headUpdateOf(session: Session, now: Date, doc: Pick<VersionDoc, "snapshot" | "recentTurns">) {
   return {
-    $max: { version: Number(session.version) },
     $set: {
+      version: Number(session.version),
       status: statusName(session),
       stage: session.stage,
       updatedAt: now,
       expiresAt: expiryOf(session, now),
+      snapshot: doc.snapshot,
+      recentTurns: doc.recentTurns,
     },
+  };
+}
+
+/**
+ * headVersionOf is the latest version a head carries, in the shape of its
+ * version document (without the steps and the turn's result, which only
+ * the version document has); undefined for a head that carries none or
+ * whose copy does not match the version it names.
+ */
+export function headVersionOf(head: HeadDoc): VersionDoc | undefined {
+  if (head.snapshot === undefined || head.version < 1) return undefined;
+  const snapshot = head.snapshot;
+  if (snapshotOfVersion({ snapshot }).session?.version !== BigInt(head.version)) return undefined;
+  return {
+    _id: versionId(recordIdPrefix(head._id, head.inc), head.version),
+    session: head._id,
+    inc: head.inc,
+    version: head.version,
+    reason: "",
+    createdAt: head.updatedAt,
+    snapshot,
+    steps: [],
+    recentTurns: head.recentTurns ?? [],
   };
 }
 
