@@ -81,12 +81,16 @@ export async function runHop(deps: EngineDeps, ctx: TurnContext, hop: Hop, strea
       if (streamed.replyChars > deps.maxOutputChars) {
         throw new ConnectError(`the turn's reply is longer than the limit of ${deps.maxOutputChars} characters`, Code.ResourceExhausted);
       }
+      streamed.sent = true;
       return events.output({ delta, agent });
     },
     ...(plan.stage.retry !== undefined ? { retry: plan.stage.retry } : {}),
   });
   const stageDeps = { invoker: deps.invoker, now: () => deps.clock.now() };
-  const onBranchDelta = (delta: OutputDelta, agent: string) => events.output({ delta, agent });
+  const onBranchDelta = (delta: OutputDelta, agent: string) => {
+    streamed.sent = true;
+    return events.output({ delta, agent });
+  };
   // When no instance of the agent can be called (none live, or every
   // breaker open), nothing reached it, so the stage's fallback agent may
   // serve the turn instead.
@@ -105,6 +109,7 @@ export async function runHop(deps: EngineDeps, ctx: TurnContext, hop: Hop, strea
     // An agent that streamed nothing still has its reply reach streams
     // as output, so every client sees every reply the same way.
     streamed.replies[reply] = outcome.result.text;
+    streamed.sent = true;
     await events.output({ delta: create(OutputDeltaSchema, { text: outcome.result.text }), agent: served.agent });
   }
   const branches = run.runs

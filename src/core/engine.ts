@@ -209,22 +209,14 @@ export class Engine {
     const turnId = req.turnId || this.opts.newId();
     // Once output reached a caller that sees it stream, the turn cannot run
     // again unseen: a lost compare-and-set is then the turn's end.
-    let outputSent = false;
-    const events: TurnEvents = {
-      ...listener,
-      output: (e) => {
-        outputSent = true;
-        return listener.output(e);
-      },
-    };
-    const mayRerun = () => req.rerun === "anytime" || !outputSent;
+    const mayRerun = (sent: boolean) => req.rerun === "anytime" || !sent;
     const maxAttempts = this.opts.commitAttempts ?? 50;
     for (let attempt = 1; ; attempt++) {
-      const ctx: TurnContext = { req, turnId, signal, deadline, startedAt, events, attempt };
+      const ctx: TurnContext = { req, turnId, signal, deadline, startedAt, events: listener, attempt };
       const outcome = await attemptTurn(this.deps, ctx);
       if (outcome.kind !== "failed") return this.settle(ctx, outcome);
       const { error, progress } = outcome;
-      if (error.code === Code.Aborted && mayRerun() && attempt < maxAttempts && !signal.aborted) {
+      if (error.code === Code.Aborted && mayRerun(progress.streamed?.sent === true) && attempt < maxAttempts && !signal.aborted) {
         // Listeners saw this run begin: tell them it ended, and why.
         if (progress.begun) {
           const rerun = new ConnectError(`${error.rawMessage.replace(/; send the turn again$/, "")}; running the turn again`, Code.Aborted);
@@ -244,7 +236,7 @@ export class Engine {
           session: progress.existing,
           turnId,
           plan: progress.plan,
-          input: progress.input,
+          input: progress.streamed?.input ?? req.input,
           error,
           startedAt,
           now: clock.now(),

@@ -13,6 +13,9 @@ interface Waiter {
   start: () => void;
 }
 
+/** holder stands for the running task at the head of a key's queue. */
+const holder: Waiter = { start: () => {} };
+
 /**
  * KeyedMutex runs tasks one at a time per key, in arrival order, and keeps
  * no memory for keys with nothing queued. A task whose caller's deadline
@@ -31,7 +34,7 @@ export class KeyedMutex {
   async run<T>(key: string, task: () => Promise<T>, patience: Patience = {}): Promise<T> {
     const queue = this.queues.get(key);
     if (queue === undefined) {
-      this.queues.set(key, [{ start: () => {} }]);
+      this.queues.set(key, [holder]);
     } else {
       await this.wait(queue, patience);
     }

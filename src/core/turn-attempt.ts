@@ -2,7 +2,6 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Flow } from "../gen/switchboard/v1/flow_pb.js";
 import type { SendTurnResponse } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { type Session, SessionStatus, type Step, StepKind } from "../gen/switchboard/v1/session_pb.js";
-import type { TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { runHop } from "./agent-hop.js";
 import { celVars } from "./cel-vars.js";
 import { hasMark, notFound } from "./errors.js";
@@ -27,8 +26,8 @@ export interface Progress {
   /** The session's flow, once known. */
   flow: string;
   plan: TurnPlan | undefined;
-  /** The turn's input with what was streamed in so far. */
-  input: TurnInput;
+  /** What the run streamed: its input with what was streamed in, its replies. */
+  streamed: Streamed | undefined;
 }
 
 /**
@@ -50,7 +49,7 @@ export type AttemptOutcome =
  * commits it. It never throws: every end is an AttemptOutcome.
  */
 export async function attemptTurn(deps: EngineDeps, ctx: TurnContext): Promise<AttemptOutcome> {
-  const progress: Progress = { existing: undefined, begun: false, flow: "", plan: undefined, input: ctx.req.input };
+  const progress: Progress = { existing: undefined, begun: false, flow: "", plan: undefined, streamed: undefined };
   try {
     return await attempt(deps, ctx, progress);
   } catch (e) {
@@ -81,7 +80,8 @@ async function attempt(deps: EngineDeps, ctx: TurnContext, progress: Progress): 
   let plan = planTurn(flow, session, req.input);
   progress.plan = plan;
   const steps: Step[] = [];
-  const streamed: Streamed = { input: req.input, replies: [], replyChars: 0 };
+  const streamed: Streamed = { input: req.input, replies: [], replyChars: 0, sent: false };
+  progress.streamed = streamed;
   const maxChain = flow.maxChain > 0 ? flow.maxChain : defaultMaxChain;
   try {
     for (let hop = 0; ; hop++) {
@@ -92,9 +92,7 @@ async function attempt(deps: EngineDeps, ctx: TurnContext, progress: Progress): 
         );
       }
       events.accepted({ stage: plan.stage.name, agent: plan.agent });
-      const { applied, branchSteps } = await runHop(deps, ctx, { flow, session, plan, version, first: hop === 0 }, streamed).finally(() => {
-        progress.input = streamed.input;
-      });
+      const { applied, branchSteps } = await runHop(deps, ctx, { flow, session, plan, version, first: hop === 0 }, streamed);
       steps.push(...branchSteps, applied.step);
       session = applied.session;
       if (applied.transition) events.transition(applied.transition);

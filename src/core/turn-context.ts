@@ -61,4 +61,6 @@ export interface Streamed {
   input: TurnInput;
   replies: string[];
   replyChars: number;
+  /** Whether any output went to the listeners. */
+  sent: boolean;
 }
