@@ -11,6 +11,7 @@ import {
   type HeadDoc,
   headUpdateOf,
   newHeadOf,
+  type VersionDoc,
   versionBytesOf,
   versionDocOf,
 } from "./mongo-session-docs.js";
@@ -79,12 +80,28 @@ export async function commitVersion(reads: SessionReads, commit: Commit, limits:
     try {
       await reads.c.versions.insertOne(doc);
     } catch (e) {
-      if (isDuplicateKey(e)) throw conflict(session.id, expectedVersion, `version ${version} was committed by another writer`);
-      throw e;
+      if (!isDuplicateKey(e)) throw e;
+      throw conflict(session.id, expectedVersion, await committedBy(reads, doc));
     }
   });
   await updateHead(reads, inc, session, now, limits);
   reads.known.remember(session.id, { inc, version, recentTurns: doc.recentTurns });
+}
+
+/**
+ * committedBy says who committed the version a commit found taken. The
+ * same turn id means this turn was committed already: an earlier attempt
+ * whose acknowledgement was lost (a primary failover, a broken
+ * connection), or a retry on another replica that won. Either way the
+ * caller's rerun finds it by its turn id and replays the stored result;
+ * it is never applied twice.
+ */
+async function committedBy(reads: SessionReads, doc: VersionDoc): Promise<string> {
+  const stored = await reads.c.versions.findOne({ _id: doc._id }, { projection: { turnId: 1 } });
+  if (doc.turnId !== undefined && stored?.turnId === doc.turnId) {
+    return `turn ${doc.turnId} was applied already, in version ${doc.version}`;
+  }
+  return `version ${doc.version} was committed by another writer`;
 }
 
 /**
