@@ -1,5 +1,5 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -84,6 +84,11 @@ describe("replicas behind HAProxy", () => {
     expect(received.every((e, i) => i === 0 || e.seq > (received[i - 1] as SessionEvent).seq)).toBe(true);
     expect(historyFacts(received)).toEqual(historyFacts(replayed));
   };
+
+  it("takes HTTP/1.1 on the same port too: the Connect protocol, as browsers and curl speak it", async () => {
+    const health = createClient(Health, createConnectTransport({ baseUrl: proxyUrl, httpVersion: "1.1" }));
+    expect((await health.check({})).status).toBe(ServingStatus.SERVING);
+  });
 
   it(
     "keeps each conversation on one replica; when it is killed, the conversation goes on through the proxy on another, resumed with nothing lost",
