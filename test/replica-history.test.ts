@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { OrchestratorService, type SessionEvent } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { startCounterAgent } from "./support/agents.js";
 import { connectClient } from "./support/converse-clients.js";
+import { historyFacts } from "./support/history-facts.js";
 import { type RunningOrchestrator, startOrchestratorProcess } from "./support/process.js";
 
 /**
@@ -34,29 +35,6 @@ describe("one event history on every replica", () => {
     await watcher.waitForKind("opened");
     watcher.cancel();
     return watcher.history();
-  }
-
-  /**
-   * facts are what a history says, in a form both sources give alike: the
-   * window replays each reply in the chunks it streamed in and a failed
-   * turn's first events, the audit trail each reply as one chunk and a
-   * failed turn as its end; both at the same seqs.
-   */
-  function facts(events: SessionEvent[]) {
-    const failed = new Set(events.filter((e) => e.kind.case === "failed").map((e) => e.turnId));
-    const text = new Map<string, string>();
-    const lastOutput = new Map<string, bigint>();
-    for (const e of events) {
-      if (e.kind.case !== "output") continue;
-      text.set(e.turnId, (text.get(e.turnId) ?? "") + e.kind.value.text);
-      lastOutput.set(e.turnId, e.seq);
-    }
-    return {
-      control: events
-        .filter((e) => e.kind.case !== "output" && (!failed.has(e.turnId) || e.kind.case === "failed"))
-        .map((e) => `${e.seq}:${e.turnId}:${e.kind.case}`),
-      replies: [...text].filter(([turnId]) => !failed.has(turnId)).map(([turnId, t]) => `${turnId}:${lastOutput.get(turnId)}:${t}`),
-    };
   }
 
   it("replays the same events at the same seqs from each replica, strictly in order, with no failed event for a committed turn", { timeout: 240_000 }, async () => {
@@ -91,7 +69,7 @@ describe("one event history on every replica", () => {
         const committed = new Set(completed.map((e) => e.turnId));
         expect(history.filter((e) => e.kind.case === "failed" && committed.has(e.turnId)).map((e) => e.turnId)).toEqual([]);
       }
-      expect(facts(histories[1] as SessionEvent[])).toEqual(facts(histories[0] as SessionEvent[]));
+      expect(historyFacts(histories[1] as SessionEvent[])).toEqual(historyFacts(histories[0] as SessionEvent[]));
       // The counter agent counted every committed turn once.
       expect(session?.state?.["count"]).toBe(Number(session?.version));
     }

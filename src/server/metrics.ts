@@ -28,6 +28,8 @@ export class Metrics {
   private readonly breakers: Gauge<"agent" | "instance">;
   private readonly limits: Counter<"limit">;
   private readonly auth: Counter<"reason">;
+  /** Where switchboard_turns_in_flight reads from when scraped. */
+  private turnsInFlight: () => number = () => 0;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -88,6 +90,16 @@ export class Metrics {
       labelNames: ["reason"],
       registers,
     });
+    const inFlight = () => this.turnsInFlight();
+    new Gauge({
+      name: "switchboard_turns_in_flight",
+      help: "Turns running on this replica now, all APIs: what an autoscaler scales replicas on.",
+      registers,
+      // Read when scraped: nothing on a turn's path.
+      collect() {
+        this.set(inFlight());
+      },
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "switchboard_" });
   }
 
@@ -136,6 +148,11 @@ export class Metrics {
   /** limitRejected counts a request refused by a limit. */
   limitRejected(limit: string): void {
     this.limits.inc({ limit });
+  }
+
+  /** countTurnsInFlight names where switchboard_turns_in_flight reads the number of running turns. */
+  countTurnsInFlight(count: () => number): void {
+    this.turnsInFlight = count;
   }
 
   /** authFailed counts a request refused for its token. */

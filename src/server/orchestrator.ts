@@ -167,6 +167,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     onTurn: (r) => ops.onTurn(r),
   });
   const inFlight = new InFlight();
+  ops.metrics.countTurnsInFlight(() => inFlight.size);
   const limits = { ...defaultHubLimits, ...config.streamLimits };
   const hub = new SessionHub({ engine, store, newId, limits, log: log.child({ component: "hub" }) });
   const entry = new TurnEntry({ hub, inFlight, rate: ops.turnRate, admission: ops.turnAdmission });

@@ -10,8 +10,8 @@ import {
   failureDocOf,
   type HeadDoc,
   headUpdateOf,
-  type VersionDoc,
   newHeadOf,
+  type VersionDoc,
   versionBytesOf,
   versionDocOf,
 } from "./mongo-session-docs.js";
@@ -80,16 +80,30 @@ export async function commitVersion(reads: SessionReads, commit: Commit, limits:
     try {
       await reads.c.versions.insertOne(doc);
     } catch (e) {
-      if (isDuplicateKey(e)) {
-        // A version the head did not name exists: the next read looks past the head.
-        reads.known.remember(session.id, { ...known, headLags: true });
-        throw conflict(session.id, expectedVersion, `version ${version} was committed by another writer`);
-      }
-      throw e;
+      if (!isDuplicateKey(e)) throw e;
+      // A version the head did not name exists: the next read looks past the head.
+      reads.known.remember(session.id, { ...known, headLags: true });
+      throw conflict(session.id, expectedVersion, await committedBy(reads, doc));
     }
   });
   await updateHead(reads, inc, session, now, doc, limits);
   reads.known.remember(session.id, { inc, version, recentTurns: doc.recentTurns });
+}
+
+/**
+ * committedBy says who committed the version a commit found taken. The
+ * same turn id means this turn was committed already: an earlier attempt
+ * whose acknowledgement was lost (a primary failover, a broken
+ * connection), or a retry on another replica that won. Either way the
+ * caller's rerun finds it by its turn id and replays the stored result;
+ * it is never applied twice.
+ */
+async function committedBy(reads: SessionReads, doc: VersionDoc): Promise<string> {
+  const stored = await reads.c.versions.findOne({ _id: doc._id }, { projection: { turnId: 1 } });
+  if (doc.turnId !== undefined && stored?.turnId === doc.turnId) {
+    return `turn ${doc.turnId} was applied already, in version ${doc.version}`;
+  }
+  return `version ${doc.version} was committed by another writer`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MongoNetworkError, MongoServerError } from "mongodb";
+import { MongoNetworkError, MongoServerError, MongoWriteConcernError } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { aborted, hasMark } from "../core/errors.js";
 import { guard, isDuplicateKey, storeErrorFromMongoReason } from "./mongo-errors.js";
@@ -50,5 +50,19 @@ describe("isDuplicateKey", () => {
     expect(isDuplicateKey(new MongoServerError({ message: "E11000", code: 11000 }))).toBe(true);
     expect(isDuplicateKey(new MongoServerError({ message: "other", code: 2 }))).toBe(false);
     expect(isDuplicateKey(new Error("E11000"))).toBe(false);
+  });
+});
+
+describe("storeErrorFromMongoReason across a failover", () => {
+  it("makes a write whose outcome is unknown UNAVAILABLE, saying it may have landed", () => {
+    const steppedDown = new MongoServerError({ message: "Primary stepped down while waiting for replication", code: 189 });
+    steppedDown.addErrorLabel("RetryableWriteError");
+    const wtimeout = new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 64, errmsg: "waiting for replication timed out" } });
+    for (const reason of [steppedDown, wtimeout]) {
+      const err = storeErrorFromMongoReason("committing the turn", reason);
+      expect(err.code).toBe(Code.Unavailable);
+      expect(err.rawMessage).toMatch(/^the session store's primary changed or lost its majority \(committing the turn\): .+; the write may have landed, send the turn again with the same turn id$/);
+      expect(hasMark(err, "store")).toBe(true);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MongoError, MongoServerError } from "mongodb";
+import { MongoError, MongoServerError, MongoWriteConcernError } from "mongodb";
 import { invalidArgument, mark, unavailable } from "../core/errors.js";
 
 /*
@@ -46,6 +46,15 @@ export function storeErrorFromMongoReason(what: string, reason: unknown): Connec
     // Already a gRPC error, thrown on purpose inside the operation (such as
     // a commit's conflict): keep its code and message.
     return mark(reason, "store");
+  }
+  if (reason instanceof MongoWriteConcernError || (reason instanceof MongoServerError && reason.hasErrorLabel("RetryableWriteError"))) {
+    // The primary took the write but could not confirm it to a majority
+    // (wtimeout), or stepped down while writing and the driver's one retry
+    // failed too: the write may or may not have landed. Sending the turn
+    // again is safe: its turn id finds a commit that did land.
+    return mark(
+      unavailable(`the session store's primary changed or lost its majority (${what}): ${reason.message}; the write may have landed, send the turn again with the same turn id`, reason), "store"
+    );
   }
   if (reason instanceof MongoError && isConnectivity(reason)) {
     // The database is down or unreachable: nothing was written, and the

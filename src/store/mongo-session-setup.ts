@@ -2,18 +2,21 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { MongoClient } from "mongodb";
 import { guard } from "./mongo-errors.js";
 import { createExpiryIndex } from "./mongo-expiry.js";
+import { sessionIndexes } from "./mongo-indexes.js";
 import type { SessionCollections } from "./mongo-session-docs.js";
 
 /**
- * createSessionIndexes makes the session store's indexes; creating one
- * that exists does nothing, so every start runs it.
+ * createSessionIndexes makes the session store's indexes (sessionIndexes);
+ * creating one that exists does nothing, so every start runs it.
  */
 export async function createSessionIndexes(c: SessionCollections): Promise<void> {
-  await c.heads.createIndex({ status: 1, updatedAt: -1 }, { name: "status_updated" });
-  await c.heads.createIndex({ tenant: 1, updatedAt: -1 }, { name: "tenant_updated" });
-  await createExpiryIndex(c.heads);
-  await c.versions.createIndex({ session: 1 }, { name: "session" });
-  await c.failures.createIndex({ session: 1 }, { name: "session" });
+  const collections = { sessions: c.heads, session_versions: c.versions, session_failures: c.failures };
+  for (const index of sessionIndexes) {
+    // Every collection has its `_id_` index already.
+    if (index.name === "_id_") continue;
+    if (index.expiry) await createExpiryIndex(c.heads);
+    else await collections[index.collection].createIndex({ ...index.key }, { name: index.name });
+  }
 }
 
 /**

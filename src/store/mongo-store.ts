@@ -10,7 +10,7 @@ import {
   type SessionStore,
   systemClock,
 } from "../core/ports.js";
-import type { Db, MongoClient } from "mongodb";
+import type { CommandStartedEvent, Db, MongoClient } from "mongodb";
 import { databaseNameOf, mongoClientOf } from "./mongo-client.js";
 import { type CommitLimits, commitVersion, recordFailedStep } from "./mongo-commit.js";
 import { guard } from "./mongo-errors.js";
@@ -37,6 +37,8 @@ export interface MongoStoreOptions {
   clock?: Clock;
   /** Called with errors of background work (sweeps, head updates). */
   onBackgroundError?: (err: unknown, what: string) => void;
+  /** Called with every command sent to the database (the driver's command monitoring), e.g. to see the concerns and filters it carries. */
+  onCommand?: (event: CommandStartedEvent) => void;
 }
 
 /**
@@ -56,7 +58,7 @@ export class MongoStore implements SessionStore {
   private indexesPending = false;
 
   private constructor(opts: MongoStoreOptions & { database: string }) {
-    this.client = mongoClientOf(opts.uri, opts.serverSelectionTimeoutMs, "switchboard");
+    this.client = mongoClientOf(opts.uri, opts.serverSelectionTimeoutMs, "switchboard", opts.onCommand);
     this.db = this.client.db(opts.database);
     this.reads = new SessionReads(sessionCollectionsOf(this.db), opts.clock ?? systemClock);
     this.limits = {

@@ -2,7 +2,7 @@ import type { TestProject } from "vitest/node";
 import { buildProduct } from "./build.js";
 import { FerretDb } from "./ferretdb.js";
 import { buildGoAgent, ensurePythonAgent } from "./polyglot-tools.js";
-import { ensureGrpcurl } from "./tools.js";
+import { ensureGrpcurl, ensureHaproxy } from "./tools.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -13,6 +13,8 @@ declare module "vitest" {
     python: string;
     /** The built sample Go agent. */
     goAgent: string;
+    /** HAProxy, installed from Debian's packages when missing. */
+    haproxy: string;
   }
 }
 
@@ -34,6 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("grpcurl", ensureGrpcurl());
   project.provide("python", ensurePythonAgent());
   project.provide("goAgent", buildGoAgent());
+  project.provide("haproxy", ensureHaproxy());
   const given = process.env["MONGODB_URI"];
   if (given !== undefined && given !== "") {
     project.provide("mongoUri", given);

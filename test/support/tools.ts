@@ -45,3 +45,33 @@ export function ensureGrpcurl(): string {
   }
   return cached;
 }
+
+/**
+ * ensureHaproxy returns the path of haproxy, installing Debian's package
+ * with apt-get when there is none (as root, as CI runs; otherwise through
+ * `sudo -n`).
+ */
+export function ensureHaproxy(): string {
+  const installed = () => onPath("haproxy") ?? ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"].find((p) => existsSync(p));
+  const found = installed();
+  if (found !== undefined) return found;
+  const root = process.getuid?.() === 0;
+  const aptGet = (args: string[]) =>
+    execFileSync(root ? "apt-get" : "sudo", root ? args : ["-n", "apt-get", ...args], {
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      stdio: ["ignore", "inherit", "inherit"],
+      timeout: 600_000,
+    });
+  try {
+    aptGet(["update"]);
+    aptGet(["install", "-y", "--no-install-recommends", "haproxy"]);
+  } catch (e) {
+    throw new Error(
+      `could not install haproxy with apt-get (${e instanceof Error ? e.message : String(e)}); ` +
+        `install it (apt-get install haproxy) or put a haproxy binary on PATH, and run the tests again`,
+    );
+  }
+  const after = installed();
+  if (after === undefined) throw new Error("apt-get installed haproxy, but no haproxy binary was found on PATH or in /usr/sbin");
+  return after;
+}
