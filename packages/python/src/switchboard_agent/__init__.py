@@ -12,7 +12,7 @@ registered with an orchestrator.
 """
 
 from .registration import Registrar, Registration
-from .run import run, serve_until_stopped
+from .run import run
 from .server import AgentServer, Handler, Output, Turn, TurnOver, serve
 
-__all__ = ["AgentServer", "Handler", "Output", "Registrar", "Registration", "Turn", "TurnOver", "run", "serve", "serve_until_stopped"]
+__all__ = ["AgentServer", "Handler", "Output", "Registrar", "Registration", "Turn", "TurnOver", "run", "serve"]
