@@ -29,6 +29,7 @@ import switchboard.v1.Turn.TranscriptEntry;
  *
  * <pre>
  * java -cp ... dev.switchboard.sample.SampleAgent --port 7004 [--name java] [--orchestrator http://127.0.0.1:50051]
+ *     [--advertise URL] [--lease SECONDS] [--registry-token TOKEN]
  * </pre>
  */
 public final class SampleAgent {
@@ -60,18 +61,25 @@ public final class SampleAgent {
         + server.port() + "}");
     System.out.flush();
     String orchestrator = flags.get("orchestrator");
+    String token = flags.getOrDefault("registry-token", System.getenv("SWITCHBOARD_REGISTRY_TOKEN"));
     Registrar registrar = orchestrator == null || orchestrator.isEmpty()
         ? null
         : Registrar.start(orchestrator, flags.getOrDefault("advertise", server.url()), card,
-            Duration.ofMillis((long) (Double.parseDouble(flags.get("lease")) * 1000)), System.getenv("SWITCHBOARD_REGISTRY_TOKEN"));
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      if (registrar != null) registrar.close();
-      try {
-        server.stop(Duration.ofSeconds(5));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }));
+            Duration.ofMillis((long) (Double.parseDouble(flags.get("lease")) * 1000)), token);
+    // On SIGTERM or SIGINT: deregister, let running turns finish, and exit
+    // with status 0, as the other samples do (a shutdown hook alone would
+    // leave the JVM's 143).
+    for (String signal : new String[] {"TERM", "INT"}) {
+      sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> {
+        if (registrar != null) registrar.close();
+        try {
+          server.stop(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        System.exit(0);
+      });
+    }
     server.awaitTermination();
   }
 
