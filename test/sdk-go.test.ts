@@ -36,4 +36,8 @@ describe("the Go SDK module", () => {
   it("serves the README's twenty-line agent, which passes every conformance check", async () => {
     await expectConformant(agent.url);
   });
+
+  it("returns from agent.Run on SIGTERM, so the agent exits with status 0", async () => {
+    expect(await agent.stop()).toBe(0);
+  });
 });

@@ -37,4 +37,8 @@ describe("the Python SDK wheel", () => {
   it("serves the README's twenty-line agent, which passes every conformance check", async () => {
     await expectConformant(agent.url);
   });
+
+  it("returns from run on SIGTERM, so the agent exits with status 0", async () => {
+    expect(await agent.stop()).toBe(0);
+  });
 });

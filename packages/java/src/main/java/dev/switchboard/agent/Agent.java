@@ -2,6 +2,7 @@ package dev.switchboard.agent;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.logging.Logger;
 import switchboard.v1.Agent.AgentCard;
 
@@ -24,9 +25,10 @@ public final class Agent {
 
   /**
    * run serves {@code handler} as the agent {@code card} names (with gRPC
-   * health and reflection) until the JVM is told to stop (SIGTERM, SIGINT).
-   * With an orchestrator it registers there and keeps its lease alive; on
-   * the way out it deregisters and lets running turns finish.
+   * health and reflection) until the process gets SIGTERM or SIGINT. With
+   * an orchestrator it registers there and keeps its lease alive; on the
+   * signal it deregisters, lets running turns finish, and returns, so the
+   * program ends with status 0.
    */
   public static void run(AgentCard card, Handler handler, Options options) throws IOException, InterruptedException {
     AgentServer server = AgentServer.start(card, handler, options.host, options.port);
@@ -35,17 +37,17 @@ public final class Agent {
         ? null
         : Registrar.start(options.orchestrator, options.endpoint != null ? options.endpoint : server.url(), card,
             options.lease, options.token);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      log.info("agent " + card.getName() + " shutting down");
-      // Leave the registry first, so no new turn is sent while the server stops.
-      if (registrar != null) registrar.close();
-      try {
-        server.stop(options.grace);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "switchboard-shutdown"));
-    server.awaitTermination();
+    // A signal handler rather than a shutdown hook: the hook would run with
+    // the JVM already exiting (status 143), and could not return to main.
+    CountDownLatch signalled = new CountDownLatch(1);
+    for (String name : new String[] {"TERM", "INT"}) {
+      sun.misc.Signal.handle(new sun.misc.Signal(name), s -> signalled.countDown());
+    }
+    signalled.await();
+    log.info("agent " + card.getName() + " shutting down");
+    // Leave the registry first, so no new turn is sent while the server stops.
+    if (registrar != null) registrar.close();
+    server.stop(options.grace);
   }
 
   /** Options say where an agent listens and where it registers. */
