@@ -28,6 +28,7 @@ describe("the TypeScript SDK package", () => {
         },
       }),
       "agent.ts": readmeAgent("packages/agent/README.md", "ts"),
+      "card.ts": 'import { AgentCardSchema } from "@switchboard/agent/gen/switchboard/v1/agent_pb.js";\nconsole.log(AgentCardSchema.typeName);\n',
     });
     // From the npm cache when it has them: the SDK's three dependencies, and
     // the compiler the project builds with.
@@ -59,6 +60,10 @@ describe("the TypeScript SDK package", () => {
       "node_modules/@connectrpc/connect-node",
       "node_modules/@switchboard/agent",
     ]);
+  });
+
+  it("exports the generated contracts beside the SDK, with their types", async () => {
+    expect(await sh(project.dir, process.execPath, ["card.js"])).toBe("switchboard.v1.AgentCard\n");
   });
 
   it("serves the README's twenty-line agent, which passes every conformance check", async () => {
