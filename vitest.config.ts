@@ -10,7 +10,7 @@ const measuring = ["test/mesh-bulkhead.test.ts", "test/bench.test.ts"];
 
 export default defineConfig({
   test: {
-    globalSetup: ["test/support/global-setup.ts"],
+    globalSetup: ["test/support/global-setup.ts", "test/support/sdk-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 300_000,
     projects: [

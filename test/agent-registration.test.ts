@@ -12,6 +12,7 @@ import {
 import { healthService, HealthStatus } from "../src/server/health.js";
 import { HttpServer } from "../src/server/http-server.js";
 import { type RunningAgentProcess, startGoAgentProcess, startPythonAgentProcess } from "./support/process.js";
+import { startJavaAgentProcess } from "./support/sdk-project.js";
 
 type Call =
   | { rpc: "register"; req: RegisterRequest }
@@ -96,6 +97,7 @@ const count = (calls: Call[], rpc: Call["rpc"]) => calls.filter((c) => c.rpc ===
 const languages: Array<[string, (args: string[]) => Promise<RunningAgentProcess>]> = [
   ["Python", (args) => startPythonAgentProcess(inject("python"), args)],
   ["Go", (args) => startGoAgentProcess(inject("goAgent"), args)],
+  ["Java", (args) => startJavaAgentProcess(inject("sdks").javaSampleClasspath, args)],
 ];
 
 describe.each(languages)("the %s agent's registration", (_, start) => {

@@ -11,6 +11,7 @@ import {
   startGoAgentProcess,
   startPythonAgentProcess,
 } from "./support/process.js";
+import { startJavaAgentProcess } from "./support/sdk-project.js";
 
 const run = promisify(execFile);
 
@@ -37,32 +38,35 @@ function statusOf(stdout: string, check: string): string | undefined {
 }
 
 /**
- * The conformance kit against real agent processes in three languages, and
+ * The conformance kit against real agent processes in four languages, and
  * against an agent that ignores cancellation.
  */
 describe("conformance kit", () => {
   let ts: RunningAgentProcess;
   let python: RunningAgentProcess;
   let go: RunningAgentProcess;
+  let java: RunningAgentProcess;
   let deaf: { url: string; close(): Promise<void> };
 
   beforeAll(async () => {
-    [ts, python, go, deaf] = await Promise.all([
+    [ts, python, go, java, deaf] = await Promise.all([
       startEchoAgentProcess(),
       startPythonAgentProcess(inject("python")),
       startGoAgentProcess(inject("goAgent")),
+      startJavaAgentProcess(inject("sdks").javaSampleClasspath),
       serveDeafAgent(),
     ]);
   });
 
   afterAll(async () => {
-    await Promise.all([ts?.stop(), python?.stop(), go?.stop(), deaf?.close()]);
+    await Promise.all([ts?.stop(), python?.stop(), go?.stop(), java?.stop(), deaf?.close()]);
   });
 
   it.each([
     ["TypeScript", () => ts.url],
     ["Python", () => python.url],
     ["Go", () => go.url],
+    ["Java", () => java.url],
   ])("passes every check on the %s agent", async (_, url) => {
     const { code, stdout } = await runKit([url()]);
     for (const check of checkNames) expect(statusOf(stdout, check), `${check}\n${stdout}`).toBe("PASS");

@@ -2,14 +2,18 @@ module switchboard/agents/go
 
 go 1.26.0
 
-require (
-	google.golang.org/grpc v1.85.0
-	google.golang.org/protobuf v1.36.12
-)
+require google.golang.org/protobuf v1.36.12
+
+require google.golang.org/grpc v1.85.0 // indirect
 
 require (
+	github.com/switchboard-mesh/switchboard/packages/go v0.0.0
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 )
+
+// The SDK's module from this repository; a team's own agent requires it by
+// version instead (or keeps such a line while working beside a checkout).
+replace github.com/switchboard-mesh/switchboard/packages/go => ../../packages/go

@@ -20,8 +20,8 @@ import (
 	"syscall"
 	"time"
 
-	"switchboard/agents/go/agent"
-	pb "switchboard/agents/go/gen/switchboard/v1"
+	"github.com/switchboard-mesh/switchboard/packages/go/agent"
+	pb "github.com/switchboard-mesh/switchboard/packages/go/gen/switchboard/v1"
 )
 
 func main() {

@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"switchboard/agents/go/agent"
-	pb "switchboard/agents/go/gen/switchboard/v1"
+	"github.com/switchboard-mesh/switchboard/packages/go/agent"
+	pb "github.com/switchboard-mesh/switchboard/packages/go/gen/switchboard/v1"
 )
 
 // mention is "@name": a request to hand the conversation to that agent.

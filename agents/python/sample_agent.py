@@ -20,11 +20,15 @@ import platform
 import re
 import signal
 import sys
+from pathlib import Path
 
-from switchboard_agent import Output, Registrar, Registration, Turn, serve
-from switchboard.v1 import agent_pb2, turn_pb2
+# The SDK from this repository (packages/python/src); an agent of one's own
+# installs it instead: pip install switchboard_agent-*.whl
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "packages" / "python" / "src"))
 
-from google.protobuf import json_format
+from google.protobuf import json_format  # noqa: E402
+from switchboard.v1 import agent_pb2, turn_pb2  # noqa: E402
+from switchboard_agent import Output, Registrar, Registration, Turn, serve  # noqa: E402
 
 MENTION = re.compile(r"@([A-Za-z0-9][A-Za-z0-9._-]*)")
 BYE = re.compile(r"\bbye\b", re.IGNORECASE)

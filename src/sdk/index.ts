@@ -1,4 +1,13 @@
-export { serveAgent } from "./agent.js";
-export type { AgentOptions, AgentResultInit, RunningAgent, Turn, TurnHandler } from "./agent.js";
-export { Action } from "../gen/switchboard/v1/turn_pb.js";
-export type { RegistrationOptions } from "./registration.js";
+/**
+ * The agent SDK, as the repository's own code imports it. It lives in its
+ * package, packages/agent (`@switchboard/agent`), which teams install.
+ */
+export { Action, serveAgent } from "../../packages/agent/src/index.js";
+export type {
+  AgentOptions,
+  AgentResultInit,
+  RegistrationOptions,
+  RunningAgent,
+  Turn,
+  TurnHandler,
+} from "../../packages/agent/src/index.js";

@@ -1,8 +1,8 @@
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import type { AgentCard } from "../gen/switchboard/v1/agent_pb.js";
-import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
+import type { AgentCard } from "../../../src/gen/switchboard/v1/agent_pb.js";
+import { RegistryService } from "../../../src/gen/switchboard/v1/registry_pb.js";
 
 /**
  * RegistrationOptions make an agent register itself with an orchestrator

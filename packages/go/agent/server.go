@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
-	pb "switchboard/agents/go/gen/switchboard/v1"
+	pb "github.com/switchboard-mesh/switchboard/packages/go/gen/switchboard/v1"
 )
 
 // Turn is what a Handler gets for one turn.

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	pb "switchboard/agents/go/gen/switchboard/v1"
+	pb "github.com/switchboard-mesh/switchboard/packages/go/gen/switchboard/v1"
 )
 
 // Registration says where and how an agent registers itself.

@@ -2,10 +2,10 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { AsyncQueue } from "../core/async-queue.js";
-import { Health } from "../gen/grpc/health/v1/health_pb.js";
-import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
-import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { AsyncQueue } from "../../../src/core/async-queue.js";
+import { Health } from "../../../src/gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../../src/gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../../../src/gen/grpc/reflection/v1alpha/reflection_pb.js";
 import {
   type AgentCard,
   AgentCardSchema,
@@ -17,11 +17,11 @@ import {
   type InputDelta,
   type OutputDelta,
   type TurnStart,
-} from "../gen/switchboard/v1/agent_pb.js";
-import { AgentResultSchema } from "../gen/switchboard/v1/turn_pb.js";
-import { healthService, HealthStatus, ServingStatus } from "../server/health.js";
-import { HttpServer, type ServerTls } from "../server/http-server.js";
-import { Reflector, reflectionServices } from "../server/reflection.js";
+} from "../../../src/gen/switchboard/v1/agent_pb.js";
+import { AgentResultSchema } from "../../../src/gen/switchboard/v1/turn_pb.js";
+import { healthService, HealthStatus, ServingStatus } from "../../../src/server/health.js";
+import { HttpServer, type ServerTls } from "../../../src/server/http-server.js";
+import { Reflector, reflectionServices } from "../../../src/server/reflection.js";
 import { Registration, type RegistrationOptions } from "./registration.js";
 
 /**
