@@ -8,8 +8,9 @@ import {
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   ServerReflection as ServerReflectionV1,
   type ServerReflectionRequest,
@@ -28,10 +29,12 @@ import { packageDir } from "../package-dir.js";
  * descriptorSetPath is the FileDescriptorSet `npm run generate` builds from
  * proto/ with `buf build`. Unlike the descriptors embedded in generated
  * code, it keeps the .proto comments, which grpcurl `describe` shows. It
- * is read from the sources' src/gen, compiled code included: the build
- * compiles code and copies nothing.
+ * lies beside the generated code it describes: the sources' src/gen, which
+ * the repository's build does not copy (its compiled code reads it from
+ * there), or the compiled gen/ of the agent SDK's package, which ships it.
  */
-const descriptorSetPath = join(packageDir, "src/gen/switchboard.binpb");
+const besideCode = fileURLToPath(new URL("../gen/switchboard.binpb", import.meta.url));
+const descriptorSetPath = existsSync(besideCode) ? besideCode : join(packageDir, "src/gen/switchboard.binpb");
 
 let cached: FileRegistry | undefined;
 
