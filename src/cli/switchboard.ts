@@ -8,6 +8,7 @@ import { type Command, type Io, UsageError, wantsHelp } from "./command.js";
 import { flowValidateCommand } from "./flow-validate.js";
 import { demoCommand, serveCommand } from "./serve.js";
 import { sessionsCommands } from "./sessions.js";
+import { testCommand } from "./test.js";
 
 const conformance: Command = {
   name: ["conformance"],
@@ -25,6 +26,7 @@ export const commands: Command[] = [
   ...sessionsCommands,
   agentsLs,
   flowValidateCommand,
+  testCommand,
   chat,
   conformance,
 ];
