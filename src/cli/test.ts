@@ -1,7 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { junitXml, suiteJson, suiteText } from "../testing/test-report.js";
+import { liveAgents } from "../testing/live-agents.js";
 import { planSuite, runSuite } from "../testing/test-suite.js";
+import { staticAgent } from "./serve-settings.js";
 import { type Command, UsageError } from "./command.js";
 
 /**
@@ -24,6 +26,8 @@ Options:
                    first PATH's directory, e.g. flows/ for flows/tests)
   --flow ID@VER    run the cases of flow ID against version VER instead
   --junit FILE     also write the results as JUnit XML to FILE
+  --agent NAME=URL a running agent instance (repeatable): agents a case
+                   does not script are called there, as the server would
   --json           print the results and the coverage as JSON
   --help           show this help
 
@@ -50,6 +54,7 @@ export const testCommand: Command = {
           flow: { type: "string" },
           junit: { type: "string" },
           json: { type: "boolean" },
+          agent: { type: "string", multiple: true },
           help: { type: "boolean", short: "h" },
         },
       });
@@ -71,7 +76,9 @@ export const testCommand: Command = {
       io.err.write(`switchboard test: no cases found in ${positionals.join(", ") || "flows/tests"}\n`);
       return 2;
     }
-    const result = await runSuite(plan);
+    const specs = values.agent ?? [];
+    const live = specs.length > 0 ? await liveAgents(specs.map((a) => staticAgent(a, "--agent"))) : undefined;
+    const result = await runSuite(plan, live ? { live: live.invoker } : {}).finally(() => live?.close());
     if (values.junit !== undefined) writeFileSync(values.junit, junitXml(result));
     io.out.write(values.json === true ? `${JSON.stringify(suiteJson(result), null, 2)}\n` : suiteText(result, { coverage: true }));
     return result.results.some((r) => r.mismatch !== undefined) ? 1 : 0;

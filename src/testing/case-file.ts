@@ -1,10 +1,11 @@
-import { create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Pair } from "yaml";
-import { type TurnInput, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
+import { EventSchema, type TurnInput, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { type CelProgram, compileCel } from "../core/cel.js";
 import { codeName } from "../core/errors.js";
 import { type StubReply, readStubReply } from "./case-stub-file.js";
+import { YamlReader } from "./yaml-reader.js";
 
 /**
  * CaseProblem is one problem of a case file, located by line.
@@ -110,80 +111,6 @@ export interface ParsedCaseFile {
  */
 export const statusNames = ["active", "waiting", "completed", "failed"];
 
-/**
- * Yaml reads YAML nodes, reporting every problem with its line.
- * @private
- */
-export class Yaml {
-  caseName = "";
-  constructor(
-    private readonly file: string,
-    private readonly lines: LineCounter,
-    readonly problems: CaseProblem[],
-  ) {}
-
-  line(node: Node | null | undefined): number {
-    const at = node?.range?.[0];
-    return at === undefined ? 0 : this.lines.linePos(at).line;
-  }
-
-  report(node: Node | null | undefined, message: string): void {
-    this.problems.push({ file: this.file, line: this.line(node) || 1, case: this.caseName, message });
-  }
-
-  /** fields reads a mapping, reporting keys not in `known`. */
-  fields(node: Node | null, what: string, known: readonly string[]): Map<string, { key: Node; value: Node | null }> | undefined {
-    if (node === null || !isMap(node)) {
-      this.report(node, `${what} must be a mapping`);
-      return undefined;
-    }
-    const out = new Map<string, { key: Node; value: Node | null }>();
-    for (const pair of node.items as Array<Pair<Node, Node | null>>) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : "";
-      if (!known.includes(key)) {
-        this.report(pair.key, `unknown field ${JSON.stringify(key)} in ${what} (use ${known.join(", ")})`);
-        continue;
-      }
-      out.set(key, { key: pair.key, value: pair.value });
-    }
-    return out;
-  }
-
-  text(node: Node | null | undefined, what: string): string | undefined {
-    if (node !== null && node !== undefined && isScalar(node) && ["string", "number", "boolean"].includes(typeof node.value)) return String(node.value);
-    this.report(node, `${what} must be a text`);
-    return undefined;
-  }
-
-  number(node: Node | null | undefined, what: string): number | undefined {
-    if (node !== null && node !== undefined && isScalar(node) && typeof node.value === "number" && Number.isInteger(node.value) && node.value > 0) return node.value;
-    this.report(node, `${what} must be a whole number above 0`);
-    return undefined;
-  }
-
-  texts(node: Node | null | undefined, what: string): string[] | undefined {
-    if (node !== null && node !== undefined && isSeq(node)) {
-      const out = (node.items as Node[]).map((n) => this.text(n, `each of ${what}`));
-      return out.every((t) => t !== undefined) ? (out as string[]) : undefined;
-    }
-    const one = node !== null && node !== undefined && isScalar(node) ? this.text(node, what) : undefined;
-    if (one === undefined && !(node !== null && node !== undefined && isScalar(node))) this.report(node, `${what} must be a text or a list of texts`);
-    return one === undefined ? undefined : [one];
-  }
-
-  object(node: Node | null | undefined, what: string): JsonObject | undefined {
-    if (node !== null && node !== undefined && isMap(node)) return node.toJSON() as JsonObject;
-    this.report(node, `${what} must be a mapping`);
-    return undefined;
-  }
-
-  strings(node: Node | null | undefined, what: string): Record<string, string> | undefined {
-    const o = this.object(node, what);
-    if (o === undefined) return undefined;
-    return Object.fromEntries(Object.entries(o).map(([k, v]: [string, JsonValue]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-  }
-}
-
 const fileKeys = ["flow", "account", "stubs", "cases"];
 const caseKeys = ["name", "flow", "account", "stubs", "turns"];
 const turnKeys = ["text", "intent", "event", "metadata", "expect"];
@@ -209,7 +136,7 @@ export function parseCaseFile(text: string, file: string): ParsedCaseFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: CaseProblem[] = [];
-  const y = new Yaml(file, lines, problems);
+  const y = new YamlReader(file, lines, problems);
   for (const e of doc.errors) problems.push({ file, line: lines.linePos(e.pos[0]).line, case: "", message: e.message.split("\n")[0] ?? e.message });
   if (problems.length > 0) return { file, cases: [], problems };
   const root = doc.contents as Node | null;
@@ -238,7 +165,7 @@ export function parseCaseFile(text: string, file: string): ParsedCaseFile {
   return { file, cases: problems.length > 0 ? [] : cases, problems };
 }
 
-function readStubs(y: Yaml, node: Node | null | undefined): Map<string, StubReply[]> {
+function readStubs(y: YamlReader, node: Node | null | undefined): Map<string, StubReply[]> {
   const stubs = new Map<string, StubReply[]>();
   if (node === undefined || node === null) return stubs;
   if (!isMap(node)) {
@@ -248,10 +175,12 @@ function readStubs(y: Yaml, node: Node | null | undefined): Map<string, StubRepl
   for (const pair of node.items as Array<Pair<Node, Node | null>>) {
     const agent = isScalar(pair.key) ? String(pair.key.value) : "";
     const value = pair.value;
-    const items = value !== null && isSeq(value) ? (value.items as Node[]) : [value];
+    const script = value !== null && isSeq(value);
+    const items = script ? (value.items as Node[]) : [value];
     const replies = items.flatMap((n) => {
       const r = readStubReply(y, n, `a reply of agent ${agent}`);
-      return r === undefined ? [] : [r];
+      // One reply rather than a list answers every call.
+      return r === undefined ? [] : [script ? r : { ...r, always: true }];
     });
     stubs.set(agent, replies);
   }
@@ -259,7 +188,7 @@ function readStubs(y: Yaml, node: Node | null | undefined): Map<string, StubRepl
 }
 
 function readCase(
-  y: Yaml,
+  y: YamlReader,
   node: Node,
   file: string,
   defaults: { flow: string; account: string; shared: Map<string, StubReply[]> },
@@ -270,8 +199,9 @@ function readCase(
   if (name === "") y.report(node, "a case needs a name");
   const flow = f.has("flow") ? (y.text(f.get("flow")?.value, "flow") ?? "") : defaults.flow;
   const [flowId = "", flowVersion = ""] = flow.split("@");
-  const own = readStubs(y, f.get("stubs")?.value);
-  const stubs = new Map([...defaults.shared, ...own]);
+  // A case's own replies come first; the file's still answer what they do not.
+  const stubs = readStubs(y, f.get("stubs")?.value);
+  for (const [agent, replies] of defaults.shared) stubs.set(agent, [...(stubs.get(agent) ?? []), ...replies]);
   const turnsNode = f.get("turns")?.value ?? null;
   if (turnsNode === null || !isSeq(turnsNode) || turnsNode.items.length === 0) {
     y.report(turnsNode ?? node, "a case needs `turns`: a list of turns, each with its input and what to expect");
@@ -285,7 +215,7 @@ function readCase(
   return { file, line: y.line(node), name, flowId, flowVersion, account: account || "test-account", stubs, turns };
 }
 
-function readTurn(y: Yaml, node: Node): CaseTurn | undefined {
+function readTurn(y: YamlReader, node: Node): CaseTurn | undefined {
   const f = y.fields(node, "a turn", turnKeys);
   if (f === undefined) return undefined;
   const input = create(TurnInputSchema, {});
@@ -293,12 +223,12 @@ function readTurn(y: Yaml, node: Node): CaseTurn | undefined {
   if (f.has("intent")) input.intent = y.text(f.get("intent")?.value, "intent") ?? "";
   const event = f.get("event")?.value;
   if (event !== undefined && event !== null && isScalar(event)) {
-    input.event = { $typeName: "switchboard.v1.Event", type: y.text(event, "event") ?? "" };
+    input.event = create(EventSchema, { type: y.text(event, "event") ?? "" });
   } else if (event !== undefined) {
     const e = y.fields(event, "event", ["type", "data"]);
     const type = y.text(e?.get("type")?.value, "event.type") ?? "";
     const data = e?.has("data") ? y.object(e.get("data")?.value, "event.data") : undefined;
-    input.event = { $typeName: "switchboard.v1.Event", type, ...(data ? { data } : {}) };
+    input.event = create(EventSchema, { type, ...(data ? { data } : {}) });
   }
   if (f.has("metadata")) input.metadata = y.strings(f.get("metadata")?.value, "metadata") ?? {};
   if (input.text === "" && input.intent === "" && input.event === undefined) y.report(node, "a turn needs text, an intent or an event");
@@ -313,7 +243,7 @@ function readTurn(y: Yaml, node: Node): CaseTurn | undefined {
   return { line: y.line(node), input, expect, lines };
 }
 
-function readExpectation(y: Yaml, expect: TurnExpectation, key: string, value: Node | null): void {
+function readExpectation(y: YamlReader, expect: TurnExpectation, key: string, value: Node | null): void {
   switch (key) {
     case "stage":
     case "agent":

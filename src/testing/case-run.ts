@@ -7,6 +7,7 @@ import { celVars } from "../core/cel-vars.js";
 import { Engine } from "../core/engine.js";
 import { codeName } from "../core/errors.js";
 import { type AgentInvoker, type Clock, systemClock } from "../core/ports.js";
+import { quietTurnEvents, type TurnEvents } from "../core/turn-events.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { CaseTurn, TestCase } from "./case-file.js";
 import type { StubReply } from "./case-stub-file.js";
@@ -66,6 +67,8 @@ export interface CaseRunOptions {
   coverage?: FlowCoverage;
   /** Calls the agents the case does not stub. */
   live?: AgentInvoker;
+  /** Also calls `live` for a stubbed agent none of whose replies fits a call. */
+  liveFallback?: boolean;
   /** The stubs to answer with instead of the case's own (a replay's). */
   stubs?: ReadonlyMap<string, readonly StubReply[]>;
   clock?: Clock;
@@ -81,7 +84,7 @@ export interface CaseRunOptions {
 export async function runCase(testCase: TestCase, flow: Flow, opts: CaseRunOptions = {}): Promise<CaseResult> {
   const started = performance.now();
   const store = new MemoryStore();
-  const invoker = stubInvoker(opts.stubs ?? testCase.stubs, opts.live);
+  const invoker = stubInvoker(opts.stubs ?? testCase.stubs, opts.live, opts.liveFallback);
   let ids = 0;
   const engine = new Engine({
     store,
@@ -95,10 +98,19 @@ export async function runCase(testCase: TestCase, flow: Flow, opts: CaseRunOptio
   const sessionId = "case";
   const turns: TurnView[] = [];
   let mismatch: Mismatch | undefined;
-  let stepsSeen = 0;
+  // The engine tells what it stores: each turn's steps, committed or failed.
+  let own: Step[] = [];
+  const events: TurnEvents = {
+    ...quietTurnEvents,
+    storing: ({ steps }) => {
+      own.push(...steps);
+      return { details: [], lastSeq: 0n };
+    },
+  };
   for (const [i, turn] of testCase.turns.entries()) {
     invoker.turn = i + 1;
     invoker.misses.length = 0;
+    own = [];
     let response: SendTurnResponse | undefined;
     let error: ConnectError | undefined;
     try {
@@ -106,14 +118,12 @@ export async function runCase(testCase: TestCase, flow: Flow, opts: CaseRunOptio
         { sessionId, accountId: testCase.account, flowId: flow.id, turnId: `turn-${i + 1}`, input: turn.input, tenant: "", anyTenant: true, metadata: {}, rerun: "anytime" },
         new AbortController().signal,
         undefined,
+        events,
       );
     } catch (e) {
       error = ConnectError.from(e);
     }
     const session = response?.session ?? (await store.get(sessionId));
-    const steps = (await store.listSteps(sessionId, { pageSize: 0, pageToken: "" })).items;
-    const own = steps.slice(stepsSeen);
-    stepsSeen = steps.length;
     opts.coverage?.noteSteps(own);
     if (session !== undefined && i === 0) opts.coverage?.hitStage(flow.initialStage || (flow.stages[0]?.name ?? ""));
     const view: TurnView = {

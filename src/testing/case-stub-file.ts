@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { isScalar, type Node } from "yaml";
 import { Action, type AgentResult, AgentResultSchema, NextActionSchema } from "../gen/switchboard/v1/turn_pb.js";
 import { codeName } from "../core/errors.js";
-import type { Yaml } from "./case-file.js";
+import type { YamlReader } from "./yaml-reader.js";
 
 /**
  * StubMatch narrows which calls a scripted reply answers; each field is
@@ -24,6 +24,8 @@ export interface StubMatch {
  */
 export interface StubReply {
   readonly line: number;
+  /** Answers every matching call, not only one (an agent stubbed with one reply rather than a list). */
+  readonly always?: boolean;
   readonly match: StubMatch;
   readonly result?: AgentResult;
   readonly error?: { code: Code; message: string };
@@ -61,7 +63,7 @@ const codes = new Map(
  *       match: { turn: 2, stage: authentication }
  *     - error: unavailable                  # or { code: unavailable, message: ... }
  */
-export function readStubReply(y: Yaml, node: Node | null, what: string): StubReply | undefined {
+export function readStubReply(y: YamlReader, node: Node | null, what: string): StubReply | undefined {
   const f = y.fields(node, what, replyKeys);
   if (f === undefined) return undefined;
   const match: StubMatch = {};

@@ -1,4 +1,4 @@
-import { clone } from "@bufbuild/protobuf";
+import { clone, create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AgentResultSchema } from "../gen/switchboard/v1/turn_pb.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "../core/ports.js";
@@ -30,12 +30,14 @@ export interface StubInvoker extends AgentInvoker {
 /**
  * stubInvoker builds an AgentInvoker for one run of a case: a stubbed
  * agent answers each call with its first unused reply whose `match` fits
- * the call (turn, stage, intent); an agent that is not stubbed is called
- * through `live`, when given. A call it cannot answer fails with
+ * the call (turn, stage, intent), a reply marked `always` any number of
+ * times; an agent that is not stubbed is called
+ * through `live`, when given, and so is a stubbed agent no reply answers
+ * when `liveFallback` is set. A call it cannot answer fails with
  * FAILED_PRECONDITION and is remembered as a miss, so the case fails on
  * it whatever the flow made of the error.
  */
-export function stubInvoker(stubs: ReadonlyMap<string, readonly StubReply[]>, live?: AgentInvoker): StubInvoker {
+export function stubInvoker(stubs: ReadonlyMap<string, readonly StubReply[]>, live?: AgentInvoker, liveFallback = false): StubInvoker {
   const used = new Set<StubReply>();
   const misses: StubMiss[] = [];
   const invoker: StubInvoker = {
@@ -51,19 +53,20 @@ export function stubInvoker(stubs: ReadonlyMap<string, readonly StubReply[]>, li
       }
       const reply = replies.find(
         (r) =>
-          !used.has(r) &&
+          (r.always === true || !used.has(r)) &&
           (r.match.turn === undefined || r.match.turn === invoker.turn) &&
           (r.match.stage === undefined || r.match.stage === stage) &&
           (r.match.intent === undefined || r.match.intent === intent),
       );
+      if (reply === undefined && liveFallback && live !== undefined && live.has(call.agent)) return live.invoke(call);
       if (reply === undefined) {
-        const left = replies.filter((r) => !used.has(r)).length;
+        const left = replies.filter((r) => r.always === true || !used.has(r)).length;
         return miss(call, `agent ${call.agent} is called at stage ${stage}${intent ? ` with intent ${intent}` : ""} in turn ${invoker.turn}, but ${left === 0 ? "its scripted replies are used up" : `none of its ${left} unused replies matches that call`}`);
       }
-      used.add(reply);
+      if (reply.always !== true) used.add(reply);
       if (reply.error !== undefined) throw new ConnectError(reply.error.message, reply.error.code);
       // A fresh copy per call: the engine may keep the result in the session.
-      const result = clone(AgentResultSchema, reply.result ?? { $typeName: "switchboard.v1.AgentResult", text: "", intent: "", metadata: {} });
+      const result = reply.result ? clone(AgentResultSchema, reply.result) : create(AgentResultSchema);
       return { result, instance: `stub:${call.agent}`, attempts: 1, latencyMs: 0, breaker: "closed" };
     },
   };
