@@ -175,6 +175,10 @@ function checkTurn(turn: CaseTurn, n: number, view: TurnView): Mismatch | undefi
   }
   if (x.replyMatches !== undefined && !x.replyMatches.test(view.reply)) return differ("reply_matches", String(x.replyMatches), quote(view.reply));
   if (x.status !== undefined && x.status !== view.status) return differ("status", x.status, view.status);
+  const firstCheck = x.state[0];
+  if (firstCheck !== undefined && view.session === undefined) {
+    return { turn: n, line: firstCheck.line, what: "state", expected: firstCheck.expr, actual: "no session: the conversation has not started" };
+  }
   if (x.state.length > 0 && view.session !== undefined) {
     const vars = celVars(view.session, turn.input);
     for (const check of x.state) {
