@@ -130,6 +130,20 @@ describe("recording and replaying stored sessions", () => {
     expect(changed.stdout).toMatch(/turn 4 \(.*recorded\.yaml:\d+\): stage\n\s+expected: fulfilment\n\s+actual: +approval/);
   });
 
+  it("runs a case against running agents for the agents it does not script", async () => {
+    const file = join(tmp, "live.yaml");
+    writeFileSync(
+      file,
+      ["flow: contact-centre@1", "stubs:", "  greeting: { text: 'Hi, scripted.' }", "cases:", "  - name: live", "    turns:", "      - text: hello", "        expect: { reply: 'Hi, scripted.' }", "      - text: my code is 1234", "        expect: { stage: intent_capture, agent: auth, reply: 'Thank you, you are verified.' }", ""].join("\n"),
+    );
+    const flows = join(repoRoot, "flows");
+    const live = await runCli(["test", file, "--flows", flows, ...agents.flatMap((a) => ["--agent", `${a.card.name}=${a.url}`])]);
+    expect(live.code, live.stdout + live.stderr).toBe(0);
+    const alone = await runCli(["test", file, "--flows", flows]);
+    expect(alone.code).toBe(1);
+    expect(alone.stdout).toContain("actual:   agent auth is called at stage authentication, but the case does not stub it");
+  });
+
   it("replays sessions against a planted version, reporting the departing turn and state diff for exactly those it affects, writing nothing", async () => {
     const before = await stored();
     // Version 2 looks up the account and balance only, not the bill.
