@@ -20,6 +20,7 @@ const runElsewhere = [
   { file: "README.md", heading: "# Switchboard", test: "test/readme.test.ts", finds: "opens with the install-and-run and the test command" },
   { file: "README.md", heading: "## A five-minute tour with grpcurl", test: "test/readme.test.ts", finds: '"## A five-minute tour with grpcurl"' },
   { file: "docs/flows.md", heading: "## The contact-centre flow", test: "test/readme-contact-centre.test.ts", finds: '"## The contact-centre flow"' },
+  { file: "docs/testing.md", heading: "## Running the tests", test: "test/flow-tests.test.ts", finds: '"## Running the tests"' },
 ] as const;
 
 /**

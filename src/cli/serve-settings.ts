@@ -247,7 +247,11 @@ function validateSetting(o: Option, raw: unknown, from: string): KindValues[Kind
   }
 }
 
-function staticAgent(spec: unknown, from: string): StaticAgent {
+/**
+ * staticAgent reads one static agent instance, NAME=URL or { name, url },
+ * naming where it came from when it is neither.
+ */
+export function staticAgent(spec: unknown, from: string): StaticAgent {
   if (typeof spec === "object" && spec !== null) {
     const { name, url, endpoint = url } = spec as Record<string, unknown>;
     if (typeof name === "string" && name !== "" && typeof endpoint === "string" && /^https?:\/\/.+/.test(endpoint)) return { name, endpoint };

@@ -8,6 +8,9 @@ import { type Command, type Io, UsageError, wantsHelp } from "./command.js";
 import { flowValidateCommand } from "./flow-validate.js";
 import { demoCommand, serveCommand } from "./serve.js";
 import { sessionsCommands } from "./sessions.js";
+import { replayCommand } from "./replay.js";
+import { testCommand } from "./test.js";
+import { testRecordCommand } from "./test-record.js";
 
 const conformance: Command = {
   name: ["conformance"],
@@ -25,6 +28,10 @@ export const commands: Command[] = [
   ...sessionsCommands,
   agentsLs,
   flowValidateCommand,
+  // `test record` before `test`: a command is found by its leading words.
+  testRecordCommand,
+  testCommand,
+  replayCommand,
   chat,
   conformance,
 ];

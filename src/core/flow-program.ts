@@ -1,5 +1,5 @@
 import type { Check, Flow, Stage, Transition } from "../gen/switchboard/v1/flow_pb.js";
-import { type CelContext, type CelProgram, type CelVars, compileCel } from "./cel.js";
+import { type CelProgram, type CelVars, compileCel } from "./cel.js";
 import { failedPrecondition } from "./errors.js";
 import type { FlowProblem } from "./flow.js";
 
@@ -31,9 +31,40 @@ export interface FlowProgram {
   readonly stages: ReadonlyMap<string, StageProgram>;
   readonly invariants: readonly CompiledCheck[];
   readonly problems: readonly FlowProblem[];
+  /** Hears the flow run, when it was compiled by probeFlow; never for the server's flows. */
+  readonly probe?: FlowProbe;
+}
+
+/**
+ * FlowRoute is how a session left a stage: transition #index (0-based) of
+ * the stage, its `on_max_visits` (the stage was entered once too often) or
+ * its `on_failure`.
+ */
+export type FlowRoute = number | "on_max_visits" | "on_failure";
+
+/**
+ * FlowProbe hears what a flow did while it ran: every check evaluated and
+ * every route taken. It is how `switchboard test` measures coverage. Only
+ * a flow compiled by probeFlow carries one, so the server's turns never
+ * pay for it (each call site is a `probe?.` that skips its arguments).
+ */
+export interface FlowProbe {
+  /** checked: check #index of its kind (of the stage; "" for invariants) was evaluated. */
+  checked(kind: CheckKind, stage: string, index: number, holds: boolean | Error): void;
+  /** taken: the session left `stage` by `route`. */
+  taken(stage: string, route: FlowRoute): void;
 }
 
 const programs = new WeakMap<Flow, FlowProgram>();
+
+/**
+ * probeFlow compiles a flow with a probe: from now on every run of this
+ * flow object tells the probe what it evaluated and which routes it took.
+ * Meant for flows loaded for a test run, not for the server's.
+ */
+export function probeFlow(flow: Flow, probe: FlowProbe): void {
+  programs.set(flow, compileFlow(flow, probe));
+}
 
 /**
  * flowProgram returns a flow's compiled expressions, compiling them the
@@ -49,12 +80,12 @@ export function flowProgram(flow: Flow): FlowProgram {
   return program;
 }
 
-function compileFlow(flow: Flow): FlowProgram {
+function compileFlow(flow: Flow, probe?: FlowProbe): FlowProgram {
   const problems: FlowProblem[] = [];
   const opts = { stateKeys: flow.stateKeys };
   const compileChecks = (
     checks: readonly Check[],
-    context: CelContext,
+    context: CheckKind,
     stage: string,
     path: Array<string | number>,
   ): CompiledCheck[] => {
@@ -68,7 +99,8 @@ function compileFlow(flow: Flow): FlowProgram {
       const compiled = compileCel(check.expr, context, opts);
       for (const p of compiled.problems) problems.push({ stage, path: [...where, "expr"], message: `${label}: ${p}` });
       const problem = compiled.problems[0];
-      return { check, ...(compiled.program ? { program: compiled.program } : {}), ...(problem ? { problem } : {}) };
+      const program = compiled.program && probe ? probed(compiled.program, (holds) => probe.checked(context, stage, i, holds)) : compiled.program;
+      return { check, ...(program ? { program } : {}), ...(problem ? { problem } : {}) };
     });
   };
   const stages = new Map<string, StageProgram>();
@@ -93,7 +125,18 @@ function compileFlow(flow: Flow): FlowProgram {
     });
   });
   const invariants = compileChecks(flow.invariants, "invariant", "", ["invariants"]);
-  return { stages, invariants, problems };
+  return { stages, invariants, problems, ...(probe ? { probe } : {}) };
+}
+
+function probed(program: CelProgram, heard: (holds: boolean | Error) => void): CelProgram {
+  return {
+    source: program.source,
+    evaluate(vars) {
+      const holds = program.evaluate(vars);
+      heard(holds);
+      return holds;
+    },
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 import { TurnInputSchema, type TurnInput } from "../gen/switchboard/v1/turn_pb.js";
 import { codeName } from "./errors.js";
 import { findStage } from "./flow.js";
+import { flowProgram } from "./flow-program.js";
 import type { AgentInvoker } from "./ports.js";
 import { leaveStage, noteAgent, noteTurn, summarize } from "./tally.js";
 import { applyPatch, enterStage } from "./turn.js";
@@ -185,6 +186,7 @@ export async function failStage(deps: SagaDeps, facts: StageFailureFacts): Promi
   if (onFailure?.to) {
     leaveStage(session, at);
     try {
+      flowProgram(flow).probe?.taken(stage.name, "on_failure");
       const to = enterStage(flow, session, onFailure.to);
       if (to !== session.stage) session.previousStage = session.stage;
       session.stage = to;

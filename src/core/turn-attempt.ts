@@ -139,7 +139,7 @@ async function attempt(deps: EngineDeps, ctx: TurnContext, progress: Progress): 
 }
 
 /** lastAgent is the agent of the turn's last call that is not a parallel branch. */
-function lastAgent(steps: readonly Step[]): string {
+export function lastAgent(steps: readonly Step[]): string {
   for (let i = steps.length - 1; i >= 0; i--) {
     const s = steps[i] as Step;
     if (s.kind !== StepKind.BRANCH) return s.agent;

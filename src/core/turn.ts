@@ -262,22 +262,24 @@ function chooseTransition(
   facts: TurnFacts,
   result: AgentResult,
 ): string | undefined {
-  const compiled = flowProgram(flow).stages.get(stage.name)?.transitions ?? [];
+  const program = flowProgram(flow);
+  const compiled = program.stages.get(stage.name)?.transitions ?? [];
   let vars: ReturnType<typeof celVars> | undefined;
   for (const [i, t] of stage.transitions.entries()) {
     if (t.when !== "") {
-      const program = compiled[i]?.program;
+      const condition = compiled[i]?.program;
       const label = `transition #${i + 1} (${transitionLabel(t)}) of stage ${JSON.stringify(stage.name)}`;
-      if (program === undefined) {
+      if (condition === undefined) {
         throw failedPrecondition(`${label}: condition does not compile: ${compiled[i]?.problem ?? t.when}`);
       }
       vars ??= celVars(session, facts.input, result, facts.branches);
-      const holds = program.evaluate(vars);
+      const holds = condition.evaluate(vars);
       if (holds instanceof Error) {
         throw failedPrecondition(`${label}: condition ${JSON.stringify(t.when)} could not be evaluated: ${holds.message}${missingKeyHint(holds.message)}`);
       }
       if (!holds) continue;
     }
+    program.probe?.taken(stage.name, i);
     if (t.back) return session.previousStage || undefined;
     return t.to;
   }
@@ -320,6 +322,7 @@ export function enterStage(flow: Flow, session: Session, name: string): string {
     if (stage.onMaxVisits === "") {
       throw failedPrecondition(`stage ${JSON.stringify(name)} was entered more than its max_visits (${stage.maxVisits})`);
     }
+    flowProgram(flow).probe?.taken(name, "on_max_visits");
     return enterStage(flow, session, stage.onMaxVisits);
   }
   session.stageVisits[name] = visits;
