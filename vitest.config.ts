@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
  * after everything else, one file at a time, so the rest of the suite does
  * not load the machine while they measure.
  */
-const measuring = ["test/mesh-bulkhead.test.ts", "test/bench.test.ts"];
+const measuring = ["test/mesh-bulkhead.test.ts", "test/bench.test.ts", "test/bench-replay.test.ts"];
 
 export default defineConfig({
   test: {
