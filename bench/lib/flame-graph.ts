@@ -1,4 +1,5 @@
 import { type CpuProfile, functionOf, packageOf, selfTimes } from "./profile-summary.js";
+import { esc } from "./report.js";
 
 /** Frame is one box of the flame graph: a function at one stack, with the time under it. */
 interface Frame {
@@ -8,8 +9,6 @@ interface Frame {
   totalUs: number;
   children: Map<string, Frame>;
 }
-
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**
  * stackTree folds a profile's call tree into frames keyed by function, so

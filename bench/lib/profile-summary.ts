@@ -44,6 +44,8 @@ export function packageOf(frame: CpuProfileNode["callFrame"]): string {
 
 /** functionOf names a frame as "function file:line", the file relative to node_modules where it is in one. */
 export function functionOf(frame: CpuProfileNode["callFrame"]): string {
+  // V8's pseudo-frames ("(garbage collector)", "(program)") have no place in a file.
+  if (frame.url === "" && frame.functionName.startsWith("(")) return frame.functionName;
   return `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*node_modules\//, "")}:${frame.lineNumber + 1}`;
 }
 

@@ -127,7 +127,8 @@ export function startupMarkdown(startup: StartupResult[], targets: Target[] = []
   return `${lines.join("\n")}\n`;
 }
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** esc escapes text for an SVG or XML element's content. */
+export const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /**
  * svgChart draws the latencies as horizontal bars, one panel per
