@@ -184,7 +184,7 @@ export function profileMarkdown(r: ProfileResult, top: number): string {
     lines.push("", `## ${p.role === "orchestrator" ? "Orchestrator (switchboard serve)" : "Agent (echo, agent SDK)"}`, "");
     lines.push(`CPU ${round(p.cpuMsPerTurn)} ms per turn (/proc); sampled busy ${round(busy / 1000)} ms, idle ${round(s.idleUs / 1000)} ms. Flame graph \`${p.role}.svg\`, profile \`${p.role}.cpuprofile\`.`, "");
     lines.push("| package | self % of busy | self µs/turn |", "|---|---:|---:|");
-    for (const [k, v] of s.byPackage.filter(([k]) => k !== "((idle))").slice(0, 10)) lines.push(`| ${k} | ${pct(v)} | ${perTurn(v)} |`);
+    for (const [k, v] of s.byPackage.filter(([k]) => k !== "(idle)").slice(0, 10)) lines.push(`| ${k} | ${pct(v)} | ${perTurn(v)} |`);
     lines.push("", "| function (self) | self % of busy | self µs/turn |", "|---|---:|---:|");
     for (const [k, v] of s.byFunction.filter(([k]) => !k.startsWith("(idle)")).slice(0, top)) lines.push(`| \`${k.replace(/\|/g, "\\|")}\` | ${pct(v)} | ${perTurn(v)} |`);
   }
