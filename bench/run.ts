@@ -1,6 +1,6 @@
 // Switchboard's benchmark: every scenario in one run on one machine, with
 // ratios taken in the same run. See bench/README.md.
-// Usage: npm run bench [-- --quick] [-- --out DIR] [-- --only startup]
+// Usage: npm run bench [-- --quick] [-- --out DIR] [-- --only startup] [-- --profile C]
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -16,6 +16,7 @@ import { converseAvailable, ConverseSession } from "./lib/converse.js";
 import { runLoad } from "./lib/load.js";
 import { turnStart, userText } from "./lib/payload.js";
 import { cpuSeconds, memory, resetPeak } from "./lib/proc-stats.js";
+import { profileScenarioC } from "./lib/profile-scenario.js";
 import { type BenchReport, markdownReport, type Row, startupMarkdown, svgChart, type Target } from "./lib/report.js";
 import { summarize, type Summary } from "./lib/stats.js";
 import { measureStartups } from "./lib/startup.js";
@@ -27,8 +28,11 @@ const { values } = parseArgs({
     out: { type: "string" },
     // Runs one scenario alone and prints its figures (no results files).
     only: { type: "string" },
+    // Runs one scenario under --cpu-prof instead (results under OUT/profiles/).
+    profile: { type: "string" },
   },
 });
+if (values.profile !== undefined && values.profile !== "C") throw new Error(`--profile: "${values.profile}" is not a scenario that is profiled; C is`);
 if (values.only !== undefined && values.only !== "startup") throw new Error(`--only: "${values.only}" is not a scenario that runs alone; startup is`);
 const quick = values.quick === true;
 const outDir = values.out ?? join(repoRoot, "bench/results", quick ? "quick" : "");
@@ -79,6 +83,12 @@ function ensureBenchDeps(): void {
 mkdirSync(logDir, { recursive: true });
 const cpus = planCpus();
 log(cpus.note);
+if (values.profile !== undefined) {
+  const profiled = await profileScenarioC({ outDir, logDir, cpus, quick, log });
+  process.stdout.write(profiled.markdown);
+  log(`profiles, flame graphs and summary in ${profiled.dir}`);
+  process.exit(0);
+}
 
 // Start to SERVING, first: nothing else of the benchmark runs yet.
 log(`startup: switchboard serve started ${plan.starts} times, built and through tsx, each until its health check answers SERVING (load average ${loadavg()[0]?.toFixed(2)})`);
@@ -270,6 +280,7 @@ try {
         ttfdP50: ttfd?.p50 ?? null,
         ttfdP99: ttfd?.p99 ?? null,
         cpuCores: a.cpu / (a.ms / 1000),
+        cpuMsPerTurn: a.done > 0 ? (a.cpu / a.done) * 1000 : null,
         peakRssMiB: a.peak / (1 << 20),
         turns: lat.count,
         errors: a.errors,

@@ -46,6 +46,7 @@ describe("npm run bench -- --quick", () => {
         for (const v of [row?.p50, row?.p99, row?.throughput, row?.cpuCores, row?.peakRssMiB]) {
           expect(Number.isFinite(v) && (v as number) > 0, `${s} at ${c}`).toBe(true);
         }
+        expect(Number.isFinite(row?.cpuMsPerTurn) && (row?.cpuMsPerTurn as number) > 0, `${s} at ${c}: CPU ms per turn`).toBe(true);
       }
     }
   });
@@ -80,6 +81,21 @@ describe("npm run bench -- --quick", () => {
     const { stdout } = await run("npm", ["run", "-s", "bench", "--", "--quick", "--only", "startup", "--out", out], { cwd: repoRoot, timeout: 110_000 });
     expect(stdout).toContain("## Start to SERVING");
     expect(stdout).toMatch(/^\| Start to SERVING, idle \| p50 < 0\.5 s \| p50 [\d.]+ ms, max [\d.]+ ms \|/m);
+  });
+
+  it("profiles scenario C with --profile C: the orchestrator's and the agent's profile, flame graph and summary", { timeout: 120_000 }, async () => {
+    const { stdout } = await run("npm", ["run", "-s", "bench", "--", "--quick", "--profile", "C", "--out", out], { cwd: repoRoot, timeout: 110_000 });
+    const dir = join(out, "profiles", "C");
+    for (const role of ["orchestrator", "agent"]) {
+      const profile = JSON.parse(readFileSync(join(dir, `${role}.cpuprofile`), "utf8")) as { nodes: unknown[]; samples: unknown[] };
+      expect(profile.nodes.length, role).toBeGreaterThan(0);
+      expect(profile.samples.length, role).toBeGreaterThan(0);
+      expect(readFileSync(join(dir, `${role}.svg`), "utf8"), role).toMatch(/^<svg [\s\S]*<title>[\s\S]*<\/svg>\n$/);
+    }
+    const summary = readFileSync(join(dir, "summary.md"), "utf8");
+    expect(stdout).toBe(summary);
+    expect(summary).toMatch(/## Orchestrator \(switchboard serve\)\n\nCPU [\d.]+ ms per turn[\s\S]*\| function \(self\) \|/);
+    expect(summary).toMatch(/## Agent \(echo, agent SDK\)\n\nCPU [\d.]+ ms per turn[\s\S]*\| function \(self\) \|/);
   });
 
   it("type-checks (the benchmark imports the product's code)", { timeout: 120_000 }, async () => {

@@ -15,6 +15,12 @@ export interface Row {
   ttfdP99: number | null;
   /** CPU of the system's processes (agent and database included), in cores. */
   cpuCores: number;
+  /**
+   * The same CPU per turn, in ms (CPU seconds ÷ turns × 1000): a fair pair
+   * with `throughput`, as a system can buy turns per second by using more
+   * cores; null when no turn finished.
+   */
+  cpuMsPerTurn: number | null;
   /** Peak RSS of the system's own process. */
   peakRssMiB: number;
   turns: number;
@@ -66,11 +72,11 @@ export function markdownReport(r: BenchReport): string {
   const lines: string[] = [];
   lines.push(`# Benchmark results${r.quick ? " (quick run: proves the scenarios run, not how fast)" : ""}`, "");
   lines.push(`${r.date} · Node ${r.node} · ${r.cpus} · load average at the end ${r.loadAverage.join(" ")} · database: ${r.database} · Converse ${r.converse ? "available" : "not available (C and D use SendTurn; no time to first delta)"} · ${Math.round(r.seconds)} s`, "");
-  lines.push("| system | conc. | p50 ms | p99 ms | turns/s | first delta p50 ms | CPU cores | peak RSS MiB | errors |");
-  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  lines.push("| system | conc. | p50 ms | p99 ms | turns/s | CPU ms/turn | first delta p50 ms | CPU cores | peak RSS MiB | errors |");
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const row of r.rows) {
     lines.push(
-      `| ${row.label} | ${row.concurrency} | ${f(row.p50)} | ${f(row.p99)} | ${f(row.throughput)} | ${f(row.ttfdP50)} | ${f(row.cpuCores)} | ${f(row.peakRssMiB)} | ${row.errors}${row.firstError ? ` (${row.firstError.slice(0, 60)})` : ""} |`,
+      `| ${row.label} | ${row.concurrency} | ${f(row.p50)} | ${f(row.p99)} | ${f(row.throughput)} | ${f(row.cpuMsPerTurn)} | ${f(row.ttfdP50)} | ${f(row.cpuCores)} | ${f(row.peakRssMiB)} | ${row.errors}${row.firstError ? ` (${row.firstError.slice(0, 60)})` : ""} |`,
     );
   }
   if (r.incomplete !== undefined && r.incomplete.length > 0) {
@@ -121,7 +127,8 @@ export function startupMarkdown(startup: StartupResult[], targets: Target[] = []
   return `${lines.join("\n")}\n`;
 }
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** esc escapes text for an SVG or XML element's content. */
+export const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /**
  * svgChart draws the latencies as horizontal bars, one panel per
