@@ -68,6 +68,11 @@ export async function runHop(deps: EngineDeps, ctx: TurnContext, hop: Hop, strea
     inputStreaming: takesInput,
   });
   const reply = streamed.replies.push("") - 1;
+  /** publish hands a piece of the reply to the listeners, noting that output went out. */
+  const publish = (delta: OutputDelta, agent: string) => {
+    streamed.sent = true;
+    return events.output({ delta, agent });
+  };
   const input = takesInput && req.inputStream !== undefined ? appendInput(req.inputStream, streamed) : undefined;
   const call = (agent: string): AgentCall => ({
     agent,
@@ -81,36 +86,30 @@ export async function runHop(deps: EngineDeps, ctx: TurnContext, hop: Hop, strea
       if (streamed.replyChars > deps.maxOutputChars) {
         throw new ConnectError(`the turn's reply is longer than the limit of ${deps.maxOutputChars} characters`, Code.ResourceExhausted);
       }
-      streamed.sent = true;
-      return events.output({ delta, agent });
+      return publish(delta, agent);
     },
     ...(plan.stage.retry !== undefined ? { retry: plan.stage.retry } : {}),
   });
   const stageDeps = { invoker: deps.invoker, now: () => deps.clock.now() };
-  const onBranchDelta = (delta: OutputDelta, agent: string) => {
-    streamed.sent = true;
-    return events.output({ delta, agent });
-  };
   // When no instance of the agent can be called (none live, or every
   // breaker open), nothing reached it, so the stage's fallback agent may
   // serve the turn instead.
   let served = plan;
   let run: StageRun;
   try {
-    run = await callStage(stageDeps, plan.stage, call(plan.agent), onBranchDelta);
+    run = await callStage(stageDeps, plan.stage, call(plan.agent), publish);
   } catch (e) {
     const fallback = plan.stage.fallbackAgent;
     if (!hasMark(e, "unroutable") || fallback === "" || fallback === plan.agent || plan.stage.parallel !== undefined) throw e;
     served = { ...plan, agent: fallback };
-    run = await callStage(stageDeps, plan.stage, call(fallback), onBranchDelta);
+    run = await callStage(stageDeps, plan.stage, call(fallback), publish);
   }
   const outcome = run.outcome;
   if (run.runs === undefined && streamed.replies[reply] === "" && outcome.result.text !== "") {
     // An agent that streamed nothing still has its reply reach streams
     // as output, so every client sees every reply the same way.
     streamed.replies[reply] = outcome.result.text;
-    streamed.sent = true;
-    await events.output({ delta: create(OutputDeltaSchema, { text: outcome.result.text }), agent: served.agent });
+    await publish(create(OutputDeltaSchema, { text: outcome.result.text }), served.agent);
   }
   const branches = run.runs
     ? branchSteps(run.runs, { sessionId: session.id, version: hop.version, turnId: ctx.turnId, stage: plan.stage.name, intent: plan.intent })

@@ -106,17 +106,7 @@ export class Engine {
     } catch (e) {
       if (!ran) {
         const err = ConnectError.from(e);
-        this.opts.onTurn?.({
-          sessionId,
-          turnId: req.turnId,
-          flow: "",
-          agent: "",
-          stage: "",
-          status: "failed",
-          latencyMs: this.deps.clock.now().getTime() - startedAt.getTime(),
-          code: codeName(err.code),
-          error: err.rawMessage,
-        });
+        this.report({ req: { ...req, sessionId }, turnId: req.turnId, startedAt }, { flow: "", agent: "", stage: "", status: "failed", code: codeName(err.code), error: err.rawMessage });
       }
       throw e;
     }
@@ -275,7 +265,7 @@ export class Engine {
     return result;
   }
 
-  private report(ctx: TurnContext, r: Omit<TurnReport, "sessionId" | "turnId" | "latencyMs">): void {
+  private report(ctx: Pick<TurnContext, "req" | "turnId" | "startedAt">, r: Omit<TurnReport, "sessionId" | "turnId" | "latencyMs">): void {
     this.opts.onTurn?.({
       sessionId: ctx.req.sessionId,
       turnId: ctx.turnId,

@@ -6,7 +6,7 @@ import { type Heard, Interruption } from "../core/interruption.js";
 import type { SessionStore } from "../core/ports.js";
 import { event } from "../core/session-events.js";
 import { storedEvents } from "../core/stored-history.js";
-import type { TurnEvents } from "../core/turn-events.js";
+import { quietTurnEvents, type TurnEvents } from "../core/turn-events.js";
 import type { TurnRequest } from "../core/turn-request.js";
 import type { Logger } from "../log.js";
 import type { EventQueue } from "./event-queue.js";
@@ -146,10 +146,8 @@ export class SessionHub {
   private async amend(live: LiveSession, turnId: string, heard: Heard): Promise<BargeInOutcome> {
     live.pins++;
     const events: TurnEvents = {
+      ...quietTurnEvents,
       begun: ({ version, lastSeq }) => live.log.sync(this.opts.store, version, lastSeq),
-      accepted: () => {},
-      output: () => undefined,
-      transition: () => {},
       storing: ({ steps }) => ({ details: live.log.stepDetails(undefined, steps), lastSeq: live.log.lastSeq + 1n }),
       settled: ({ outcome }) => live.publishAlone(outcome.kind === "committed" || outcome.kind === "interrupted" ? outcome.result.turnId : turnId, outcome),
     };
