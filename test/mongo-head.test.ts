@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Collection, MongoClient } from "mongodb";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { SessionSchema } from "../src/gen/switchboard/v1/session_pb.js";
+import { SessionSchema, StepSchema, StepStatus } from "../src/gen/switchboard/v1/session_pb.js";
 import type { Commit } from "../src/core/ports.js";
 import { MongoStore } from "../src/store/mongo-store.js";
 
@@ -54,6 +54,30 @@ describe("MongoDB session heads", () => {
       spy.mockRestore();
     }
     expect(reads).toEqual(["sessions", "sessions", "sessions", "sessions", "sessions"]);
+  });
+
+  it("notes the failed turns of its version on the head, so where the events stand takes no search", async () => {
+    const store = await open();
+    for (let v = 1n; v <= 2n; v++) await store.commit(commitOf("failing", v));
+    await store.recordFailure(create(StepSchema, { sessionId: "failing", version: 2n, turnId: "bad", status: StepStatus.FAILED, details: { seq_end: "44" } }));
+    await store.recordFailure(create(StepSchema, { sessionId: "failing", version: 2n, turnId: "worse", status: StepStatus.FAILED, details: { seq_end: "41" } }));
+    const finds: string[] = [];
+    const find = Collection.prototype.find;
+    const spy = vi.spyOn(Collection.prototype, "find").mockImplementation(function (this: Collection, ...args: unknown[]) {
+      finds.push(this.collectionName);
+      return (find as (...a: unknown[]) => unknown).apply(this, args) as never;
+    });
+    try {
+      expect(await store.failureEnd("failing", 2n)).toBe(44n);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(finds).not.toContain("session_failures");
+    // An older version's failures are found by their ids; a new version starts with none.
+    expect(await store.failureEnd("failing", 1n)).toBe(0n);
+    await store.commit(commitOf("failing", 3n));
+    expect(await store.failureEnd("failing", 3n)).toBe(0n);
+    expect(await store.failureEnd("failing", 2n)).toBe(44n);
   });
 
   it("finds the latest version past a head left behind, and brings the head up to it", async () => {

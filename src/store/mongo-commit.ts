@@ -4,6 +4,7 @@ import { aborted, invalidArgument, mark } from "../core/errors.js";
 import type { Commit } from "../core/ports.js";
 import { guard, isDuplicateKey } from "./mongo-errors.js";
 import { deleteRecords } from "./mongo-expiry.js";
+import { stepLastSeq } from "../core/session-events.js";
 import type { KnownVersion } from "./mongo-known-versions.js";
 import type { SessionReads } from "./mongo-reads.js";
 import {
@@ -180,6 +181,13 @@ export async function recordFailedStep(reads: SessionReads, step: Step): Promise
       upsert: true,
     }),
   );
+  // The head notes the failure's last seq while it is still at that version.
+  const seq = stepLastSeq(step);
+  if (seq > 0n) {
+    await guard("recording the failed turn", () =>
+      reads.c.heads.updateOne({ _id: head._id, inc: head.inc, version: Number(version) }, { $max: { failureSeq: Number(seq) } }),
+    );
+  }
 }
 
 /**

@@ -135,11 +135,13 @@ function splitListToken(token: string): [number, string] {
 
 /**
  * failureEnd is the highest seq of the failed turns recorded at `version`
- * of a live session (0 for none): one range read over their ids.
+ * of a live session (0 for none): as the head notes it when it is at that
+ * version, else one range read over their ids.
  */
 export async function failureEnd(reads: SessionReads, sessionId: string, version: bigint): Promise<bigint> {
   const head = await reads.live(sessionId);
   if (head === undefined) return 0n;
+  if (head.version === Number(version) && head.failureSeq !== undefined) return BigInt(head.failureSeq);
   const prefix = recordIdPrefix(sessionId, head.inc);
   const { from, to } = failedStepIdRange(version);
   const docs = await guard("reading the session's failed turns", () =>

@@ -43,6 +43,12 @@ export interface HeadDoc {
    */
   snapshot?: Binary;
   recentTurns?: RecentTurn[];
+  /**
+   * The highest seq of the failed turns recorded at the head's version (0
+   * for none), so that where the session's events stand is read from the
+   * head; absent on heads written before it was kept.
+   */
+  failureSeq?: number;
 }
 
 /**
@@ -138,6 +144,7 @@ export function newHeadOf(session: Session, now: Date): HeadDoc {
     createdAt: now,
     updatedAt: now,
     expiresAt: expiryOf(session, now),
+    failureSeq: 0,
   };
 }
 
@@ -157,6 +164,8 @@ export function headUpdateOf(session: Session, now: Date, doc: Pick<VersionDoc, 
       expiresAt: expiryOf(session, now),
       snapshot: doc.snapshot,
       recentTurns: doc.recentTurns,
+      // A new version has no failed turns yet.
+      failureSeq: 0,
     },
   };
 }
