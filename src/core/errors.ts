@@ -61,8 +61,10 @@ export function codeName(code: Code): string {
  * - "unroutable": an UNAVAILABLE error raised before any instance of the
  *   agent was called (none is live, or every one's circuit breaker is open):
  *   nothing reached an agent, so the turn may go to a fallback agent.
+ * - "late": a failure that came of this process being late (its event loop
+ *   stalled while the call waited), not of the instance that served it.
  */
-export type ErrorMark = "retryable" | "store" | "stage-failure" | "unroutable";
+export type ErrorMark = "retryable" | "store" | "stage-failure" | "unroutable" | "late";
 
 /**
  * AgentCallFacts tell what a failed agent call did before it failed, so the

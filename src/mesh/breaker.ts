@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
+import { hasMark, mark } from "../core/errors.js";
 
 /**
  * BreakerOptions configure the circuit breaker of each agent instance.
@@ -37,9 +38,6 @@ const instanceFailureCodes = new Set<Code>([
   Code.ResourceExhausted,
 ]);
 
-/** lateFailures are failures this process's own stalled event loop caused. */
-const lateFailures = new WeakSet<ConnectError>();
-
 /**
  * excuseAsLate marks a failure that came of this process being late, not
  * of the instance: a deadline that passed while the event loop stalled
@@ -47,7 +45,7 @@ const lateFailures = new WeakSet<ConnectError>();
  * counts against no instance.
  */
 export function excuseAsLate(err: ConnectError): void {
-  lateFailures.add(err);
+  mark(err, "late");
 }
 
 /**
@@ -55,7 +53,7 @@ export function excuseAsLate(err: ConnectError): void {
  * that served it (for its breaker, its outlier ejection and its load cost).
  */
 export function isInstanceFailure(err: unknown): boolean {
-  return err instanceof ConnectError && instanceFailureCodes.has(err.code) && !lateFailures.has(err);
+  return err instanceof ConnectError && instanceFailureCodes.has(err.code) && !hasMark(err, "late");
 }
 
 /**

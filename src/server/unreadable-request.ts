@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { encodeEnvelope, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import type { DescMethod, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
 
 // A request body the server cannot read is the client's fault: it gets
@@ -54,7 +55,6 @@ function clientMessage(message: string, inputType: string): string {
   return `${message}: the message is flagged compressed but the request names no compression; name it in the encoding header or send the message uncompressed`;
 }
 
-const endStreamFlag = 0b10;
 const encoder = new TextEncoder();
 
 /**
@@ -151,13 +151,7 @@ function fixEndStream(envelope: Uint8Array, inputType: string): Uint8Array | und
   const end = parseJson(envelope.subarray(5)) as { error?: unknown } | undefined;
   const err = asInvalidArgument(end?.error, inputType);
   if (err === undefined) return undefined;
-  const data = encoder.encode(JSON.stringify({ ...end, error: err }));
-  const out = new Uint8Array(5 + data.byteLength);
-  const outView = new DataView(out.buffer);
-  outView.setUint8(0, endStreamFlag);
-  outView.setUint32(1, data.byteLength);
-  out.set(data, 5);
-  return out;
+  return encodeEnvelope(endStreamFlag, encoder.encode(JSON.stringify({ ...end, error: err })));
 }
 
 async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
