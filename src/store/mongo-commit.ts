@@ -10,6 +10,7 @@ import type { SessionReads } from "./mongo-reads.js";
 import {
   failureDocOf,
   type HeadDoc,
+  headFilterOf,
   headUpdateOf,
   newHeadOf,
   type VersionDoc,
@@ -151,7 +152,7 @@ async function claimHead(reads: SessionReads, session: Session, now: Date): Prom
 async function updateHead(reads: SessionReads, inc: string, session: Session, now: Date, doc: VersionDoc, limits: CommitLimits): Promise<void> {
   const version = Number(session.version);
   try {
-    const res = await reads.c.heads.updateOne({ _id: session.id, inc, version: { $lt: version } }, headUpdateOf(session, now, doc));
+    const res = await reads.c.heads.updateOne(headFilterOf(session.id, inc, version), headUpdateOf(session, now, doc));
     if (res.matchedCount > 0) return;
     // Not updated: a newer version's update came first (fine), or the head
     // is gone or another incarnation's.

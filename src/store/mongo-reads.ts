@@ -2,7 +2,7 @@ import type { SendTurnResponse } from "../gen/switchboard/v1/orchestrator_pb.js"
 import type { Clock } from "../core/ports.js";
 import { guard } from "./mongo-errors.js";
 import { type KnownVersion, KnownVersions } from "./mongo-known-versions.js";
-import { type HeadDoc, headUpdateOf, headVersionOf, resultOfVersion, sessionOfVersion, type SessionCollections, type VersionDoc } from "./mongo-session-docs.js";
+import { type HeadDoc, headFilterOf, headUpdateOf, headVersionOf, resultOfVersion, sessionOfVersion, type SessionCollections, type VersionDoc } from "./mongo-session-docs.js";
 import { recentTurnOf } from "./mongo-turn-window.js";
 import { checkKey, recordIdPrefix, versionId } from "./mongo-version-id.js";
 
@@ -84,23 +84,23 @@ export class SessionReads {
     if (found !== null && known !== undefined && known.headLags !== true) return found;
     const next = await guard("reading the session", () => this.c.versions.findOne({ _id: versionId(prefix, v + 1) }));
     if (next === null) return found ?? undefined;
-    const latest = await this.follow(prefix, v + 1, next, null);
+    const latest = await this.follow(prefix, v + 1, next);
     const session = sessionOfVersion(latest);
     if (session !== undefined && latest.version > head.version) {
       // Bring a lagging head up to date, so other replicas read it right.
       await guard("updating the session's head", () =>
-        this.c.heads.updateOne({ _id: head._id, inc: head.inc, version: { $lt: latest.version } }, headUpdateOf(session, this.clock.now(), latest)),
+        this.c.heads.updateOne(headFilterOf(head._id, head.inc, latest.version), headUpdateOf(session, this.clock.now(), latest)),
       ).catch(() => undefined);
     }
     return latest;
   }
 
   /** follow probes the versions after `from` (whose document is `first`) until one is missing, and returns the last found. */
-  private async follow(prefix: string, from: number, first: VersionDoc, second: VersionDoc | null): Promise<VersionDoc> {
+  private async follow(prefix: string, from: number, first: VersionDoc): Promise<VersionDoc> {
     return guard("reading the session", async () => {
       let v = from;
       let found = first;
-      let next = second ?? (await this.c.versions.findOne({ _id: versionId(prefix, v + 1) }));
+      let next = await this.c.versions.findOne({ _id: versionId(prefix, v + 1) });
       while (next !== null) {
         found = next;
         v++;

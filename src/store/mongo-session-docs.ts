@@ -171,6 +171,14 @@ export function headUpdateOf(session: Session, now: Date, doc: Pick<VersionDoc, 
 }
 
 /**
+ * headFilterOf matches the head of incarnation `inc` while it names a
+ * version older than `version`: the only head headUpdateOf may change.
+ */
+export function headFilterOf(id: string, inc: string, version: number) {
+  return { _id: id, inc, version: { $lt: version } };
+}
+
+/**
  * headVersionOf is the latest version a head carries, in the shape of its
  * version document (without the steps and the turn's result, which only
  * the version document has); undefined for a head that carries none or
@@ -179,8 +187,11 @@ export function headUpdateOf(session: Session, now: Date, doc: Pick<VersionDoc, 
 export function headVersionOf(head: HeadDoc): VersionDoc | undefined {
   if (head.snapshot === undefined || head.version < 1) return undefined;
   const snapshot = head.snapshot;
-  if (snapshotOfVersion({ snapshot }).session?.version !== BigInt(head.version)) return undefined;
-  return {
+  const decoded = fromBinary(SnapshotSchema, snapshot.buffer);
+  // A head whose version moved without its copy (an update by an older
+  // release) carries no usable version.
+  if (decoded.session?.version !== BigInt(head.version)) return undefined;
+  const doc: VersionDoc = {
     _id: versionId(recordIdPrefix(head._id, head.inc), head.version),
     session: head._id,
     inc: head.inc,
@@ -191,6 +202,9 @@ export function headVersionOf(head: HeadDoc): VersionDoc | undefined {
     steps: [],
     recentTurns: head.recentTurns ?? [],
   };
+  // Decoded once: the turn reading it decodes no more.
+  decodedSnapshots.set(doc, decoded);
+  return doc;
 }
 
 /**
@@ -226,8 +240,11 @@ export function versionBytesOf(doc: VersionDoc): number {
 
 /** snapshotOfVersion decodes a version document's snapshot. */
 export function snapshotOfVersion(doc: Pick<VersionDoc, "snapshot">): Snapshot {
-  return fromBinary(SnapshotSchema, doc.snapshot.buffer);
+  return decodedSnapshots.get(doc) ?? fromBinary(SnapshotSchema, doc.snapshot.buffer);
 }
+
+/** decodedSnapshots holds the snapshot of a version a head carried, decoded when it was read. */
+const decodedSnapshots = new WeakMap<object, Snapshot>();
 
 /** sessionOfVersion decodes the session a version document holds. */
 export function sessionOfVersion(doc: Pick<VersionDoc, "snapshot">): Session | undefined {
