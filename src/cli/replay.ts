@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
-import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import { flowKey } from "../core/flow.js";
 import { formatProblem } from "../flows/flow-file.js";
 import { listFlowFiles, readFlowFiles } from "../server/flow-catalog.js";
@@ -11,13 +10,8 @@ import { connectionOptions, connectionUsage, orchestratorClient } from "./client
 import { type Command, UsageError } from "./command.js";
 import { staticAgent } from "./serve-settings.js";
 import { fetchHistory, listSessionIds } from "./session-history.js";
+import { statusNames } from "./sessions.js";
 
-const statuses: Record<string, SessionStatus> = {
-  active: SessionStatus.ACTIVE,
-  waiting: SessionStatus.WAITING,
-  completed: SessionStatus.COMPLETED,
-  failed: SessionStatus.FAILED,
-};
 
 /**
  * replayUsage is the help of `switchboard replay`.
@@ -91,8 +85,8 @@ export const replayCommand: Command = {
     const [id, version] = (values.flow ?? "").split("@");
     if (!id || !version) throw new UsageError("--flow ID@VERSION is required");
     if ((positionals.length > 0) === (values.from !== undefined)) throw new UsageError("name the SESSIONs to replay, or choose them with --from, not both");
-    const status = values.status === undefined ? undefined : statuses[values.status];
-    if (values.status !== undefined && status === undefined) throw new UsageError(`--status: ${JSON.stringify(values.status)} is not one of ${Object.keys(statuses).join(", ")}`);
+    const status = values.status === undefined ? undefined : statusNames[values.status];
+    if (values.status !== undefined && status === undefined) throw new UsageError(`--status: ${JSON.stringify(values.status)} is not one of ${Object.keys(statusNames).join(", ")}`);
     const limit = values.limit === undefined ? 100 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: ${JSON.stringify(values.limit)} is not a whole number above 0`);
     const dir = values.flows ?? "flows";

@@ -15,7 +15,10 @@ import { connectionOptions, connectionUsage, orchestratorClient } from "./client
 import { type Command, type Io, UsageError } from "./command.js";
 import { clip, Progress, table } from "./output.js";
 
-const statusNames: Record<string, SessionStatus> = {
+/**
+ * statusNames are the session statuses by the name the commands take.
+ */
+export const statusNames: Record<string, SessionStatus> = {
   active: SessionStatus.ACTIVE,
   waiting: SessionStatus.WAITING,
   completed: SessionStatus.COMPLETED,
