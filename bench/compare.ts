@@ -7,7 +7,8 @@
 //   where DIR is another checkout, e.g. `git worktree add ../before <commit>`
 //   (with its node_modules and bench/node_modules installed or linked).
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Child, planCpus, repoRoot, startChild } from "./lib/children.js";
@@ -33,6 +34,8 @@ function serveCommand(dir: string, agentUrl: string): string[] {
 }
 
 const checkouts = { before, after: repoRoot };
+/** commitOf names a checkout's commit (not its path, which is this machine's). */
+const commitOf = (dir: string) => execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
 try {
   for (const dir of Object.values(checkouts)) {
     if (existsSync(join(dir, "tsconfig.build.json"))) execFileSync("npm", ["run", "-s", "build"], { cwd: dir, stdio: "inherit" });
@@ -83,6 +86,10 @@ try {
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
   lines.push(`| engine alone, 3 chained stages (median of ${rounds} p50s) | ${median(engine["before"] as number[]).toFixed(3)} | ${median(engine["after"] as number[]).toFixed(3)} | | |`);
   process.stdout.write(`${lines.join("\n")}\n`);
+  writeFileSync(
+    join(repoRoot, "bench/results/compare.md"),
+    `# Back to back: this checkout against another\n\n${new Date().toISOString()} · before: ${commitOf(before)} · after: ${commitOf(repoRoot)} · ${rounds} rounds · ${cpus.note} · load average ${loadavg()[0]?.toFixed(2)}\n\n${lines.join("\n")}\n`,
+  );
 } finally {
   await Promise.all(children.map((c) => c.stop()));
 }
