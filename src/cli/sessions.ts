@@ -63,11 +63,11 @@ const write = (io: Io, text: string) => io.out.write(text);
 
 /**
  * allPages fetches page after page until the last (or `limit` items),
- * reporting progress as it goes.
+ * reporting progress as it goes when given a Progress.
  */
-async function allPages<T>(
+export async function allPages<T>(
   fetch: (pageToken: string, want: number) => Promise<{ items: T[]; next: string }>,
-  progress: Progress,
+  progress: Progress | undefined,
   noun: string,
   limit = Infinity,
 ): Promise<T[]> {
@@ -77,9 +77,9 @@ async function allPages<T>(
     const page = await fetch(pageToken, Math.min(1000, limit - items.length));
     items.push(...page.items);
     pageToken = page.next;
-    progress.update(`fetched ${items.length} ${noun}…`);
+    progress?.update(`fetched ${items.length} ${noun}…`);
   } while (pageToken !== "" && items.length < limit);
-  progress.done(`fetched ${items.length} ${noun}`);
+  progress?.done(`fetched ${items.length} ${noun}`);
   return items;
 }
 const jsonOut = (io: Io, value: unknown) => write(io, `${JSON.stringify(value, null, 2)}\n`);

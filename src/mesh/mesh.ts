@@ -25,7 +25,7 @@ import { type CallChannel, RetryingCall } from "./retrying-call.js";
 
 // The mesh's settings and reports live in mesh-options.ts; importers of
 // mesh.js find them here too.
-export type { AgentLimits, InstanceStatus, MeshEvent, MeshOptions, ServingStatusName } from "./mesh-options.js";
+export type { AgentLimits, MeshOptions, ServingStatusName } from "./mesh-options.js";
 export { defaultMeshOptions } from "./mesh-options.js";
 
 class InstanceState implements Pickable {

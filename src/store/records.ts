@@ -14,7 +14,7 @@ import type { Commit, Page } from "../core/ports.js";
  * versionKeyLength is how many digits a version key has: enough for any
  * version a session can reach, so keys sort as their versions do.
  */
-export const versionKeyLength = 20;
+const versionKeyLength = 20;
 
 /**
  * versionKey is a version as a zero-padded key: it sorts as versions do,
