@@ -75,3 +75,22 @@ export function ensureHaproxy(): string {
   if (after === undefined) throw new Error("apt-get installed haproxy, but no haproxy binary was found on PATH or in /usr/sbin");
   return after;
 }
+
+/**
+ * ensureA2aPython returns the Python interpreter of .cache/a2a-venv, the
+ * environment with the official A2A SDK (a2a-sdk) that the A2A tests use as
+ * an independent implementation of the protocol, making it first with
+ * scripts/a2a-python-setup.sh (which does nothing when it is current).
+ */
+export function ensureA2aPython(): string {
+  const script = fileURLToPath(new URL("../../scripts/a2a-python-setup.sh", import.meta.url));
+  try {
+    execFileSync("bash", [script], { stdio: ["ignore", "inherit", "inherit"], timeout: 600_000 });
+  } catch (e) {
+    throw new Error(
+      `could not make the A2A SDK's Python environment (${e instanceof Error ? e.message : String(e)}); ` +
+        `install Python 3.10 or newer with pip and venv, check that PyPI is reachable, and run the tests again`,
+    );
+  }
+  return fileURLToPath(new URL("../../.cache/a2a-venv/bin/python", import.meta.url));
+}
