@@ -79,7 +79,7 @@ export const serveOptions = [
   { key: "port", flag: "port", env: "SWITCHBOARD_PORT", kind: "port", default: 50051, help: "listen port; 0 picks a free one" },
   { key: "flows", flag: "flows", env: "SWITCHBOARD_FLOWS", kind: "string", default: defaultFlowsDir, shown: "./flows", help: "directory of flow files (*.yaml, *.yml, *.json); SIGHUP reloads it" },
   { key: "defaultFlow", flag: "default-flow", env: "SWITCHBOARD_DEFAULT_FLOW", kind: "string", default: "assistant", help: "flow of sessions whose first turn names none" },
-  { key: "agents", flag: "agent", env: "SWITCHBOARD_AGENTS", kind: "agents", default: [], shown: "none", help: "a static agent instance NAME=URL; repeatable (env: comma-separated)" },
+  { key: "agents", flag: "agent", env: "SWITCHBOARD_AGENTS", kind: "agents", default: [], shown: "none", help: "a static agent instance NAME=URL (an A2A agent: NAME=a2a:CARD-URL); repeatable (env: comma-separated)" },
   { key: "sessionTtl", flag: "session-ttl", env: "SWITCHBOARD_SESSION_TTL", kind: "seconds", default: 3600, help: "seconds a session may sit idle before it expires" },
   { key: "agentTimeout", flag: "agent-timeout", env: "SWITCHBOARD_AGENT_TIMEOUT", kind: "seconds", default: 30, help: "seconds an agent has per turn, unless the stage or the caller's deadline says less" },
   { key: "drainTimeout", flag: "drain-timeout", env: "SWITCHBOARD_DRAIN_TIMEOUT", kind: "seconds", default: 30, help: "seconds SIGTERM waits for running turns" },
@@ -254,14 +254,14 @@ function validateSetting(o: Option, raw: unknown, from: string): KindValues[Kind
 export function staticAgent(spec: unknown, from: string): StaticAgent {
   if (typeof spec === "object" && spec !== null) {
     const { name, url, endpoint = url } = spec as Record<string, unknown>;
-    if (typeof name === "string" && name !== "" && typeof endpoint === "string" && /^https?:\/\/.+/.test(endpoint)) return { name, endpoint };
+    if (typeof name === "string" && name !== "" && typeof endpoint === "string" && /^(a2a:)?https?:\/\/.+/.test(endpoint)) return { name, endpoint };
     throw new UsageError(`${from}: ${JSON.stringify(spec)} is not { name, url }`);
   }
   const text = String(spec);
   const eq = text.indexOf("=");
   const endpoint = text.slice(eq + 1);
-  if (eq <= 0 || !/^https?:\/\/.+/.test(endpoint)) {
-    throw new UsageError(`${from}: ${JSON.stringify(text)} is not NAME=URL (e.g. echo=http://127.0.0.1:7001)`);
+  if (eq <= 0 || !/^(a2a:)?https?:\/\/.+/.test(endpoint)) {
+    throw new UsageError(`${from}: ${JSON.stringify(text)} is not NAME=URL (e.g. echo=http://127.0.0.1:7001, or weather=a2a:URL-of-an-A2A-agent-card)`);
   }
   return { name: text.slice(0, eq), endpoint };
 }

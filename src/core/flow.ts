@@ -1,5 +1,6 @@
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { type Flow, Join, type Stage } from "../gen/switchboard/v1/flow_pb.js";
+import { a2aCardUrl, a2aTargetProblem } from "./a2a-target.js";
 import { flowProgram } from "./flow-program.js";
 
 /**
@@ -121,16 +122,22 @@ function validateStage(
   } else if (stage.agent === "" && stage.fallbackAgent === "" && Object.keys(stage.intentAgents).length === 0) {
     problem(["name"], "stage names no agent: set agent, intent_agents, fallback_agent or parallel");
   }
-  if (knownAgents !== undefined) {
-    const check = (path: FlowPath, agent: string) => {
-      if (agent !== "" && !knownAgents(agent)) problem(path, `unknown agent ${JSON.stringify(agent)}`);
-    };
-    check(["agent"], stage.agent);
-    check(["fallback_agent"], stage.fallbackAgent);
-    for (const [intent, agent] of Object.entries(stage.intentAgents)) check(["intent_agents", intent], agent);
-    parallel?.branches.forEach((b, j) => check(["parallel", "branches", j, "agent"], b.agent));
-    if (stage.compensation) check(["compensation", "agent"], stage.compensation.agent);
-  }
+  // An A2A agent (`a2a:` and its card URL) is checked for its form only:
+  // the orchestrator does not know it before it calls it.
+  const check = (path: FlowPath, agent: string) => {
+    if (agent === "") return;
+    if (a2aCardUrl(agent) !== undefined) {
+      const bad = a2aTargetProblem(agent);
+      if (bad !== undefined) problem(path, bad);
+    } else if (knownAgents !== undefined && !knownAgents(agent)) {
+      problem(path, `unknown agent ${JSON.stringify(agent)}`);
+    }
+  };
+  check(["agent"], stage.agent);
+  check(["fallback_agent"], stage.fallbackAgent);
+  for (const [intent, agent] of Object.entries(stage.intentAgents)) check(["intent_agents", intent], agent);
+  parallel?.branches.forEach((b, j) => check(["parallel", "branches", j, "agent"], b.agent));
+  if (stage.compensation) check(["compensation", "agent"], stage.compensation.agent);
   if (stage.allowedIntents.length > 0) {
     for (const intent of Object.keys(stage.intentAgents)) {
       if (!stage.allowedIntents.includes(intent)) {

@@ -86,7 +86,7 @@ export async function streamTurn(
     // When the deadline passes, the agent's side may report its own
     // cancellation before the local deadline fires: both mean the budget ran out.
     const expired = performance.now() - t0 >= timeoutMs - 5;
-    const err = agentError(call, endpoint, e, progress.delivered, expired);
+    const err = attemptError(call, endpoint, e, progress.delivered, expired);
     if (err.code === Code.DeadlineExceeded && loop.stalledSince(t0)) excuseAsLate(err);
     throw err;
   } finally {
@@ -99,9 +99,13 @@ export async function streamTurn(
 }
 
 /**
- * agentError turns a failed stream into the error the attempt fails with.
+ * attemptError turns a failed attempt on an instance into the error the
+ * attempt fails with: the caller's cancellation or deadline, the attempt's
+ * deadline (`expired`), a lost instance (UNAVAILABLE, retryable unless
+ * output was delivered), or the agent's own error, each naming the agent and
+ * the instance (`endpoint`).
  */
-function agentError(call: AgentCall, endpoint: string, e: unknown, delivered: boolean, expired: boolean): ConnectError {
+export function attemptError(call: AgentCall, endpoint: string, e: unknown, delivered: boolean, expired: boolean): ConnectError {
   const err = ConnectError.from(e);
   const who = `agent ${call.agent} at ${endpoint}`;
   const after = delivered ? " after it had sent output; the turn was not retried because that output had already reached the caller" : "";

@@ -1,10 +1,14 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BrokenCircuitError } from "cockatiel";
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { AgentService } from "../gen/switchboard/v1/agent_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { AgentCardSchema, AgentService } from "../gen/switchboard/v1/agent_pb.js";
 import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
+import { a2aCardUrl, a2aTargetProblem } from "../core/a2a-target.js";
 import { mark } from "../core/errors.js";
 import type { AgentCall, AgentInvoker, AgentOutcome } from "../core/ports.js";
+import { A2aCards } from "./a2a-cards.js";
+import { streamA2aTurn } from "./a2a-stream.js";
 import { type StreamProgress, streamTurn } from "./agent-stream.js";
 import type { Balancer } from "./balancer.js";
 import { leastOutstandingBalancer } from "./balancer-least-outstanding.js";
@@ -43,8 +47,14 @@ class InstanceState implements Pickable {
     return this.info.id;
   }
 
+  /** endpoint is the instance's address: its card URL for an A2A agent. */
   get endpoint(): string {
-    return this.info.endpoint;
+    return a2aCardUrl(this.info.endpoint) ?? this.info.endpoint;
+  }
+
+  /** cardUrl is the Agent Card's URL of an A2A agent; undefined for a Switchboard agent. */
+  get cardUrl(): string | undefined {
+    return a2aCardUrl(this.info.endpoint);
   }
 
   cost(now: number): number {
@@ -82,6 +92,12 @@ interface Published {
  * within the turn's budget, and retries elsewhere only when that is safe.
  * Every outcome feeds the instance's breaker, health, outlier ejection and
  * latency cost.
+ *
+ * An A2A agent is one more kind of instance under the same picker, breaker
+ * and retries: a stage names it by its card URL (`a2a:URL`, one instance),
+ * or the agents file lists card URLs under one name (balanced like any
+ * agent's instances); its attempts stream over the A2A SDK's client
+ * (a2a-stream.ts) instead of HandleTurn.
  */
 export class Mesh implements AgentInvoker {
   private readonly opts: MeshOptions;
@@ -96,6 +112,9 @@ export class Mesh implements AgentInvoker {
   private readonly unsubscribe: () => void;
   private readonly outlierTimer: NodeJS.Timeout;
   private readonly loop: LoopDelay;
+  private readonly a2a = new A2aCards();
+  /** The A2A agents stages name by card URL, each its own single instance. */
+  private readonly direct = new Map<string, InstanceInfo>();
 
   constructor(private readonly registry: Registry, opts: Partial<MeshOptions> = {}) {
     this.opts = { ...defaultMeshOptions, ...opts };
@@ -121,7 +140,32 @@ export class Mesh implements AgentInvoker {
   }
 
   has(agent: string): boolean {
-    return this.registry.has(agent);
+    return this.directA2a(agent) !== undefined || this.registry.has(agent);
+  }
+
+  /**
+   * instancesOf lists an agent's live instances: the registry's, or the one
+   * of an A2A agent named by its card URL.
+   */
+  private instancesOf(agent: string): InstanceInfo[] {
+    const direct = this.directA2a(agent);
+    return direct !== undefined ? [direct] : this.registry.instances(agent);
+  }
+
+  /**
+   * directA2a returns the instance of an agent named `a2a:` and a card URL,
+   * made on first use; undefined for any other name.
+   */
+  private directA2a(agent: string): InstanceInfo | undefined {
+    if (a2aCardUrl(agent) === undefined) return undefined;
+    let info = this.direct.get(agent);
+    if (info === undefined) {
+      if (a2aTargetProblem(agent) !== undefined) return undefined;
+      info = { id: agent, name: agent, card: create(AgentCardSchema, { name: agent }), endpoint: agent, source: "static", expiresAt: undefined };
+      this.direct.set(agent, info);
+      this.sync();
+    }
+    return info;
   }
 
   /**
@@ -175,7 +219,7 @@ export class Mesh implements AgentInvoker {
     let staleAt = Infinity;
     let leasesEndAt = Infinity;
     let nextProbeAt = Infinity;
-    for (const info of this.registry.instances(agent)) {
+    for (const info of this.instancesOf(agent)) {
       const s = this.ensure(info);
       if (info.expiresAt !== undefined) leasesEndAt = Math.min(leasesEndAt, info.expiresAt);
       const permits = s.breaker.permits();
@@ -202,15 +246,19 @@ export class Mesh implements AgentInvoker {
     timeoutMs: number,
     progress: StreamProgress,
   ): Promise<AgentResult> {
-    const conn = this.pool.get(state.id, state.info.endpoint);
+    const cardUrl = state.cardUrl;
+    const send =
+      cardUrl !== undefined
+        ? () => streamA2aTurn(this.a2a, cardUrl, call, timeoutMs, progress, this.loop)
+        : () => streamTurn(this.pool.get(state.id, state.info.endpoint), state.info.endpoint, call, attempt, timeoutMs, progress, this.loop);
     const outliers = this.agent(state.info.name).outliers;
     state.inFlight++;
     const t0 = performance.now();
     try {
-      const result = await state.breaker.execute(() => streamTurn(conn, state.info.endpoint, call, attempt, timeoutMs, progress, this.loop)).catch((e: unknown) => {
+      const result = await state.breaker.execute(send).catch((e: unknown) => {
         // Only if the breaker changed between the pick and the call.
         if (e instanceof BrokenCircuitError) {
-          throw mark(new ConnectError(`agent ${call.agent} at ${state.info.endpoint}: circuit breaker open`, Code.Unavailable), "retryable");
+          throw mark(new ConnectError(`agent ${call.agent} at ${state.endpoint}: circuit breaker open`, Code.Unavailable), "retryable");
         }
         throw e;
       });
@@ -250,7 +298,7 @@ export class Mesh implements AgentInvoker {
   private sync(): void {
     this.pickers.clear();
     const live = new Set<string>();
-    for (const info of this.registry.instances()) {
+    for (const info of [...this.registry.instances(), ...this.direct.values()]) {
       live.add(info.id);
       this.ensure(info);
     }
@@ -302,12 +350,12 @@ export class Mesh implements AgentInvoker {
     const s = this.states.get(id);
     if (s === undefined) return;
     this.pickers.delete(s.info.name);
-    this.opts.onEvent?.({ kind, agent: s.info.name, instance: s.info.endpoint, state });
+    this.opts.onEvent?.({ kind, agent: s.info.name, instance: s.endpoint, state });
   }
 
   private breakerChanged(s: InstanceState, state: BreakerState): void {
     this.pickers.delete(s.info.name);
-    this.opts.onEvent?.({ kind: "breaker", agent: s.info.name, instance: s.info.endpoint, state });
+    this.opts.onEvent?.({ kind: "breaker", agent: s.info.name, instance: s.endpoint, state });
   }
 
   /**
@@ -318,6 +366,7 @@ export class Mesh implements AgentInvoker {
   private async probe(id: string): Promise<HealthVerdict> {
     const s = this.states.get(id);
     if (s === undefined) return "not_serving";
+    if (s.cardUrl !== undefined) return this.a2a.probe(s.cardUrl, this.opts.health.timeoutMs);
     const { health } = this.pool.get(id, s.info.endpoint);
     const timeoutMs = this.opts.health.timeoutMs;
     for (const service of [AgentService.typeName, ""]) {

@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import { parse } from "yaml";
 import { AgentCardSchema } from "../gen/switchboard/v1/agent_pb.js";
+import { a2aPrefix, a2aTargetProblem } from "../core/a2a-target.js";
 import type { AgentLimits } from "../mesh/mesh.js";
 import type { StaticInstance } from "../mesh/registry.js";
 import { validateCard, validateEndpoint } from "./registry-service.js";
@@ -19,6 +20,8 @@ import { validateCard, validateEndpoint } from "./registry-service.js";
  *     intents: [billing_question]
  *   - name: billing
  *     endpoint: http://10.0.0.8:7001
+ *   - name: weather            # an A2A agent: a2a: and its Agent Card's URL
+ *     endpoint: a2a:https://weather.example.com/.well-known/agent-card.json
  * limits:                      # optional per-agent bulkheads
  *   billing:
  *     max_concurrent_turns: 16
@@ -95,7 +98,10 @@ export function parseAgentsFile(doc: unknown, source: string): AgentsFile {
     let endpoint = str("endpoint");
     try {
       validateCard(create(AgentCardSchema, { ...card, name }));
-      endpoint = validateEndpoint(endpoint);
+      // An A2A agent's instance is its card URL after `a2a:`.
+      const a2a = endpoint.startsWith(a2aPrefix) ? a2aTargetProblem(endpoint) : undefined;
+      if (a2a !== undefined) fail(`${where}.endpoint`, a2a);
+      if (!endpoint.startsWith(a2aPrefix)) endpoint = validateEndpoint(endpoint);
     } catch (e) {
       fail(where, (e as ConnectError).rawMessage);
     }
