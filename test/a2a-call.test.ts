@@ -1,14 +1,16 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseFlowFile } from "../src/flows/flow-file.js";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus } from "../src/gen/switchboard/v1/session_pb.js";
 import { Action } from "../src/gen/switchboard/v1/turn_pb.js";
 import { connectClient, type ConverseClient, type EventStream } from "./support/converse-clients.js";
 import { type FlowDir, flowDir } from "./support/flows.js";
-import { type Proc, type RunningOrchestrator, startCommand, startOrchestratorProcess } from "./support/process.js";
+import { type Proc, repoRoot, type RunningOrchestrator, startCommand, startOrchestratorProcess } from "./support/process.js";
 import { answer, TestAgent } from "./support/test-agent.js";
 import { ensureA2aPython } from "./support/tools.js";
 
@@ -231,6 +233,15 @@ describe("A2A agents as stage targets", () => {
     const after = await client.sendTurn({ sessionId: "outage", input: { text: "forecast for Lima" } });
     expect(after.output).toBe("Sunny in Lima, 21 degrees.");
     expect((await client.listSteps({ sessionId: "outage" })).steps.at(-1)?.breaker).toBe("closed");
+  });
+});
+
+describe("the sample flow with an A2A stage", () => {
+  it("is valid without the A2A agent running: its card is read at the first call", () => {
+    const file = "examples/a2a-agent/weather-desk.yaml";
+    const parsed = parseFlowFile(readFileSync(`${repoRoot}/${file}`, "utf8"), file, { knownAgents: (a) => a === "echo" });
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.flow?.stages.map((s) => s.agent)).toEqual(["echo", "a2a:http://127.0.0.1:9100/.well-known/agent-card.json"]);
   });
 });
 

@@ -39,6 +39,7 @@ export async function streamA2aTurn(
   cards: A2aCards,
   cardUrl: string,
   call: AgentCall,
+  attempt: number,
   timeoutMs: number,
   progress: StreamProgress,
   loop: LoopDelay,
@@ -58,7 +59,7 @@ export async function streamA2aTurn(
   let settled: Settled | undefined;
   try {
     agent = await cards.agent(cardUrl, stop.signal);
-    const request = await requestOf(call, cardUrl);
+    const request = await requestOf(call, cardUrl, attempt);
     taskId = request.message?.taskId ?? "";
     const output = new ArtifactText();
     const deliver = async (text: string) => {
@@ -124,7 +125,7 @@ function ends(state: TaskState): boolean {
  * session as the context, the task waiting for input when this agent asked
  * for it, and where the turn stands in the flow as metadata.
  */
-async function requestOf(call: AgentCall, cardUrl: string): Promise<SendMessageRequest> {
+async function requestOf(call: AgentCall, cardUrl: string, attempt: number): Promise<SendMessageRequest> {
   const s = call.start;
   let text = s.input?.text ?? "";
   if (call.input !== undefined) for await (const d of call.input) text += d.text;
@@ -149,7 +150,7 @@ async function requestOf(call: AgentCall, cardUrl: string): Promise<SendMessageR
         stage: s.stage,
         intent: s.intent,
         handoff_from: s.handoffFrom,
-        attempt: s.attempt,
+        attempt,
         ...(s.input?.metadata !== undefined ? { input_metadata: s.input.metadata } : {}),
       },
     },

@@ -249,7 +249,7 @@ export class Mesh implements AgentInvoker {
     const cardUrl = state.cardUrl;
     const send =
       cardUrl !== undefined
-        ? () => streamA2aTurn(this.a2a, cardUrl, call, timeoutMs, progress, this.loop)
+        ? () => streamA2aTurn(this.a2a, cardUrl, call, attempt, timeoutMs, progress, this.loop)
         : () => streamTurn(this.pool.get(state.id, state.info.endpoint), state.info.endpoint, call, attempt, timeoutMs, progress, this.loop);
     const outliers = this.agent(state.info.name).outliers;
     state.inFlight++;
