@@ -40,6 +40,7 @@ function outputs(stream: EventStream, turnId: string): string[] {
 describe("A2A agents as stage targets", () => {
   let python: string;
   let desk: Proc & { card: string; port: number };
+  let second: Proc & { card: string; port: number };
   let front: TestAgent;
   let flows: FlowDir;
   let orchestrator: RunningOrchestrator;
@@ -51,7 +52,7 @@ describe("A2A agents as stage targets", () => {
 
   beforeAll(async () => {
     python = ensureA2aPython();
-    desk = await startWeatherDesk(python);
+    [desk, second] = await Promise.all([startWeatherDesk(python), startWeatherDesk(python)]);
     a2a = `a2a:${desk.card}`;
     // A card that offers only a binding Switchboard does not call.
     bogus = createServer((_, res) => {
@@ -78,6 +79,7 @@ describe("A2A agents as stage targets", () => {
         ],
       },
       { id: "weather", version: "1", stages: [{ name: "weather", agent: a2a, timeout: "1s", transitions: [{ to: "weather" }] }] },
+      { id: "pair", version: "1", stages: [{ name: "weather", agent: "desks", transitions: [{ to: "weather" }] }] },
       { id: "missing-card", version: "1", stages: [{ name: "main", agent: `a2a:http://127.0.0.1:${desk.port}/no-such-card.json`, transitions: [{ to: "main" }] }] },
       { id: "grpc-only", version: "1", stages: [{ name: "main", agent: `a2a:${bogusCard}`, transitions: [{ to: "main" }] }] },
     );
@@ -85,6 +87,8 @@ describe("A2A agents as stage targets", () => {
       "--flows", flows.dir,
       "--default-flow", "desk",
       "--agent", `front=${front.url}`,
+      "--agent", `desks=a2a:${desk.card}`,
+      "--agent", `desks=a2a:${second.card}`,
       "--breaker-failures", String(failures),
       "--breaker-cooldown", String(coolDownMs / 1000),
     ]);
@@ -95,7 +99,7 @@ describe("A2A agents as stage targets", () => {
   afterAll(async () => {
     converse?.close();
     await orchestrator?.stop();
-    await desk?.stop();
+    await Promise.all([desk?.stop(), second?.stop()]);
     await front?.close();
     bogus?.close();
     flows?.remove();
@@ -177,12 +181,13 @@ describe("A2A agents as stage targets", () => {
   it("a deadline that expires fails the turn with DEADLINE_EXCEEDED, cancels the A2A task and leaves the session unchanged", async () => {
     await client.sendTurn({ sessionId: "late", flowId: "weather", input: { text: "forecast for Lima" } });
     const before = (await client.getSession({ sessionId: "late" })).session;
+    const cancelledBefore = desk.lines.filter((l) => l.startsWith("cancelled ")).length;
     const err = await client.sendTurn({ sessionId: "late", input: { text: "slow please" } }).catch((e: unknown) => ConnectError.from(e));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.DeadlineExceeded);
     expect((err as ConnectError).rawMessage).toBe(`agent ${a2a} at ${desk.card} did not finish within 1000ms`);
     // The agent hears that its task was given up.
-    await desk.waitForLine((l) => l.startsWith("cancelled "));
+    await desk.waitForLine(() => desk.lines.filter((l) => l.startsWith("cancelled ")).length > cancelledBefore);
     const after = (await client.getSession({ sessionId: "late" })).session;
     expect(after?.version).toBe(before?.version);
     expect(after?.state).toEqual(before?.state);
@@ -190,6 +195,37 @@ describe("A2A agents as stage targets", () => {
     expect(failed?.agent).toBe(a2a);
     expect(failed?.instance).toBe(desk.card);
     expect(failed?.error).toEqual(expect.objectContaining({ code: "deadline_exceeded", message: `agent ${a2a} at ${desk.card} did not finish within 1000ms` }));
+  });
+
+  it("a barge-in while the A2A agent speaks ends the turn and cancels its task", async () => {
+    const stream = converse.converse();
+    stream.send({ kind: { case: "open", value: { sessionId: "barge", flowId: "weather" } } });
+    await stream.waitForKind("opened");
+    const cancelledBefore = desk.lines.filter((l) => l.startsWith("cancelled ")).length;
+    stream.send({ kind: { case: "turn", value: { turnId: "b1", input: { text: "stall a bit" } } } });
+    await stream.waitFor((e) => e.kind.case === "output" && e.turnId === "b1");
+    stream.send({ kind: { case: "bargeIn", value: { turnId: "b1", heardChars: 5 } } });
+    await stream.waitFor((e) => e.kind.case === "interrupted" && e.turnId === "b1");
+    await desk.waitForLine(() => desk.lines.filter((l) => l.startsWith("cancelled ")).length > cancelledBefore);
+    stream.end();
+    const [step] = (await client.listSteps({ sessionId: "barge" })).steps;
+    expect(step?.agent).toBe(a2a);
+    expect(step?.output).toBe("Check");
+  });
+
+  it("balances over several card URLs given as instances of one agent, and retries on another when one is down", async () => {
+    const first = await client.sendTurn({ sessionId: "pair", flowId: "pair", input: { text: "forecast for Riga" } });
+    expect(first.output).toBe("Sunny in Riga, 21 degrees.");
+    expect(first.agent).toBe("desks");
+    await second.stop("SIGKILL");
+    for (let i = 0; i < 4; i++) {
+      const res = await client.sendTurn({ sessionId: "pair", input: { text: `forecast for Turku ${i}` } });
+      expect(res.output).toBe(`Sunny in Turku ${i}, 21 degrees.`);
+    }
+    const steps = (await client.listSteps({ sessionId: "pair" })).steps;
+    expect(new Set(steps.map((s) => s.instance))).toContain(desk.card);
+    // A turn picked the stopped instance at most until its first failure, then went to the other.
+    expect(steps.slice(1).every((s) => s.instance === desk.card)).toBe(true);
   });
 
   it("a card that cannot be read, or offers no binding Switchboard calls, fails the first call with a clear error", async () => {

@@ -9,6 +9,7 @@ every message with a streamed task:
 - "forecast" without a city: INPUT_REQUIRED, asking which city; the next
   message of the same task completes it;
 - "slow ...": works for a long time (until cancelled), for deadlines;
+- "stall ...": says "Checking", then works until cancelled, for barge-ins;
 - "refuse ...": REJECTED; "break ...": FAILED.
 
     .cache/a2a-venv/bin/python examples/a2a-agent/agent.py --port 9100
@@ -51,6 +52,11 @@ class WeatherDesk(AgentExecutor):
             return
         if text.startswith("slow"):
             # Works until cancelled: a caller's deadline ends it.
+            await asyncio.sleep(3600)
+            return
+        if text.startswith("stall"):
+            # Says a word, then works until cancelled: a barge-in ends it.
+            await updater.add_artifact([new_text_part("Checking")], artifact_id="forecast", name="forecast")
             await asyncio.sleep(3600)
             return
         city = text.removeprefix("forecast for").removeprefix("forecast").strip()
