@@ -178,6 +178,18 @@ describe("A2A agents as stage targets", () => {
     expect((await client.getSession({ sessionId: "refusal" })).session?.version).toBe(1n);
   });
 
+  it("a task that waited for input and is gone meanwhile does not hold the session: the next turn starts a new task", async () => {
+    await client.sendTurn({ sessionId: "stale", flowId: "weather", input: { text: "forecast" } });
+    const pending = (await client.getSession({ sessionId: "stale" })).session?.state?.["a2a_task"] as { task_id: string };
+    // The waiting task is rejected; the failed turn commits nothing, so the session still names it.
+    const refused = await client.sendTurn({ sessionId: "stale", input: { text: "refuse it" } }).catch((e: unknown) => ConnectError.from(e));
+    expect((refused as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect(((await client.getSession({ sessionId: "stale" })).session?.state?.["a2a_task"] as { task_id: string }).task_id).toBe(pending.task_id);
+    const res = await client.sendTurn({ sessionId: "stale", input: { text: "forecast for Oslo" } });
+    expect(res.output).toBe("Sunny in Oslo, 21 degrees.");
+    expect((await client.getSession({ sessionId: "stale" })).session?.state?.["a2a_task"]).toBeUndefined();
+  });
+
   it("a deadline that expires fails the turn with DEADLINE_EXCEEDED, cancels the A2A task and leaves the session unchanged", async () => {
     await client.sendTurn({ sessionId: "late", flowId: "weather", input: { text: "forecast for Lima" } });
     const before = (await client.getSession({ sessionId: "late" })).session;

@@ -55,47 +55,24 @@ export async function streamA2aTurn(
   else call.signal.addEventListener("abort", onAbort, { once: true });
   const t0 = performance.now();
   let agent: A2aAgent | undefined;
-  let taskId = "";
-  let settled: Settled | undefined;
+  let task: TaskStream | undefined;
   try {
     agent = await cards.agent(cardUrl, stop.signal);
     const request = await requestOf(call, cardUrl, attempt);
-    taskId = request.message?.taskId ?? "";
-    const output = new ArtifactText();
-    const deliver = async (text: string) => {
-      if (text === "") return;
-      progress.deliver(text);
-      // A slow caller paces the agent: no more of its stream is read until the caller took this piece.
-      const paced = call.onDelta(create(OutputDeltaSchema, { text }));
-      if (paced !== undefined) await paced;
-    };
-    for await (const event of agent.client.sendMessageStream(request, { signal: stop.signal })) {
-      const p = event.payload;
-      if (p === undefined) continue;
-      if (p.$case === "message") {
-        // A plain message is a complete answer without a task.
-        await deliver(output.add(textOf(p.value.parts), false));
-        settled = { state: TaskState.TASK_STATE_COMPLETED, taskId, text: "" };
-      } else if (p.$case === "artifactUpdate") {
-        taskId ||= p.value.taskId;
-        const a = p.value.artifact;
-        if (a !== undefined) await deliver(output.add(textOf(a.parts), p.value.append));
-      } else {
-        const task = p.$case === "task" ? p.value : undefined;
-        taskId ||= task?.id ?? (p.$case === "statusUpdate" ? p.value.taskId : "");
-        const status = p.value.status;
-        if (status !== undefined && ends(status.state)) {
-          settled = { state: status.state, taskId, text: textOf(status.message?.parts ?? []) };
-        }
-      }
-      if (settled !== undefined) break;
+    task = new TaskStream(agent, call, progress, stop.signal);
+    let settled: Settled;
+    try {
+      settled = await task.run(request);
+    } catch (e) {
+      // The task that waited for input may be gone (the agent restarted, or
+      // the task ended meanwhile); nothing was said yet, so a new task in
+      // the same context takes the turn rather than the session sticking.
+      const message = request.message;
+      if (message === undefined || message.taskId === "" || task.events > 0 || stop.signal.aborted || isConnectionFailure(e)) throw e;
+      message.taskId = "";
+      settled = await task.run(request);
     }
-    if (settled === undefined) {
-      throw new ConnectError(`A2A agent ${agent.card.name} at ${cardUrl} closed the stream before its task finished`, Code.Internal);
-    }
-    // The question of INPUT_REQUIRED, or a final message, is what the user hears when nothing else was said.
-    if (settled.state === TaskState.TASK_STATE_INPUT_REQUIRED || output.text === "") await deliver(output.add(settled.text, false));
-    return resultOf(agent, cardUrl, call, settled, output.text);
+    return resultOf(agent, cardUrl, call, settled, task.output.text);
   } catch (e) {
     // fetch says only "fetch failed"; the reason is in its cause.
     const reason = isConnectionFailure(e) ? new ConnectError(connectionReason(e), Code.Unavailable, undefined, undefined, e) : e;
@@ -107,7 +84,70 @@ export async function streamA2aTurn(
   } finally {
     clearTimeout(timer);
     call.signal.removeEventListener("abort", onAbort);
-    if (stop.signal.aborted && settled === undefined && taskId !== "" && agent !== undefined) cancelTask(agent, taskId);
+    if (stop.signal.aborted && task?.settled === undefined && task?.taskId && agent !== undefined) cancelTask(agent, task.taskId);
+    // Ends the HTTP response of a stream left before its end.
+    stop.abort();
+  }
+}
+
+/**
+ * TaskStream reads the event stream of one message: it forwards the text
+ * of artifact updates as output and stops where the task ends the turn.
+ */
+class TaskStream {
+  /** The task's id, once the agent named it (or the one continued). */
+  taskId = "";
+  /** Events received so far. */
+  events = 0;
+  settled: Settled | undefined;
+  readonly output = new ArtifactText();
+
+  constructor(
+    private readonly agent: A2aAgent,
+    private readonly call: AgentCall,
+    private readonly progress: StreamProgress,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** run sends the message and reads its stream to where the turn ends. */
+  async run(request: SendMessageRequest): Promise<Settled> {
+    this.taskId = request.message?.taskId ?? "";
+    for await (const event of this.agent.client.sendMessageStream(request, { signal: this.signal })) {
+      this.events++;
+      const p = event.payload;
+      if (p === undefined) continue;
+      if (p.$case === "message") {
+        // A plain message is a complete answer without a task.
+        await this.deliver(this.output.add(textOf(p.value.parts), false));
+        this.settled = { state: TaskState.TASK_STATE_COMPLETED, taskId: this.taskId, text: "" };
+      } else if (p.$case === "artifactUpdate") {
+        this.taskId ||= p.value.taskId;
+        const a = p.value.artifact;
+        if (a !== undefined) await this.deliver(this.output.add(textOf(a.parts), p.value.append));
+      } else {
+        this.taskId ||= p.$case === "task" ? p.value.id : p.value.taskId;
+        const status = p.value.status;
+        if (status !== undefined && ends(status.state)) {
+          this.settled = { state: status.state, taskId: this.taskId, text: textOf(status.message?.parts ?? []) };
+        }
+      }
+      if (this.settled !== undefined) break;
+    }
+    const settled = this.settled;
+    if (settled === undefined) {
+      throw new ConnectError(`A2A agent ${this.agent.card.name} closed the stream before its task finished`, Code.Internal);
+    }
+    // The question of INPUT_REQUIRED, or a final message, is what the user hears when nothing else was said.
+    if (settled.state === TaskState.TASK_STATE_INPUT_REQUIRED || this.output.text === "") await this.deliver(this.output.add(settled.text, false));
+    return settled;
+  }
+
+  private async deliver(text: string): Promise<void> {
+    if (text === "") return;
+    this.progress.deliver(text);
+    // A slow caller paces the agent: no more of its stream is read until the caller took this piece.
+    const paced = this.call.onDelta(create(OutputDeltaSchema, { text }));
+    if (paced !== undefined) await paced;
   }
 }
 
