@@ -111,6 +111,8 @@ const connectionErrorCodes = new Set([
   "ERR_HTTP2_SESSION_ERROR",
   "ERR_HTTP2_GOAWAY_SESSION",
   "ERR_HTTP2_PING_CANCEL",
+  // fetch (undici), which A2A agents are called with: a socket that closed mid-response.
+  "UND_ERR_SOCKET",
 ]);
 
 /**
