@@ -148,7 +148,7 @@ export function migrateVersion(current: Session, target: Flow, facts: AdminFacts
     enforceChecks("invariant", `flow ${to}`, program.invariants.filter(ofSession), vars);
     enforceChecks("precondition", `stage ${JSON.stringify(stage.name)}`, program.stages.get(stage.name)?.preconditions.filter(ofSession) ?? [], vars);
   } catch (e) {
-    throw refuse(`${ConnectError.from(e).rawMessage} (with the state ${JSON.stringify(mapped.state)})`);
+    throw refuse(ConnectError.from(e).rawMessage);
   }
   const details: Record<string, string> = {
     migrated_from: current.flowVersion,
