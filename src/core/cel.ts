@@ -134,13 +134,8 @@ export function compileCel(source: string, context: CelContext, opts: CelCompile
   const program: CelProgram = {
     source,
     evaluate(vars) {
-      let out: unknown;
-      try {
-        out = evaluate(vars as unknown as Record<string, CelInput>);
-      } catch (e) {
-        return new Error(cleanMessage(e));
-      }
-      if (isCelError(out)) return new Error(cleanMessage(out));
+      const out = evaluatePlanned(evaluate, vars);
+      if (out instanceof Error) return out;
       if (typeof out !== "boolean") return new Error(`evaluated to ${describe(out)}, not a bool`);
       return out;
     },
@@ -160,16 +155,25 @@ export function compileCelValue(source: string, context: CelContext, opts: CelCo
   const program: CelValueProgram = {
     source,
     evaluate(vars) {
-      let out: unknown;
-      try {
-        out = evaluate(vars as unknown as Record<string, CelInput>);
-      } catch (e) {
-        return new Error(cleanMessage(e));
-      }
-      return isCelError(out) ? new Error(cleanMessage(out)) : jsonOf(out);
+      const out = evaluatePlanned(evaluate, vars);
+      return out instanceof Error ? out : jsonOf(out);
     },
   };
   return { program, problems: planned.problems };
+}
+
+/**
+ * evaluatePlanned runs a planned expression; its value, or an Error saying
+ * why it has none.
+ */
+function evaluatePlanned(evaluate: ReturnType<typeof plan>, vars: CelVars): unknown {
+  let out: unknown;
+  try {
+    out = evaluate(vars as unknown as Record<string, CelInput>);
+  } catch (e) {
+    return new Error(cleanMessage(e));
+  }
+  return isCelError(out) ? new Error(cleanMessage(out)) : out;
 }
 
 function planCel(
