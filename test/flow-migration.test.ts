@@ -159,6 +159,16 @@ describe.each(["memory", "ferretdb"] as const)("live migration of sessions (%s s
     expect(await Promise.all(ids.map(record))).toEqual(before);
   });
 
+  it("--dry-run of one named session through the CLI says it would be refused and where its path departs", async () => {
+    const before = await record("auth");
+    const out = await cli(["sessions", "migrate", "auth", "--to-version", "3", "--dry-run"], server);
+    expect(out.code, out.stderr).toBe(1);
+    expect(out.stdout).toMatch(/^auth +refused \(see below\) +changes$/m);
+    expect(out.stdout).toContain('auth refused: failed_precondition: session auth cannot move to contact-centre@3: stage "authentication" is not a stage of contact-centre@3');
+    expect(out.stdout).toContain("auth: contact-centre@1 → contact-centre@3: departs at turn 1 of 1, stage greeting");
+    expect(await record("auth")).toEqual(before);
+  });
+
   it("sessions migrate through the CLI moves one call and says where it went", async () => {
     const out = await cli(["sessions", "migrate", "cli", "--to-version", "2"], server);
     expect(out.code, out.stderr).toBe(0);

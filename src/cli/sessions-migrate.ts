@@ -69,7 +69,7 @@ export interface MigrationResult {
 
 type OrchestratorClient = Client<typeof OrchestratorService>;
 
-async function migrateOne(client: OrchestratorClient, sessionId: string, toVersion: string, dryRun: boolean, target: Flow | undefined): Promise<MigrationResult> {
+async function migrateOne(client: OrchestratorClient, sessionId: string, toVersion: string, dryRun: boolean, loaded: readonly Flow[]): Promise<MigrationResult> {
   let result: MigrationResult;
   try {
     const res = await client.migrateSession({ sessionId, toVersion, validateOnly: dryRun });
@@ -85,10 +85,15 @@ async function migrateOne(client: OrchestratorClient, sessionId: string, toVersi
     const err = ConnectError.from(e);
     result = { session: sessionId, result: "refused", reason: `${codeName(err.code)}: ${err.rawMessage}` };
   }
-  if (dryRun && target !== undefined) {
-    const replay = await replayMigration(await fetchHistory(client, sessionId), target);
-    result.pathChanges = takesAnotherPath(replay);
-    result.replay = replay;
+  if (dryRun) {
+    const history = await fetchHistory(client, sessionId).catch(() => undefined);
+    // Without the session or the version loaded there is nothing to replay; the check said why.
+    const target = loaded.find((f) => f.id === history?.session.flowId && f.version === toVersion);
+    if (history !== undefined && target !== undefined) {
+      const replay = await replayMigration(history, target);
+      result.pathChanges = takesAnotherPath(replay);
+      result.replay = replay;
+    }
   }
   return result;
 }
@@ -141,21 +146,16 @@ export const sessionsMigrate: Command = {
     const ids = byFlow
       ? await listSessionIds(client, { flow: values.flow ?? "", ...(values.version !== undefined ? { version: values.version } : {}), ...(status !== undefined ? { status } : {}) }, limit)
       : positionals;
-    // A dry run replays against the version the server has loaded, the one a migration would use.
-    let target: Flow | undefined;
-    if (dryRun) {
-      const flowId = values.flow ?? (await client.getSession({ sessionId: ids[0] ?? "" })).session?.flowId ?? "";
-      const { flows } = await client.listFlows({});
-      target = flows.find((f) => f.id === flowId && f.version === toVersion);
-      if (target === undefined && ids.length > 0) {
-        io.err.write(`switchboard sessions migrate: the server has no flow ${flowKey(flowId, toVersion)} loaded (${flows.map((f) => flowKey(f.id, f.version)).join(", ") || "none"})\n`);
-        return 2;
-      }
+    // A dry run replays against the versions the server has loaded, the ones a migration would use.
+    const loaded = dryRun ? (await client.listFlows({})).flows : [];
+    if (dryRun && byFlow && ids.length > 0 && !loaded.some((f) => f.id === values.flow && f.version === toVersion)) {
+      io.err.write(`switchboard sessions migrate: the server has no flow ${flowKey(values.flow ?? "", toVersion)} loaded (${loaded.map((f) => flowKey(f.id, f.version)).join(", ") || "none"})\n`);
+      return 2;
     }
     const progress = Progress.for(io.err, io.env);
     const results: MigrationResult[] = [];
     for (const [i, sessionId] of ids.entries()) {
-      results.push(await migrateOne(client, sessionId, toVersion, dryRun, target));
+      results.push(await migrateOne(client, sessionId, toVersion, dryRun, loaded));
       progress.update(`${dryRun ? "checked" : "migrated"} ${i + 1}/${ids.length}…`);
     }
     progress.done(`${dryRun ? "checked" : "migrated"} ${ids.length}`);
