@@ -13,8 +13,9 @@ import { Progress, table } from "./output.js";
 import { fetchHistory, listSessionIds } from "./session-history.js";
 import { statusNames } from "./sessions.js";
 
-const migrateUsage = `switchboard sessions migrate SESSION... --to-version N [--dry-run]
-switchboard sessions migrate --flow ID [--version V] [--status S] [--limit N] --to-version N [--dry-run]
+const migrateUsage = `Usage:
+  switchboard sessions migrate SESSION... --to-version N [--dry-run]
+  switchboard sessions migrate --flow ID [--version V] [--status S] [--limit N] --to-version N [--dry-run]
 
 Moves running sessions onto version N of their flow, as version N's flow file
 says (its migrations: entry for the session's version): the stage map gives
@@ -127,7 +128,7 @@ function parse(argv: string[]) {
 export const sessionsMigrate: Command = {
   name: ["sessions", "migrate"],
   summary: "move running sessions onto another version of their flow",
-  usage: `Usage:\n  ${migrateUsage}`,
+  usage: migrateUsage,
   async run(argv: string[], io: Io) {
     const { values, positionals } = parse(argv);
     const toVersion = values["to-version"];
