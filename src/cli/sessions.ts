@@ -197,7 +197,7 @@ const sessionsSteps: Command = {
           enumName(StepStatus, s.status).replace("step_status_", ""),
           s.latency ? String(durationMs(s.latency)) : "",
           clip(s.input?.text || s.input?.intent || ""),
-          clip(s.error ? `${s.error.code}: ${s.error.message}` : s.output),
+          clip(s.error ? `${s.error.code}: ${s.error.message}` : s.kind === StepKind.MIGRATION ? `moved to version ${s.details["migrated_to"]} at ${s.nextStage}` : s.output),
         ]),
       ),
     );

@@ -8,6 +8,7 @@ import { type Command, type Io, UsageError, wantsHelp } from "./command.js";
 import { flowValidateCommand } from "./flow-validate.js";
 import { demoCommand, serveCommand } from "./serve.js";
 import { sessionsCommands } from "./sessions.js";
+import { sessionsMigrate } from "./sessions-migrate.js";
 import { replayCommand } from "./replay.js";
 import { testCommand } from "./test.js";
 import { testRecordCommand } from "./test-record.js";
@@ -26,6 +27,7 @@ export const commands: Command[] = [
   serveCommand,
   demoCommand,
   ...sessionsCommands,
+  sessionsMigrate,
   agentsLs,
   flowValidateCommand,
   // `test record` before `test`: a command is found by its leading words.

@@ -1,12 +1,14 @@
-import { celEnv, type CelInput, isCelError, parse, plan } from "@bufbuild/cel";
+import { celEnv, type CelInput, isCelError, isCelList, isCelMap, isCelUint, parse, plan } from "@bufbuild/cel";
+import type { JsonValue } from "@bufbuild/protobuf";
 import { strings } from "@bufbuild/cel/ext";
 
 /**
  * CelContext says where an expression runs, which decides the variables it
  * may read: a precondition runs before the agent (no `result`), an
- * invariant after the whole turn.
+ * invariant after the whole turn, a migration's `set` on a session moving
+ * to another flow version (no turn: only `state` and `session`).
  */
-export type CelContext = "precondition" | "postcondition" | "transition" | "invariant";
+export type CelContext = "precondition" | "postcondition" | "transition" | "invariant" | "migration";
 
 /**
  * CelVars are the values an expression is evaluated over.
@@ -43,6 +45,17 @@ export interface CelCompileOptions {
 export interface CelCompiled {
   program?: CelProgram;
   problems: string[];
+  /** The variables the expression reads, e.g. `["state", "permissions"]`. */
+  reads: Array<keyof CelVars>;
+}
+
+/**
+ * CelValueProgram is a compiled expression of any type, evaluated to JSON.
+ */
+export interface CelValueProgram {
+  readonly source: string;
+  /** evaluate returns the expression's value as JSON, or an Error saying why it has none. */
+  evaluate(vars: CelVars): JsonValue | Error;
 }
 
 // The environment is immutable and shared: standard functions plus the
@@ -102,6 +115,7 @@ const variablesOf: Record<CelContext, Array<keyof CelVars>> = {
   postcondition: ["state", "input", "result", "session", "permissions"],
   transition: ["state", "input", "result", "session", "permissions"],
   invariant: ["state", "input", "session", "permissions"],
+  migration: ["state", "session"],
 };
 
 // Type names are identifiers in CEL (`type(x) == int`).
@@ -114,40 +128,108 @@ const typeNames = new Set(["int", "uint", "double", "bool", "string", "bytes", "
  * flow declares them, and functions must be known.
  */
 export function compileCel(source: string, context: CelContext, opts: CelCompileOptions = {}): CelCompiled {
-  if (source.trim() === "") return { problems: ["empty expression"] };
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(source);
-  } catch (e) {
-    return { problems: [`does not compile: ${cleanMessage(e)}`] };
-  }
-  const problems = checkReferences(parsed.expr, context, opts);
-  let evaluate: ReturnType<typeof plan>;
-  try {
-    evaluate = plan(env, parsed);
-  } catch (e) {
-    return { problems: [...problems, `does not compile: ${cleanMessage(e)}`] };
-  }
+  const planned = planCel(source, context, opts);
+  const evaluate = planned.evaluate;
+  if (evaluate === undefined) return { problems: planned.problems, reads: planned.reads };
   const program: CelProgram = {
     source,
     evaluate(vars) {
-      let out: unknown;
-      try {
-        out = evaluate(vars as unknown as Record<string, CelInput>);
-      } catch (e) {
-        return new Error(cleanMessage(e));
-      }
-      if (isCelError(out)) return new Error(cleanMessage(out));
+      const out = evaluatePlanned(evaluate, vars);
+      if (out instanceof Error) return out;
       if (typeof out !== "boolean") return new Error(`evaluated to ${describe(out)}, not a bool`);
       return out;
     },
   };
-  return { program, problems };
+  return { program, problems: planned.problems, reads: planned.reads };
+}
+
+/**
+ * compileCelValue compiles an expression of any type, checked as
+ * compileCel checks it, whose value is read back as JSON (numbers as JSON
+ * numbers, maps with string keys as objects); e.g. a migration's `set`.
+ */
+export function compileCelValue(source: string, context: CelContext, opts: CelCompileOptions = {}): { program?: CelValueProgram; problems: string[] } {
+  const planned = planCel(source, context, opts);
+  const evaluate = planned.evaluate;
+  if (evaluate === undefined) return { problems: planned.problems };
+  const program: CelValueProgram = {
+    source,
+    evaluate(vars) {
+      const out = evaluatePlanned(evaluate, vars);
+      return out instanceof Error ? out : jsonOf(out);
+    },
+  };
+  return { program, problems: planned.problems };
+}
+
+/**
+ * evaluatePlanned runs a planned expression; its value, or an Error saying
+ * why it has none.
+ */
+function evaluatePlanned(evaluate: ReturnType<typeof plan>, vars: CelVars): unknown {
+  let out: unknown;
+  try {
+    out = evaluate(vars as unknown as Record<string, CelInput>);
+  } catch (e) {
+    return new Error(cleanMessage(e));
+  }
+  return isCelError(out) ? new Error(cleanMessage(out)) : out;
+}
+
+function planCel(
+  source: string,
+  context: CelContext,
+  opts: CelCompileOptions,
+): { evaluate?: ReturnType<typeof plan>; problems: string[]; reads: Array<keyof CelVars> } {
+  if (source.trim() === "") return { problems: ["empty expression"], reads: [] };
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (e) {
+    return { problems: [`does not compile: ${cleanMessage(e)}`], reads: [] };
+  }
+  const reads = new Set<keyof CelVars>();
+  const problems = checkReferences(parsed.expr, context, opts, reads);
+  try {
+    return { evaluate: plan(env, parsed), problems, reads: [...reads] };
+  } catch (e) {
+    return { problems: [...problems, `does not compile: ${cleanMessage(e)}`], reads: [...reads] };
+  }
+}
+
+/**
+ * jsonOf reads a CEL value back as JSON, or says why it cannot be.
+ */
+function jsonOf(v: unknown): JsonValue | Error {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+  if (typeof v === "number") return Number.isFinite(v) ? v : new Error(`evaluated to ${v}, which JSON cannot hold`);
+  if (typeof v === "bigint") return Number(v);
+  if (isCelUint(v)) return Number(v.value);
+  if (isCelList(v)) {
+    const out: JsonValue[] = [];
+    for (const item of v) {
+      const j = jsonOf(item);
+      if (j instanceof Error) return j;
+      out.push(j);
+    }
+    return out;
+  }
+  if (isCelMap(v)) {
+    const out: { [key: string]: JsonValue } = {};
+    for (const [key, item] of v) {
+      if (typeof key !== "string") return new Error("evaluated to a map with keys that are not strings");
+      const j = jsonOf(item);
+      if (j instanceof Error) return j;
+      out[key] = j;
+    }
+    return out;
+  }
+  return new Error(`evaluated to ${describe(v)}, which is not a JSON value`);
 }
 
 type Expr = ReturnType<typeof parse>["expr"];
 
-function checkReferences(root: Expr, context: CelContext, opts: CelCompileOptions): string[] {
+function checkReferences(root: Expr, context: CelContext, opts: CelCompileOptions, reads: Set<keyof CelVars>): string[] {
   const problems = new Set<string>();
   const allowed = variablesOf[context];
   const stateKeys = opts.stateKeys ?? [];
@@ -158,6 +240,7 @@ function checkReferences(root: Expr, context: CelContext, opts: CelCompileOption
       return;
     }
     const name = rootName as keyof CelVars;
+    reads.add(name);
     if (!allowed.includes(name)) {
       problems.add(`${context}s cannot read ${name} (they can read ${allowed.join(", ")})`);
       return;

@@ -3,9 +3,11 @@ import type { SendTurnResponse } from "../gen/switchboard/v1/orchestrator_pb.js"
 import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import type { Session } from "../gen/switchboard/v1/session_pb.js";
 import { codeName, failedPrecondition, hasMark, invalidArgument, notFound } from "./errors.js";
+import { flowKey } from "./flow.js";
 import { amendHeard, type Heard, Interruption } from "./interruption.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { forkVersion, rollbackVersion } from "./session-admin.js";
+import { type MigratedVersion, migrateVersion } from "./session-migration.js";
 import type { AgentInvoker, Clock, SessionStore } from "./ports.js";
 import { attemptTurn, type AttemptOutcome } from "./turn-attempt.js";
 import { commitVersion, recordFailure } from "./turn-commit.js";
@@ -62,7 +64,7 @@ export type Amended = "amended" | "unchanged";
  * agent, applies its result to the session and commits the new version.
  * It is the only writer of sessions: every API that runs turns ends in
  * `runTurn`, a late barge-in in `amend`, and the operations on a session's
- * history in `rollback` and `fork`, each under the session's lock.
+ * history in `rollback`, `fork` and `migrate`, each under the session's lock.
  */
 export class Engine {
   private readonly locks = new KeyedMutex();
@@ -168,6 +170,30 @@ export class Engine {
       const next = rollbackVersion(current, target, { now: clock.now(), ttlMs: sessionTtlMs });
       await store.commit({ session: next.session, expectedVersion: current.version, reason: "rollback", steps: [next.step] });
       return next.session;
+    });
+  }
+
+  /**
+   * migrate moves a session onto another version of its flow, as that
+   * version's migration from the session's version says (see
+   * migrateVersion), and commits the move as a new version; with
+   * `validateOnly` it checks the move and answers the version it would
+   * commit, committing nothing. A turn in flight on this replica finishes
+   * first (the session's lock); one on another replica makes the commit
+   * fail with ABORTED (compare-and-set), and nothing changes.
+   */
+  migrate(sessionId: string, toVersion: string, validateOnly = false): Promise<MigratedVersion> {
+    const { store, clock, sessionTtlMs, flows } = this.deps;
+    return this.locks.run(sessionId, async () => {
+      const current = await store.get(sessionId);
+      if (current === undefined) throw notFound(`session ${sessionId}`);
+      const target = flows.get(current.flowId, toVersion);
+      if (target === undefined) {
+        throw failedPrecondition(`session ${sessionId} cannot move to ${flowKey(current.flowId, toVersion)}: that version is not loaded (load its flow file, then ReloadFlows)`);
+      }
+      const next = migrateVersion(current, target, { now: clock.now(), ttlMs: sessionTtlMs });
+      if (!validateOnly) await store.commit({ session: next.session, expectedVersion: current.version, reason: "migration", steps: [next.step] });
+      return next;
     });
   }
 

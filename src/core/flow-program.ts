@@ -11,6 +11,8 @@ export interface CompiledCheck {
   readonly program?: CelProgram;
   /** Why the expression did not compile, when it did not. */
   readonly problem?: string;
+  /** The variables the expression reads (a migration checks only those that read no turn input). */
+  readonly reads: ReadonlyArray<keyof CelVars>;
 }
 
 /**
@@ -100,7 +102,7 @@ function compileFlow(flow: Flow, probe?: FlowProbe): FlowProgram {
       for (const p of compiled.problems) problems.push({ stage, path: [...where, "expr"], message: `${label}: ${p}` });
       const problem = compiled.problems[0];
       const program = compiled.program && probe ? probed(compiled.program, (holds) => probe.checked(context, stage, i, holds)) : compiled.program;
-      return { check, ...(program ? { program } : {}), ...(problem ? { problem } : {}) };
+      return { check, reads: compiled.reads, ...(program ? { program } : {}), ...(problem ? { problem } : {}) };
     });
   };
   const stages = new Map<string, StageProgram>();

@@ -1,6 +1,7 @@
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { type Flow, Join, type Stage } from "../gen/switchboard/v1/flow_pb.js";
 import { a2aCardUrl, a2aTargetProblem } from "./a2a-target.js";
+import { migrationProblems } from "./flow-migration.js";
 import { flowProgram } from "./flow-program.js";
 
 /**
@@ -50,7 +51,8 @@ export function flowKey(id: string, version: string): string {
  * validateFlow checks a flow statically and returns every problem found,
  * not only the first: structure, references between stages, stages no
  * transition reaches, stages with no way out, every CEL expression (does it
- * compile, does it read only fields that exist) and, when `knownAgents` is
+ * compile, does it read only fields that exist), the `migrations` from
+ * earlier versions and, when `knownAgents` is
  * given, that every agent the flow names exists. Each problem carries the
  * path of the field it is about, so loaders can point at its line.
  */
@@ -76,6 +78,7 @@ export function validateFlow(flow: Flow, knownAgents?: (name: string) => boolean
   flow.stages.forEach((stage, i) => validateStage(stage, ["stages", i], known, knownAgents, problems));
   problems.push(...graphProblems(flow));
   problems.push(...flowProgram(flow).problems);
+  problems.push(...migrationProblems(flow));
   return problems;
 }
 

@@ -53,7 +53,7 @@ export interface Commit {
   session: Session;
   /** The version the change was computed from; 0 creates the session. */
   expectedVersion: bigint;
-  /** Why the version exists: "turn", "rollback", "fork". */
+  /** Why the version exists: "turn", "rollback", "fork", "interruption", "migration". */
   reason: string;
   /** The audit-trail steps of this version, in order. */
   steps: Step[];

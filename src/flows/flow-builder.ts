@@ -1,4 +1,4 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { clone, create, type JsonObject } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
   CheckSchema,
@@ -7,6 +7,7 @@ import {
   FlowSchema,
   Join,
   Merge,
+  MigrationSchema,
   type Stage,
   StageSchema,
 } from "../gen/switchboard/v1/flow_pb.js";
@@ -217,6 +218,26 @@ export class FlowBuilder {
   /** invariant adds a CEL check on the state after every turn. */
   invariant(name: string, expr: string, message = ""): this {
     this.flow.invariants.push(create(CheckSchema, { name, expr, message }));
+    return this;
+  }
+
+  /**
+   * migration declares how sessions of an earlier version `from` move onto
+   * this one: `stages` maps old stages to new ones; `rename`, `remove`,
+   * `defaults` and `set` (key -> CEL over `state` and `session`) change
+   * the state, in that order.
+   */
+  migration(
+    from: string,
+    opts: { stages?: Record<string, string>; rename?: Record<string, string>; remove?: string[]; defaults?: JsonObject; set?: Record<string, string> } = {},
+  ): this {
+    this.flow.migrations.push(
+      create(MigrationSchema, {
+        from,
+        stages: opts.stages ?? {},
+        state: { rename: opts.rename ?? {}, remove: opts.remove ?? [], defaults: opts.defaults ?? {}, set: opts.set ?? {} },
+      }),
+    );
     return this;
   }
 

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
 import type { FlowSource } from "../core/turn-context.js";
-import { flowKey, validateFlow } from "../core/flow.js";
+import { type FlowPath, flowKey, validateFlow } from "../core/flow.js";
+import { migrationProblemsAgainst } from "../core/flow-migration.js";
 import { type FileProblem, type FlowFileOptions, formatProblem, parseFlowFile } from "../flows/flow-file.js";
 
 /**
@@ -145,8 +146,9 @@ export function listFlowFiles(dir: string): string[] {
 
 /**
  * readFlowFiles reads and checks flow files, and checks them against each
- * other: one id and version may be defined once. Every problem of every
- * file is returned.
+ * other: one id and version may be defined once, and a migration from a
+ * version among them maps that version's stages and state keys. Every
+ * problem of every file is returned.
  */
 export function readFlowFiles(
   files: string[],
@@ -155,6 +157,7 @@ export function readFlowFiles(
   const flows: Array<{ flow: Flow; file: string; line: number }> = [];
   const problems: FileProblem[] = [];
   const seen = new Map<string, { file: string; line: number }>();
+  const lines = new Map<Flow, (path: FlowPath) => number>();
   for (const file of files) {
     let text: string;
     try {
@@ -174,7 +177,17 @@ export function readFlowFiles(
       continue;
     }
     seen.set(key, { file, line });
+    lines.set(parsed.flow, parsed.lineOf);
     flows.push({ flow: parsed.flow, file, line });
+  }
+  for (const { flow, file } of flows) {
+    for (const m of flow.migrations) {
+      const older = flows.find((f) => f.flow.id === flow.id && f.flow.version === m.from)?.flow;
+      if (older === undefined) continue;
+      for (const p of migrationProblemsAgainst(flow, older)) {
+        problems.push({ file, line: lines.get(flow)?.(p.path) || 1, stage: "", message: p.message });
+      }
+    }
   }
   return { flows, problems };
 }

@@ -8,12 +8,13 @@ import {
   ListSessionsResponseSchema,
   ListSnapshotsResponseSchema,
   ListStepsResponseSchema,
+  MigrateSessionResponseSchema,
   OrchestratorService,
   ReloadFlowsResponseSchema,
   RollbackSessionResponseSchema,
   type SendTurnRequest,
 } from "../gen/switchboard/v1/orchestrator_pb.js";
-import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
+import { type Session, SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import { type TurnInput, TurnInputSchema } from "../gen/switchboard/v1/turn_pb.js";
 import type { TurnRequest } from "../core/turn-request.js";
 import { failedPrecondition, invalidArgument, notFound } from "../core/errors.js";
@@ -42,13 +43,13 @@ const namePattern = /^[A-Za-z0-9._:/-]{1,128}$/;
 export interface OrchestratorDeps {
   /** The one way into running a turn. */
   entry: TurnEntry;
-  /** Rolls back and forks sessions (the engine is their only writer). */
-  engine: Pick<Engine, "rollback" | "fork">;
+  /** Rolls back, forks and migrates sessions (the engine is their only writer). */
+  engine: Pick<Engine, "rollback" | "fork" | "migrate">;
   store: SessionStore;
   flows: FlowCatalog;
   /** Reads the flow directory again; see Orchestrator.reloadFlows. */
   reloadFlows: () => LoadedFlows;
-  /** The most versions a session may have; rollbacks beyond it are refused. */
+  /** The most versions a session may have; rollbacks and migrations beyond it are refused. */
   maxSessionVersions?: number;
 }
 
@@ -58,6 +59,16 @@ export interface OrchestratorDeps {
 export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl<typeof OrchestratorService>> {
   const { entry, engine, store, flows, reloadFlows } = deps;
   const sessionOrNotFound = (id: string, ctx: HandlerContext) => sessionOfCaller(store, validateId("session_id", id), ctx);
+  // A rollback or migration adds a version; past the most a session may
+  // have, only a fork (a new session) goes on.
+  const checkVersionRoom = (current: Session) => {
+    if (deps.maxSessionVersions !== undefined && current.version >= BigInt(deps.maxSessionVersions)) {
+      throw new ConnectError(
+        `session ${current.id} has reached ${current.version} versions, the most a session may have; fork it instead`,
+        Code.ResourceExhausted,
+      );
+    }
+  };
   return {
     async sendTurn(req, ctx) {
       // A unary caller sees only the result: the turn may run again after
@@ -107,14 +118,18 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
     async rollbackSession(req, ctx) {
       validateId("session_id", req.sessionId);
       if (req.version < 1n) throw invalidArgument("version", "must be 1 or more");
-      const current = await sessionOrNotFound(req.sessionId, ctx);
-      if (deps.maxSessionVersions !== undefined && current.version >= BigInt(deps.maxSessionVersions)) {
-        throw new ConnectError(
-          `session ${current.id} has reached ${current.version} versions, the most a session may have; fork it instead`,
-          Code.ResourceExhausted,
-        );
-      }
+      checkVersionRoom(await sessionOrNotFound(req.sessionId, ctx));
       return create(RollbackSessionResponseSchema, { session: await engine.rollback(req.sessionId, req.version) });
+    },
+
+    async migrateSession(req, ctx) {
+      validateId("session_id", req.sessionId);
+      if (req.toVersion === "") throw invalidArgument("to_version", 'missing: name the flow version to move the session to, e.g. "2"');
+      validateId("to_version", req.toVersion);
+      const current = await sessionOrNotFound(req.sessionId, ctx);
+      if (!req.validateOnly) checkVersionRoom(current);
+      const moved = await engine.migrate(req.sessionId, req.toVersion, req.validateOnly);
+      return create(MigrateSessionResponseSchema, { session: moved.session, fromVersion: moved.fromVersion, fromStage: moved.fromStage });
     },
 
     async forkSession(req, ctx) {

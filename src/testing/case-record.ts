@@ -30,8 +30,8 @@ export interface RecordedTurn {
 
 /**
  * recordedTurns groups a session's audit trail into its turns, in order,
- * with the snapshots around each. Rollbacks, forks and late barge-ins are
- * not turns a case can replay, and are left out.
+ * with the snapshots around each. Rollbacks, forks, late barge-ins and
+ * migrations are not turns a case can replay, and are left out.
  */
 export function recordedTurns(h: SessionHistory): RecordedTurn[] {
   const byVersion = new Map(h.snapshots.map((s) => [s.version, s.session]));
@@ -39,7 +39,7 @@ export function recordedTurns(h: SessionHistory): RecordedTurn[] {
   const byId = new Map<string, RecordedTurn>();
   let latest: Session | undefined;
   for (const step of h.steps) {
-    if (step.kind === StepKind.ROLLBACK || step.kind === StepKind.FORK || step.kind === StepKind.INTERRUPTION) {
+    if (step.kind === StepKind.ROLLBACK || step.kind === StepKind.FORK || step.kind === StepKind.INTERRUPTION || step.kind === StepKind.MIGRATION) {
       latest = byVersion.get(step.version) ?? latest;
       continue;
     }

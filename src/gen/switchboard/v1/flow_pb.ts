@@ -5,14 +5,14 @@
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_duration, file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file switchboard/v1/flow.proto.
  */
 export const file_switchboard_v1_flow: GenFile = /*@__PURE__*/
-  fileDesc("Chlzd2l0Y2hib2FyZC92MS9mbG93LnByb3RvEg5zd2l0Y2hib2FyZC52MSL4AQoERmxvdxIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWluaXRpYWxfc3RhZ2UYBCABKAkSJQoGc3RhZ2VzGAUgAygLMhUuc3dpdGNoYm9hcmQudjEuU3RhZ2USKQoKaW52YXJpYW50cxgGIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEhEKCW1heF9jaGFpbhgHIAEoBRIuCgtzZXNzaW9uX3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpzdGF0ZV9rZXlzGAkgAygJIrIGCgVTdGFnZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg0KBWFnZW50GAMgASgJEj4KDWludGVudF9hZ2VudHMYBCADKAsyJy5zd2l0Y2hib2FyZC52MS5TdGFnZS5JbnRlbnRBZ2VudHNFbnRyeRIXCg9hbGxvd2VkX2ludGVudHMYBSADKAkSFgoOZmFsbGJhY2tfYWdlbnQYBiABKAkSPgoNZXZlbnRfaW50ZW50cxgHIAMoCzInLnN3aXRjaGJvYXJkLnYxLlN0YWdlLkV2ZW50SW50ZW50c0VudHJ5EioKB3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoFcmV0cnkYCSABKAsyGy5zd2l0Y2hib2FyZC52MS5SZXRyeVBvbGljeRIvCgt0cmFuc2l0aW9ucxgKIAMoCzIaLnN3aXRjaGJvYXJkLnYxLlRyYW5zaXRpb24SLAoNcHJlY29uZGl0aW9ucxgLIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEi0KDnBvc3Rjb25kaXRpb25zGAwgAygLMhUuc3dpdGNoYm9hcmQudjEuQ2hlY2sSKgoIcGFyYWxsZWwYDSABKAsyGC5zd2l0Y2hib2FyZC52MS5QYXJhbGxlbBIyCgxjb21wZW5zYXRpb24YDiABKAsyHC5zd2l0Y2hib2FyZC52MS5Db21wZW5zYXRpb24SFQoNYXV0b19jb250aW51ZRgPIAEoCBISCgptYXhfdmlzaXRzGBAgASgFEhUKDW9uX21heF92aXNpdHMYESABKAkSEAoIdGVybWluYWwYEiABKAgSEwoLd2FpdF9yZWFzb24YEyABKAkSLQoKb25fZmFpbHVyZRgUIAEoCzIZLnN3aXRjaGJvYXJkLnYxLk9uRmFpbHVyZRozChFJbnRlbnRBZ2VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjMKEUV2ZW50SW50ZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKwoJT25GYWlsdXJlEhIKCmNvbXBlbnNhdGUYASABKAgSCgoCdG8YAiABKAkiNAoKVHJhbnNpdGlvbhIKCgJ0bxgBIAEoCRIMCgR3aGVuGAIgASgJEgwKBGJhY2sYAyABKAgiNAoFQ2hlY2sSDAoEbmFtZRgBIAEoCRIMCgRleHByGAIgASgJEg8KB21lc3NhZ2UYAyABKAkihwEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i/wEKCFBhcmFsbGVsEigKCGJyYW5jaGVzGAEgAygLMhYuc3dpdGNoYm9hcmQudjEuQnJhbmNoEiIKBGpvaW4YAiABKA4yFC5zd2l0Y2hib2FyZC52MS5Kb2luEhUKDW1pbl9zdWNjZXNzZXMYAyABKAUSMQoOYnJhbmNoX3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJAoFbWVyZ2UYBSABKA4yFS5zd2l0Y2hib2FyZC52MS5NZXJnZRI1Cg5mYWlsdXJlX3BvbGljeRgGIAEoDjIdLnN3aXRjaGJvYXJkLnYxLkZhaWx1cmVQb2xpY3kiJQoGQnJhbmNoEgwKBG5hbWUYASABKAkSDQoFYWdlbnQYAiABKAkiLQoMQ29tcGVuc2F0aW9uEg0KBWFnZW50GAEgASgJEg4KBmludGVudBgCIAEoCSpLCgRKb2luEhQKEEpPSU5fVU5TUEVDSUZJRUQQABIMCghKT0lOX0FMTBABEgwKCEpPSU5fQU5ZEAISEQoNSk9JTl9BVF9MRUFTVBADKlwKBU1lcmdlEhUKEU1FUkdFX1VOU1BFQ0lGSUVEEAASEgoOTUVSR0VfRElTSk9JTlQQARITCg9NRVJHRV9CWV9CUkFOQ0gQAhITCg9NRVJHRV9MQVNUX1dJTlMQAypqCg1GYWlsdXJlUG9saWN5Eh4KGkZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGwoXRkFJTFVSRV9QT0xJQ1lfVE9MRVJBVEUQARIcChhGQUlMVVJFX1BPTElDWV9GQUlMX0ZBU1QQAmIGcHJvdG8z", [file_google_protobuf_duration]);
+  fileDesc("Chlzd2l0Y2hib2FyZC92MS9mbG93LnByb3RvEg5zd2l0Y2hib2FyZC52MSKnAgoERmxvdxIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWluaXRpYWxfc3RhZ2UYBCABKAkSJQoGc3RhZ2VzGAUgAygLMhUuc3dpdGNoYm9hcmQudjEuU3RhZ2USKQoKaW52YXJpYW50cxgGIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEhEKCW1heF9jaGFpbhgHIAEoBRIuCgtzZXNzaW9uX3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpzdGF0ZV9rZXlzGAkgAygJEi0KCm1pZ3JhdGlvbnMYCiADKAsyGS5zd2l0Y2hib2FyZC52MS5NaWdyYXRpb24irgEKCU1pZ3JhdGlvbhIMCgRmcm9tGAEgASgJEjUKBnN0YWdlcxgCIAMoCzIlLnN3aXRjaGJvYXJkLnYxLk1pZ3JhdGlvbi5TdGFnZXNFbnRyeRItCgVzdGF0ZRgDIAEoCzIeLnN3aXRjaGJvYXJkLnYxLlN0YXRlTWlncmF0aW9uGi0KC1N0YWdlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimAIKDlN0YXRlTWlncmF0aW9uEjoKBnJlbmFtZRgBIAMoCzIqLnN3aXRjaGJvYXJkLnYxLlN0YXRlTWlncmF0aW9uLlJlbmFtZUVudHJ5Eg4KBnJlbW92ZRgCIAMoCRIpCghkZWZhdWx0cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNAoDc2V0GAQgAygLMicuc3dpdGNoYm9hcmQudjEuU3RhdGVNaWdyYXRpb24uU2V0RW50cnkaLQoLUmVuYW1lRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghTZXRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrIGCgVTdGFnZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg0KBWFnZW50GAMgASgJEj4KDWludGVudF9hZ2VudHMYBCADKAsyJy5zd2l0Y2hib2FyZC52MS5TdGFnZS5JbnRlbnRBZ2VudHNFbnRyeRIXCg9hbGxvd2VkX2ludGVudHMYBSADKAkSFgoOZmFsbGJhY2tfYWdlbnQYBiABKAkSPgoNZXZlbnRfaW50ZW50cxgHIAMoCzInLnN3aXRjaGJvYXJkLnYxLlN0YWdlLkV2ZW50SW50ZW50c0VudHJ5EioKB3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoFcmV0cnkYCSABKAsyGy5zd2l0Y2hib2FyZC52MS5SZXRyeVBvbGljeRIvCgt0cmFuc2l0aW9ucxgKIAMoCzIaLnN3aXRjaGJvYXJkLnYxLlRyYW5zaXRpb24SLAoNcHJlY29uZGl0aW9ucxgLIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEi0KDnBvc3Rjb25kaXRpb25zGAwgAygLMhUuc3dpdGNoYm9hcmQudjEuQ2hlY2sSKgoIcGFyYWxsZWwYDSABKAsyGC5zd2l0Y2hib2FyZC52MS5QYXJhbGxlbBIyCgxjb21wZW5zYXRpb24YDiABKAsyHC5zd2l0Y2hib2FyZC52MS5Db21wZW5zYXRpb24SFQoNYXV0b19jb250aW51ZRgPIAEoCBISCgptYXhfdmlzaXRzGBAgASgFEhUKDW9uX21heF92aXNpdHMYESABKAkSEAoIdGVybWluYWwYEiABKAgSEwoLd2FpdF9yZWFzb24YEyABKAkSLQoKb25fZmFpbHVyZRgUIAEoCzIZLnN3aXRjaGJvYXJkLnYxLk9uRmFpbHVyZRozChFJbnRlbnRBZ2VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjMKEUV2ZW50SW50ZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKwoJT25GYWlsdXJlEhIKCmNvbXBlbnNhdGUYASABKAgSCgoCdG8YAiABKAkiNAoKVHJhbnNpdGlvbhIKCgJ0bxgBIAEoCRIMCgR3aGVuGAIgASgJEgwKBGJhY2sYAyABKAgiNAoFQ2hlY2sSDAoEbmFtZRgBIAEoCRIMCgRleHByGAIgASgJEg8KB21lc3NhZ2UYAyABKAkihwEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i/wEKCFBhcmFsbGVsEigKCGJyYW5jaGVzGAEgAygLMhYuc3dpdGNoYm9hcmQudjEuQnJhbmNoEiIKBGpvaW4YAiABKA4yFC5zd2l0Y2hib2FyZC52MS5Kb2luEhUKDW1pbl9zdWNjZXNzZXMYAyABKAUSMQoOYnJhbmNoX3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJAoFbWVyZ2UYBSABKA4yFS5zd2l0Y2hib2FyZC52MS5NZXJnZRI1Cg5mYWlsdXJlX3BvbGljeRgGIAEoDjIdLnN3aXRjaGJvYXJkLnYxLkZhaWx1cmVQb2xpY3kiJQoGQnJhbmNoEgwKBG5hbWUYASABKAkSDQoFYWdlbnQYAiABKAkiLQoMQ29tcGVuc2F0aW9uEg0KBWFnZW50GAEgASgJEg4KBmludGVudBgCIAEoCSpLCgRKb2luEhQKEEpPSU5fVU5TUEVDSUZJRUQQABIMCghKT0lOX0FMTBABEgwKCEpPSU5fQU5ZEAISEQoNSk9JTl9BVF9MRUFTVBADKlwKBU1lcmdlEhUKEU1FUkdFX1VOU1BFQ0lGSUVEEAASEgoOTUVSR0VfRElTSk9JTlQQARITCg9NRVJHRV9CWV9CUkFOQ0gQAhITCg9NRVJHRV9MQVNUX1dJTlMQAypqCg1GYWlsdXJlUG9saWN5Eh4KGkZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGwoXRkFJTFVSRV9QT0xJQ1lfVE9MRVJBVEUQARIcChhGQUlMVVJFX1BPTElDWV9GQUlMX0ZBU1QQAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct]);
 
 /**
  * Flow is a declarative conversation graph: stages (nodes) and transitions
@@ -89,6 +89,15 @@ export type Flow = Message<"switchboard.v1.Flow"> & {
    * @generated from field: repeated string state_keys = 9;
    */
   stateKeys: string[];
+
+  /**
+   * How a running session of an earlier version of this flow moves onto
+   * this version (MigrateSession): one entry per version it may come from.
+   * A session whose version has no entry cannot be moved here.
+   *
+   * @generated from field: repeated switchboard.v1.Migration migrations = 10;
+   */
+  migrations: Migration[];
 };
 
 /**
@@ -97,6 +106,92 @@ export type Flow = Message<"switchboard.v1.Flow"> & {
  */
 export const FlowSchema: GenMessage<Flow> = /*@__PURE__*/
   messageDesc(file_switchboard_v1_flow, 0);
+
+/**
+ * Migration says how a session pinned to an earlier version of the flow
+ * moves onto this version: which stage it lands in and what becomes of its
+ * state. The move is checked against the flow's invariants and the target
+ * stage's preconditions (those that read only `state` and `session`), and
+ * refused with FAILED_PRECONDITION when they fail.
+ *
+ * @generated from message switchboard.v1.Migration
+ */
+export type Migration = Message<"switchboard.v1.Migration"> & {
+  /**
+   * The version sessions come from, e.g. "1".
+   *
+   * @generated from field: string from = 1;
+   */
+  from: string;
+
+  /**
+   * Where each stage of the old version lands: old stage -> stage of this
+   * version. A stage not named here keeps its name, which must then be a
+   * stage of this version.
+   *
+   * @generated from field: map<string, string> stages = 2;
+   */
+  stages: { [key: string]: string };
+
+  /**
+   * What becomes of the session's state.
+   *
+   * @generated from field: switchboard.v1.StateMigration state = 3;
+   */
+  state?: StateMigration | undefined;
+};
+
+/**
+ * Describes the message switchboard.v1.Migration.
+ * Use `create(MigrationSchema)` to create a new message.
+ */
+export const MigrationSchema: GenMessage<Migration> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_flow, 1);
+
+/**
+ * StateMigration changes a session's state on its way to a new flow version,
+ * in this order: rename, remove, defaults, set.
+ *
+ * @generated from message switchboard.v1.StateMigration
+ */
+export type StateMigration = Message<"switchboard.v1.StateMigration"> & {
+  /**
+   * Keys to rename: old key -> new key.
+   *
+   * @generated from field: map<string, string> rename = 1;
+   */
+  rename: { [key: string]: string };
+
+  /**
+   * Keys to drop.
+   *
+   * @generated from field: repeated string remove = 2;
+   */
+  remove: string[];
+
+  /**
+   * Values for keys the session does not have (after renames).
+   *
+   * @generated from field: google.protobuf.Struct defaults = 3;
+   */
+  defaults?: JsonObject | undefined;
+
+  /**
+   * Keys computed with CEL: key -> expression over `state` (after renames,
+   * removals and defaults) and `session` (as it was before the move), e.g.
+   * `refund_cents: "has(state.refund_amount) ? state.refund_amount * 100.0 : 0.0"`.
+   *
+   * @generated from field: map<string, string> set = 4;
+   */
+  set: { [key: string]: string };
+};
+
+/**
+ * Describes the message switchboard.v1.StateMigration.
+ * Use `create(StateMigrationSchema)` to create a new message.
+ */
+export const StateMigrationSchema: GenMessage<StateMigration> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_flow, 2);
 
 /**
  * Stage is one step of a conversation, served by one agent (or one agent per
@@ -262,7 +357,7 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
  * Use `create(StageSchema)` to create a new message.
  */
 export const StageSchema: GenMessage<Stage> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 1);
+  messageDesc(file_switchboard_v1_flow, 3);
 
 /**
  * OnFailure turns a stage's failure into a committed outcome (saga).
@@ -291,7 +386,7 @@ export type OnFailure = Message<"switchboard.v1.OnFailure"> & {
  * Use `create(OnFailureSchema)` to create a new message.
  */
 export const OnFailureSchema: GenMessage<OnFailure> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 2);
+  messageDesc(file_switchboard_v1_flow, 4);
 
 /**
  * Transition is a way out of a stage.
@@ -327,7 +422,7 @@ export type Transition = Message<"switchboard.v1.Transition"> & {
  * Use `create(TransitionSchema)` to create a new message.
  */
 export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 3);
+  messageDesc(file_switchboard_v1_flow, 5);
 
 /**
  * Check is a named CEL integrity check. Preconditions read `state`,
@@ -365,7 +460,7 @@ export type Check = Message<"switchboard.v1.Check"> & {
  * Use `create(CheckSchema)` to create a new message.
  */
 export const CheckSchema: GenMessage<Check> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 4);
+  messageDesc(file_switchboard_v1_flow, 6);
 
 /**
  * RetryPolicy says how to retry a failed agent call. Only calls that failed
@@ -401,7 +496,7 @@ export type RetryPolicy = Message<"switchboard.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 5);
+  messageDesc(file_switchboard_v1_flow, 7);
 
 /**
  * Parallel fans a turn out to several agents and joins their results. The
@@ -460,7 +555,7 @@ export type Parallel = Message<"switchboard.v1.Parallel"> & {
  * Use `create(ParallelSchema)` to create a new message.
  */
 export const ParallelSchema: GenMessage<Parallel> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 6);
+  messageDesc(file_switchboard_v1_flow, 8);
 
 /**
  * Branch is one agent call of a parallel stage.
@@ -488,7 +583,7 @@ export type Branch = Message<"switchboard.v1.Branch"> & {
  * Use `create(BranchSchema)` to create a new message.
  */
 export const BranchSchema: GenMessage<Branch> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 7);
+  messageDesc(file_switchboard_v1_flow, 9);
 
 /**
  * Compensation is a call that undoes a completed stage (saga). The agent
@@ -517,7 +612,7 @@ export type Compensation = Message<"switchboard.v1.Compensation"> & {
  * Use `create(CompensationSchema)` to create a new message.
  */
 export const CompensationSchema: GenMessage<Compensation> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 8);
+  messageDesc(file_switchboard_v1_flow, 10);
 
 /**
  * Join says when a parallel stage is done.

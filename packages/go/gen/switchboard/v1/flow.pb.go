@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -220,7 +221,11 @@ type Flow struct {
 	// set, validation reports a reference to any other key; when empty, any
 	// key may be read (a missing one is an evaluation error; test with
 	// `has(state.KEY)`).
-	StateKeys     []string `protobuf:"bytes,9,rep,name=state_keys,json=stateKeys,proto3" json:"state_keys,omitempty"`
+	StateKeys []string `protobuf:"bytes,9,rep,name=state_keys,json=stateKeys,proto3" json:"state_keys,omitempty"`
+	// How a running session of an earlier version of this flow moves onto
+	// this version (MigrateSession): one entry per version it may come from.
+	// A session whose version has no entry cannot be moved here.
+	Migrations    []*Migration `protobuf:"bytes,10,rep,name=migrations,proto3" json:"migrations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,6 +323,159 @@ func (x *Flow) GetStateKeys() []string {
 	return nil
 }
 
+func (x *Flow) GetMigrations() []*Migration {
+	if x != nil {
+		return x.Migrations
+	}
+	return nil
+}
+
+// Migration says how a session pinned to an earlier version of the flow
+// moves onto this version: which stage it lands in and what becomes of its
+// state. The move is checked against the flow's invariants and the target
+// stage's preconditions (those that read only `state` and `session`), and
+// refused with FAILED_PRECONDITION when they fail.
+type Migration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version sessions come from, e.g. "1".
+	From string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// Where each stage of the old version lands: old stage -> stage of this
+	// version. A stage not named here keeps its name, which must then be a
+	// stage of this version.
+	Stages map[string]string `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// What becomes of the session's state.
+	State         *StateMigration `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Migration) Reset() {
+	*x = Migration{}
+	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Migration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Migration) ProtoMessage() {}
+
+func (x *Migration) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Migration.ProtoReflect.Descriptor instead.
+func (*Migration) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Migration) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Migration) GetStages() map[string]string {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *Migration) GetState() *StateMigration {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// StateMigration changes a session's state on its way to a new flow version,
+// in this order: rename, remove, defaults, set.
+type StateMigration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Keys to rename: old key -> new key.
+	Rename map[string]string `protobuf:"bytes,1,rep,name=rename,proto3" json:"rename,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Keys to drop.
+	Remove []string `protobuf:"bytes,2,rep,name=remove,proto3" json:"remove,omitempty"`
+	// Values for keys the session does not have (after renames).
+	Defaults *structpb.Struct `protobuf:"bytes,3,opt,name=defaults,proto3" json:"defaults,omitempty"`
+	// Keys computed with CEL: key -> expression over `state` (after renames,
+	// removals and defaults) and `session` (as it was before the move), e.g.
+	// `refund_cents: "has(state.refund_amount) ? state.refund_amount * 100.0 : 0.0"`.
+	Set           map[string]string `protobuf:"bytes,4,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateMigration) Reset() {
+	*x = StateMigration{}
+	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateMigration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateMigration) ProtoMessage() {}
+
+func (x *StateMigration) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateMigration.ProtoReflect.Descriptor instead.
+func (*StateMigration) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StateMigration) GetRename() map[string]string {
+	if x != nil {
+		return x.Rename
+	}
+	return nil
+}
+
+func (x *StateMigration) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+func (x *StateMigration) GetDefaults() *structpb.Struct {
+	if x != nil {
+		return x.Defaults
+	}
+	return nil
+}
+
+func (x *StateMigration) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
 // Stage is one step of a conversation, served by one agent (or one agent per
 // intent, or several agents in parallel).
 type Stage struct {
@@ -379,7 +537,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +549,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +562,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Stage) GetName() string {
@@ -561,7 +719,7 @@ type OnFailure struct {
 
 func (x *OnFailure) Reset() {
 	*x = OnFailure{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +731,7 @@ func (x *OnFailure) String() string {
 func (*OnFailure) ProtoMessage() {}
 
 func (x *OnFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +744,7 @@ func (x *OnFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnFailure.ProtoReflect.Descriptor instead.
 func (*OnFailure) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OnFailure) GetCompensate() bool {
@@ -619,7 +777,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +789,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +802,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Transition) GetTo() string {
@@ -686,7 +844,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +856,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +869,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Check) GetName() string {
@@ -751,7 +909,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +921,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +934,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -824,7 +982,7 @@ type Parallel struct {
 
 func (x *Parallel) Reset() {
 	*x = Parallel{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +994,7 @@ func (x *Parallel) String() string {
 func (*Parallel) ProtoMessage() {}
 
 func (x *Parallel) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1007,7 @@ func (x *Parallel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Parallel.ProtoReflect.Descriptor instead.
 func (*Parallel) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Parallel) GetBranches() []*Branch {
@@ -907,7 +1065,7 @@ type Branch struct {
 
 func (x *Branch) Reset() {
 	*x = Branch{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1077,7 @@ func (x *Branch) String() string {
 func (*Branch) ProtoMessage() {}
 
 func (x *Branch) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1090,7 @@ func (x *Branch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Branch.ProtoReflect.Descriptor instead.
 func (*Branch) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Branch) GetName() string {
@@ -963,7 +1121,7 @@ type Compensation struct {
 
 func (x *Compensation) Reset() {
 	*x = Compensation{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1133,7 @@ func (x *Compensation) String() string {
 func (*Compensation) ProtoMessage() {}
 
 func (x *Compensation) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1146,7 @@ func (x *Compensation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compensation.ProtoReflect.Descriptor instead.
 func (*Compensation) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Compensation) GetAgent() string {
@@ -1009,7 +1167,7 @@ var File_switchboard_v1_flow_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\n" +
-	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\"\xd5\x02\n" +
+	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x90\x03\n" +
 	"\x04Flow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -1023,7 +1181,29 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\vsession_ttl\x18\b \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"sessionTtl\x12\x1d\n" +
 	"\n" +
-	"state_keys\x18\t \x03(\tR\tstateKeys\"\xba\b\n" +
+	"state_keys\x18\t \x03(\tR\tstateKeys\x129\n" +
+	"\n" +
+	"migrations\x18\n" +
+	" \x03(\v2\x19.switchboard.v1.MigrationR\n" +
+	"migrations\"\xcf\x01\n" +
+	"\tMigration\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12=\n" +
+	"\x06stages\x18\x02 \x03(\v2%.switchboard.v1.Migration.StagesEntryR\x06stages\x124\n" +
+	"\x05state\x18\x03 \x01(\v2\x1e.switchboard.v1.StateMigrationR\x05state\x1a9\n" +
+	"\vStagesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcf\x02\n" +
+	"\x0eStateMigration\x12B\n" +
+	"\x06rename\x18\x01 \x03(\v2*.switchboard.v1.StateMigration.RenameEntryR\x06rename\x12\x16\n" +
+	"\x06remove\x18\x02 \x03(\tR\x06remove\x123\n" +
+	"\bdefaults\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bdefaults\x129\n" +
+	"\x03set\x18\x04 \x03(\v2'.switchboard.v1.StateMigration.SetEntryR\x03set\x1a9\n" +
+	"\vRenameEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\b\n" +
 	"\x05Stage\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -1115,50 +1295,62 @@ func file_switchboard_v1_flow_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_flow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_switchboard_v1_flow_proto_goTypes = []any{
 	(Join)(0),                   // 0: switchboard.v1.Join
 	(Merge)(0),                  // 1: switchboard.v1.Merge
 	(FailurePolicy)(0),          // 2: switchboard.v1.FailurePolicy
 	(*Flow)(nil),                // 3: switchboard.v1.Flow
-	(*Stage)(nil),               // 4: switchboard.v1.Stage
-	(*OnFailure)(nil),           // 5: switchboard.v1.OnFailure
-	(*Transition)(nil),          // 6: switchboard.v1.Transition
-	(*Check)(nil),               // 7: switchboard.v1.Check
-	(*RetryPolicy)(nil),         // 8: switchboard.v1.RetryPolicy
-	(*Parallel)(nil),            // 9: switchboard.v1.Parallel
-	(*Branch)(nil),              // 10: switchboard.v1.Branch
-	(*Compensation)(nil),        // 11: switchboard.v1.Compensation
-	nil,                         // 12: switchboard.v1.Stage.IntentAgentsEntry
-	nil,                         // 13: switchboard.v1.Stage.EventIntentsEntry
-	(*durationpb.Duration)(nil), // 14: google.protobuf.Duration
+	(*Migration)(nil),           // 4: switchboard.v1.Migration
+	(*StateMigration)(nil),      // 5: switchboard.v1.StateMigration
+	(*Stage)(nil),               // 6: switchboard.v1.Stage
+	(*OnFailure)(nil),           // 7: switchboard.v1.OnFailure
+	(*Transition)(nil),          // 8: switchboard.v1.Transition
+	(*Check)(nil),               // 9: switchboard.v1.Check
+	(*RetryPolicy)(nil),         // 10: switchboard.v1.RetryPolicy
+	(*Parallel)(nil),            // 11: switchboard.v1.Parallel
+	(*Branch)(nil),              // 12: switchboard.v1.Branch
+	(*Compensation)(nil),        // 13: switchboard.v1.Compensation
+	nil,                         // 14: switchboard.v1.Migration.StagesEntry
+	nil,                         // 15: switchboard.v1.StateMigration.RenameEntry
+	nil,                         // 16: switchboard.v1.StateMigration.SetEntry
+	nil,                         // 17: switchboard.v1.Stage.IntentAgentsEntry
+	nil,                         // 18: switchboard.v1.Stage.EventIntentsEntry
+	(*durationpb.Duration)(nil), // 19: google.protobuf.Duration
+	(*structpb.Struct)(nil),     // 20: google.protobuf.Struct
 }
 var file_switchboard_v1_flow_proto_depIdxs = []int32{
-	4,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
-	7,  // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
-	14, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
-	12, // 3: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
-	13, // 4: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
-	14, // 5: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
-	8,  // 6: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
-	6,  // 7: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
-	7,  // 8: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
-	7,  // 9: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
-	9,  // 10: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
-	11, // 11: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
-	5,  // 12: switchboard.v1.Stage.on_failure:type_name -> switchboard.v1.OnFailure
-	14, // 13: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	14, // 14: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	10, // 15: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
-	0,  // 16: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
-	14, // 17: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
-	1,  // 18: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
-	2,  // 19: switchboard.v1.Parallel.failure_policy:type_name -> switchboard.v1.FailurePolicy
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	6,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
+	9,  // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
+	19, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
+	4,  // 3: switchboard.v1.Flow.migrations:type_name -> switchboard.v1.Migration
+	14, // 4: switchboard.v1.Migration.stages:type_name -> switchboard.v1.Migration.StagesEntry
+	5,  // 5: switchboard.v1.Migration.state:type_name -> switchboard.v1.StateMigration
+	15, // 6: switchboard.v1.StateMigration.rename:type_name -> switchboard.v1.StateMigration.RenameEntry
+	20, // 7: switchboard.v1.StateMigration.defaults:type_name -> google.protobuf.Struct
+	16, // 8: switchboard.v1.StateMigration.set:type_name -> switchboard.v1.StateMigration.SetEntry
+	17, // 9: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
+	18, // 10: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
+	19, // 11: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
+	10, // 12: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
+	8,  // 13: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
+	9,  // 14: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
+	9,  // 15: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
+	11, // 16: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
+	13, // 17: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
+	7,  // 18: switchboard.v1.Stage.on_failure:type_name -> switchboard.v1.OnFailure
+	19, // 19: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	19, // 20: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	12, // 21: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
+	0,  // 22: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
+	19, // 23: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
+	1,  // 24: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
+	2,  // 25: switchboard.v1.Parallel.failure_policy:type_name -> switchboard.v1.FailurePolicy
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_flow_proto_init() }
@@ -1172,7 +1364,7 @@ func file_switchboard_v1_flow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_flow_proto_rawDesc), len(file_switchboard_v1_flow_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -2101,6 +2101,136 @@ func (x *ForkSessionResponse) GetSession() *Session {
 	return nil
 }
 
+// MigrateSessionRequest names a session and the flow version to move it to.
+type MigrateSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session id.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The version of the session's flow to move to, e.g. "2".
+	ToVersion string `protobuf:"bytes,2,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// Check the move and answer the session as it would be, without
+	// committing anything.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrateSessionRequest) Reset() {
+	*x = MigrateSessionRequest{}
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrateSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrateSessionRequest) ProtoMessage() {}
+
+func (x *MigrateSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrateSessionRequest.ProtoReflect.Descriptor instead.
+func (*MigrateSessionRequest) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *MigrateSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *MigrateSessionRequest) GetToVersion() string {
+	if x != nil {
+		return x.ToVersion
+	}
+	return ""
+}
+
+func (x *MigrateSessionRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+// MigrateSessionResponse carries the session after the move.
+type MigrateSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session on its new flow version, at a new session version (with
+	// `validate_only`, as it would be; nothing was committed).
+	Session *Session `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// The flow version the session came from.
+	FromVersion string `protobuf:"bytes,2,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// The stage the session was in before the move.
+	FromStage     string `protobuf:"bytes,3,opt,name=from_stage,json=fromStage,proto3" json:"from_stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrateSessionResponse) Reset() {
+	*x = MigrateSessionResponse{}
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrateSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrateSessionResponse) ProtoMessage() {}
+
+func (x *MigrateSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrateSessionResponse.ProtoReflect.Descriptor instead.
+func (*MigrateSessionResponse) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *MigrateSessionResponse) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *MigrateSessionResponse) GetFromVersion() string {
+	if x != nil {
+		return x.FromVersion
+	}
+	return ""
+}
+
+func (x *MigrateSessionResponse) GetFromStage() string {
+	if x != nil {
+		return x.FromStage
+	}
+	return ""
+}
+
 // DeleteSessionRequest names a session.
 type DeleteSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2112,7 +2242,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2254,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[30]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2267,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{30}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -2156,7 +2286,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2298,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[31]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2311,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{31}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{33}
 }
 
 // WatchSessionRequest names the session to watch.
@@ -2198,7 +2328,7 @@ type WatchSessionRequest struct {
 
 func (x *WatchSessionRequest) Reset() {
 	*x = WatchSessionRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2340,7 @@ func (x *WatchSessionRequest) String() string {
 func (*WatchSessionRequest) ProtoMessage() {}
 
 func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[32]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2353,7 @@ func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSessionRequest.ProtoReflect.Descriptor instead.
 func (*WatchSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{32}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchSessionRequest) GetSessionId() string {
@@ -2251,7 +2381,7 @@ type WatchSessionResponse struct {
 
 func (x *WatchSessionResponse) Reset() {
 	*x = WatchSessionResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2263,7 +2393,7 @@ func (x *WatchSessionResponse) String() string {
 func (*WatchSessionResponse) ProtoMessage() {}
 
 func (x *WatchSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[33]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2276,7 +2406,7 @@ func (x *WatchSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSessionResponse.ProtoReflect.Descriptor instead.
 func (*WatchSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{33}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchSessionResponse) GetEvent() *SessionEvent {
@@ -2295,7 +2425,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2437,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[34]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2450,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{34}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{36}
 }
 
 // ListFlowsResponse lists the loaded flows.
@@ -2334,7 +2464,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[35]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2346,7 +2476,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[35]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2359,7 +2489,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{35}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -2378,7 +2508,7 @@ type ReloadFlowsRequest struct {
 
 func (x *ReloadFlowsRequest) Reset() {
 	*x = ReloadFlowsRequest{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[36]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2390,7 +2520,7 @@ func (x *ReloadFlowsRequest) String() string {
 func (*ReloadFlowsRequest) ProtoMessage() {}
 
 func (x *ReloadFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[36]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2403,7 +2533,7 @@ func (x *ReloadFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ReloadFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{36}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{38}
 }
 
 // ReloadFlowsResponse says what the reload loaded.
@@ -2419,7 +2549,7 @@ type ReloadFlowsResponse struct {
 
 func (x *ReloadFlowsResponse) Reset() {
 	*x = ReloadFlowsResponse{}
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[37]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2561,7 @@ func (x *ReloadFlowsResponse) String() string {
 func (*ReloadFlowsResponse) ProtoMessage() {}
 
 func (x *ReloadFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[37]
+	mi := &file_switchboard_v1_orchestrator_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2574,7 @@ func (x *ReloadFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ReloadFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{37}
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReloadFlowsResponse) GetAdded() []string {
@@ -2613,7 +2743,18 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12$\n" +
 	"\x0enew_session_id\x18\x03 \x01(\tR\fnewSessionId\"H\n" +
 	"\x13ForkSessionResponse\x121\n" +
-	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\"5\n" +
+	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\"z\n" +
+	"\x15MigrateSessionRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"to_version\x18\x02 \x01(\tR\ttoVersion\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"\x8d\x01\n" +
+	"\x16MigrateSessionResponse\x121\n" +
+	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12!\n" +
+	"\ffrom_version\x18\x02 \x01(\tR\vfromVersion\x12\x1d\n" +
+	"\n" +
+	"from_stage\x18\x03 \x01(\tR\tfromStage\"5\n" +
 	"\x14DeleteSessionRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\x17\n" +
@@ -2632,7 +2773,7 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\x12ReloadFlowsRequest\"C\n" +
 	"\x13ReloadFlowsResponse\x12\x14\n" +
 	"\x05added\x18\x01 \x03(\tR\x05added\x12\x16\n" +
-	"\x06loaded\x18\x02 \x03(\tR\x06loaded2\xb8\b\n" +
+	"\x06loaded\x18\x02 \x03(\tR\x06loaded2\x99\t\n" +
 	"\x13OrchestratorService\x12M\n" +
 	"\bSendTurn\x12\x1f.switchboard.v1.SendTurnRequest\x1a .switchboard.v1.SendTurnResponse\x12Q\n" +
 	"\bConverse\x12\x1f.switchboard.v1.ConverseRequest\x1a .switchboard.v1.ConverseResponse(\x010\x01\x12S\n" +
@@ -2642,7 +2783,8 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\tListSteps\x12 .switchboard.v1.ListStepsRequest\x1a!.switchboard.v1.ListStepsResponse\x12\\\n" +
 	"\rListSnapshots\x12$.switchboard.v1.ListSnapshotsRequest\x1a%.switchboard.v1.ListSnapshotsResponse\x12b\n" +
 	"\x0fRollbackSession\x12&.switchboard.v1.RollbackSessionRequest\x1a'.switchboard.v1.RollbackSessionResponse\x12V\n" +
-	"\vForkSession\x12\".switchboard.v1.ForkSessionRequest\x1a#.switchboard.v1.ForkSessionResponse\x12\\\n" +
+	"\vForkSession\x12\".switchboard.v1.ForkSessionRequest\x1a#.switchboard.v1.ForkSessionResponse\x12_\n" +
+	"\x0eMigrateSession\x12%.switchboard.v1.MigrateSessionRequest\x1a&.switchboard.v1.MigrateSessionResponse\x12\\\n" +
 	"\rDeleteSession\x12$.switchboard.v1.DeleteSessionRequest\x1a%.switchboard.v1.DeleteSessionResponse\x12[\n" +
 	"\fWatchSession\x12#.switchboard.v1.WatchSessionRequest\x1a$.switchboard.v1.WatchSessionResponse0\x01\x12P\n" +
 	"\tListFlows\x12 .switchboard.v1.ListFlowsRequest\x1a!.switchboard.v1.ListFlowsResponse\x12V\n" +
@@ -2660,7 +2802,7 @@ func file_switchboard_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_orchestrator_proto_rawDescData
 }
 
-var file_switchboard_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_switchboard_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_switchboard_v1_orchestrator_proto_goTypes = []any{
 	(*SendTurnRequest)(nil),         // 0: switchboard.v1.SendTurnRequest
 	(*SendTurnResponse)(nil),        // 1: switchboard.v1.SendTurnResponse
@@ -2692,29 +2834,31 @@ var file_switchboard_v1_orchestrator_proto_goTypes = []any{
 	(*RollbackSessionResponse)(nil), // 27: switchboard.v1.RollbackSessionResponse
 	(*ForkSessionRequest)(nil),      // 28: switchboard.v1.ForkSessionRequest
 	(*ForkSessionResponse)(nil),     // 29: switchboard.v1.ForkSessionResponse
-	(*DeleteSessionRequest)(nil),    // 30: switchboard.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),   // 31: switchboard.v1.DeleteSessionResponse
-	(*WatchSessionRequest)(nil),     // 32: switchboard.v1.WatchSessionRequest
-	(*WatchSessionResponse)(nil),    // 33: switchboard.v1.WatchSessionResponse
-	(*ListFlowsRequest)(nil),        // 34: switchboard.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),       // 35: switchboard.v1.ListFlowsResponse
-	(*ReloadFlowsRequest)(nil),      // 36: switchboard.v1.ReloadFlowsRequest
-	(*ReloadFlowsResponse)(nil),     // 37: switchboard.v1.ReloadFlowsResponse
-	(*TurnInput)(nil),               // 38: switchboard.v1.TurnInput
-	(*Session)(nil),                 // 39: switchboard.v1.Session
-	(SessionStatus)(0),              // 40: switchboard.v1.SessionStatus
-	(*Step)(nil),                    // 41: switchboard.v1.Step
-	(*Snapshot)(nil),                // 42: switchboard.v1.Snapshot
-	(*Flow)(nil),                    // 43: switchboard.v1.Flow
+	(*MigrateSessionRequest)(nil),   // 30: switchboard.v1.MigrateSessionRequest
+	(*MigrateSessionResponse)(nil),  // 31: switchboard.v1.MigrateSessionResponse
+	(*DeleteSessionRequest)(nil),    // 32: switchboard.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),   // 33: switchboard.v1.DeleteSessionResponse
+	(*WatchSessionRequest)(nil),     // 34: switchboard.v1.WatchSessionRequest
+	(*WatchSessionResponse)(nil),    // 35: switchboard.v1.WatchSessionResponse
+	(*ListFlowsRequest)(nil),        // 36: switchboard.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),       // 37: switchboard.v1.ListFlowsResponse
+	(*ReloadFlowsRequest)(nil),      // 38: switchboard.v1.ReloadFlowsRequest
+	(*ReloadFlowsResponse)(nil),     // 39: switchboard.v1.ReloadFlowsResponse
+	(*TurnInput)(nil),               // 40: switchboard.v1.TurnInput
+	(*Session)(nil),                 // 41: switchboard.v1.Session
+	(SessionStatus)(0),              // 42: switchboard.v1.SessionStatus
+	(*Step)(nil),                    // 43: switchboard.v1.Step
+	(*Snapshot)(nil),                // 44: switchboard.v1.Snapshot
+	(*Flow)(nil),                    // 45: switchboard.v1.Flow
 }
 var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
-	38, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
-	39, // 1: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
+	40, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
+	41, // 1: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
 	3,  // 2: switchboard.v1.ConverseRequest.open:type_name -> switchboard.v1.ConverseOpen
 	4,  // 3: switchboard.v1.ConverseRequest.turn:type_name -> switchboard.v1.ConverseTurn
 	5,  // 4: switchboard.v1.ConverseRequest.input:type_name -> switchboard.v1.ConverseInput
 	6,  // 5: switchboard.v1.ConverseRequest.barge_in:type_name -> switchboard.v1.BargeIn
-	38, // 6: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
+	40, // 6: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
 	8,  // 7: switchboard.v1.ConverseResponse.event:type_name -> switchboard.v1.SessionEvent
 	12, // 8: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
 	13, // 9: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
@@ -2725,47 +2869,50 @@ var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
 	9,  // 14: switchboard.v1.SessionEvent.opened:type_name -> switchboard.v1.StreamOpened
 	10, // 15: switchboard.v1.SessionEvent.rejected:type_name -> switchboard.v1.RequestRejected
 	11, // 16: switchboard.v1.SessionEvent.taken_over:type_name -> switchboard.v1.StreamTakenOver
-	39, // 17: switchboard.v1.StreamOpened.session:type_name -> switchboard.v1.Session
+	41, // 17: switchboard.v1.StreamOpened.session:type_name -> switchboard.v1.Session
 	1,  // 18: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
 	1,  // 19: switchboard.v1.TurnInterrupted.result:type_name -> switchboard.v1.SendTurnResponse
-	39, // 20: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	40, // 21: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
-	39, // 22: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
-	41, // 23: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
-	42, // 24: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
-	39, // 25: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
-	39, // 26: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
-	8,  // 27: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
-	43, // 28: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
-	0,  // 29: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
-	2,  // 30: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
-	18, // 31: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
-	20, // 32: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
-	22, // 33: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
-	24, // 34: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
-	26, // 35: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
-	28, // 36: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
-	30, // 37: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
-	32, // 38: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
-	34, // 39: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
-	36, // 40: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
-	1,  // 41: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
-	7,  // 42: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
-	19, // 43: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	21, // 44: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
-	23, // 45: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
-	25, // 46: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
-	27, // 47: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
-	29, // 48: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
-	31, // 49: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	33, // 50: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
-	35, // 51: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
-	37, // 52: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
-	41, // [41:53] is the sub-list for method output_type
-	29, // [29:41] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	41, // 20: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	42, // 21: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
+	41, // 22: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
+	43, // 23: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
+	44, // 24: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
+	41, // 25: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
+	41, // 26: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
+	41, // 27: switchboard.v1.MigrateSessionResponse.session:type_name -> switchboard.v1.Session
+	8,  // 28: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
+	45, // 29: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
+	0,  // 30: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
+	2,  // 31: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
+	18, // 32: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
+	20, // 33: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
+	22, // 34: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
+	24, // 35: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
+	26, // 36: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
+	28, // 37: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
+	30, // 38: switchboard.v1.OrchestratorService.MigrateSession:input_type -> switchboard.v1.MigrateSessionRequest
+	32, // 39: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
+	34, // 40: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
+	36, // 41: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
+	38, // 42: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
+	1,  // 43: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
+	7,  // 44: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
+	19, // 45: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	21, // 46: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
+	23, // 47: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
+	25, // 48: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
+	27, // 49: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
+	29, // 50: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
+	31, // 51: switchboard.v1.OrchestratorService.MigrateSession:output_type -> switchboard.v1.MigrateSessionResponse
+	33, // 52: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	35, // 53: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
+	37, // 54: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
+	39, // 55: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
+	43, // [43:56] is the sub-list for method output_type
+	30, // [30:43] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_orchestrator_proto_init() }
@@ -2795,14 +2942,14 @@ func file_switchboard_v1_orchestrator_proto_init() {
 		(*SessionEvent_Rejected)(nil),
 		(*SessionEvent_TakenOver)(nil),
 	}
-	file_switchboard_v1_orchestrator_proto_msgTypes[32].OneofWrappers = []any{}
+	file_switchboard_v1_orchestrator_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_orchestrator_proto_rawDesc), len(file_switchboard_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	OrchestratorService_ListSnapshots_FullMethodName   = "/switchboard.v1.OrchestratorService/ListSnapshots"
 	OrchestratorService_RollbackSession_FullMethodName = "/switchboard.v1.OrchestratorService/RollbackSession"
 	OrchestratorService_ForkSession_FullMethodName     = "/switchboard.v1.OrchestratorService/ForkSession"
+	OrchestratorService_MigrateSession_FullMethodName  = "/switchboard.v1.OrchestratorService/MigrateSession"
 	OrchestratorService_DeleteSession_FullMethodName   = "/switchboard.v1.OrchestratorService/DeleteSession"
 	OrchestratorService_WatchSession_FullMethodName    = "/switchboard.v1.OrchestratorService/WatchSession"
 	OrchestratorService_ListFlows_FullMethodName       = "/switchboard.v1.OrchestratorService/ListFlows"
@@ -81,6 +82,19 @@ type OrchestratorServiceClient interface {
 	RollbackSession(ctx context.Context, in *RollbackSessionRequest, opts ...grpc.CallOption) (*RollbackSessionResponse, error)
 	// ForkSession creates a new session from any version of an existing one.
 	ForkSession(ctx context.Context, in *ForkSessionRequest, opts ...grpc.CallOption) (*ForkSessionResponse, error)
+	// MigrateSession moves a running session onto another version of its flow,
+	// as that version's `migrations` entry for the session's version says:
+	// the stage map gives the stage it lands in, the state changes give its
+	// state. The move is checked first: the target version is loaded and
+	// declares a migration from the session's version, the session has not
+	// ended, the target stage exists, and the new state satisfies the flow's
+	// invariants and the stage's preconditions (those that read only `state`
+	// and `session`; the others are checked by the next turn, which has its
+	// input). A failed check gives FAILED_PRECONDITION saying why, and nothing
+	// changes. The move is committed as a new session version with a
+	// STEP_KIND_MIGRATION step, so RollbackSession to the version before it
+	// undoes it. A turn in flight on the session finishes first.
+	MigrateSession(ctx context.Context, in *MigrateSessionRequest, opts ...grpc.CallOption) (*MigrateSessionResponse, error)
 	// DeleteSession removes a session with its snapshots and steps.
 	DeleteSession(ctx context.Context, in *DeleteSessionRequest, opts ...grpc.CallOption) (*DeleteSessionResponse, error)
 	// WatchSession streams a session's events to an observer, read-only:
@@ -190,6 +204,16 @@ func (c *orchestratorServiceClient) ForkSession(ctx context.Context, in *ForkSes
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) MigrateSession(ctx context.Context, in *MigrateSessionRequest, opts ...grpc.CallOption) (*MigrateSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MigrateSessionResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_MigrateSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *orchestratorServiceClient) DeleteSession(ctx context.Context, in *DeleteSessionRequest, opts ...grpc.CallOption) (*DeleteSessionResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteSessionResponse)
@@ -287,6 +311,19 @@ type OrchestratorServiceServer interface {
 	RollbackSession(context.Context, *RollbackSessionRequest) (*RollbackSessionResponse, error)
 	// ForkSession creates a new session from any version of an existing one.
 	ForkSession(context.Context, *ForkSessionRequest) (*ForkSessionResponse, error)
+	// MigrateSession moves a running session onto another version of its flow,
+	// as that version's `migrations` entry for the session's version says:
+	// the stage map gives the stage it lands in, the state changes give its
+	// state. The move is checked first: the target version is loaded and
+	// declares a migration from the session's version, the session has not
+	// ended, the target stage exists, and the new state satisfies the flow's
+	// invariants and the stage's preconditions (those that read only `state`
+	// and `session`; the others are checked by the next turn, which has its
+	// input). A failed check gives FAILED_PRECONDITION saying why, and nothing
+	// changes. The move is committed as a new session version with a
+	// STEP_KIND_MIGRATION step, so RollbackSession to the version before it
+	// undoes it. A turn in flight on the session finishes first.
+	MigrateSession(context.Context, *MigrateSessionRequest) (*MigrateSessionResponse, error)
 	// DeleteSession removes a session with its snapshots and steps.
 	DeleteSession(context.Context, *DeleteSessionRequest) (*DeleteSessionResponse, error)
 	// WatchSession streams a session's events to an observer, read-only:
@@ -336,6 +373,9 @@ func (UnimplementedOrchestratorServiceServer) RollbackSession(context.Context, *
 }
 func (UnimplementedOrchestratorServiceServer) ForkSession(context.Context, *ForkSessionRequest) (*ForkSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ForkSession not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) MigrateSession(context.Context, *MigrateSessionRequest) (*MigrateSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MigrateSession not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) DeleteSession(context.Context, *DeleteSessionRequest) (*DeleteSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSession not implemented")
@@ -503,6 +543,24 @@ func _OrchestratorService_ForkSession_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_MigrateSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MigrateSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).MigrateSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_MigrateSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).MigrateSession(ctx, req.(*MigrateSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OrchestratorService_DeleteSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeleteSessionRequest)
 	if err := dec(in); err != nil {
@@ -602,6 +660,10 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ForkSession",
 			Handler:    _OrchestratorService_ForkSession_Handler,
+		},
+		{
+			MethodName: "MigrateSession",
+			Handler:    _OrchestratorService_MigrateSession_Handler,
 		},
 		{
 			MethodName: "DeleteSession",

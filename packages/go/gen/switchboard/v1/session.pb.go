@@ -105,6 +105,9 @@ const (
 	// A barge-in on a turn whose reply was complete but still being played:
 	// the transcript records the reply as heard.
 	StepKind_STEP_KIND_INTERRUPTION StepKind = 6
+	// A move onto another version of the session's flow (MigrateSession);
+	// `details` name the versions, the stages and the state keys changed.
+	StepKind_STEP_KIND_MIGRATION StepKind = 7
 )
 
 // Enum value maps for StepKind.
@@ -117,6 +120,7 @@ var (
 		4: "STEP_KIND_COMPENSATION",
 		5: "STEP_KIND_BRANCH",
 		6: "STEP_KIND_INTERRUPTION",
+		7: "STEP_KIND_MIGRATION",
 	}
 	StepKind_value = map[string]int32{
 		"STEP_KIND_UNSPECIFIED":  0,
@@ -126,6 +130,7 @@ var (
 		"STEP_KIND_COMPENSATION": 4,
 		"STEP_KIND_BRANCH":       5,
 		"STEP_KIND_INTERRUPTION": 6,
+		"STEP_KIND_MIGRATION":    7,
 	}
 )
 
@@ -1168,7 +1173,8 @@ type Snapshot struct {
 	Session *Session `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
 	// When the version was committed.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// Why the version exists: "turn", "rollback", "fork".
+	// Why the version exists: "turn", "rollback", "fork", "interruption",
+	// "migration".
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1359,7 +1365,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x15SESSION_STATUS_ACTIVE\x10\x01\x12\x1a\n" +
 	"\x16SESSION_STATUS_WAITING\x10\x02\x12\x1c\n" +
 	"\x18SESSION_STATUS_COMPLETED\x10\x03\x12\x19\n" +
-	"\x15SESSION_STATUS_FAILED\x10\x04*\xb3\x01\n" +
+	"\x15SESSION_STATUS_FAILED\x10\x04*\xcc\x01\n" +
 	"\bStepKind\x12\x19\n" +
 	"\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSTEP_KIND_TURN\x10\x01\x12\x16\n" +
@@ -1367,7 +1373,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x0eSTEP_KIND_FORK\x10\x03\x12\x1a\n" +
 	"\x16STEP_KIND_COMPENSATION\x10\x04\x12\x14\n" +
 	"\x10STEP_KIND_BRANCH\x10\x05\x12\x1a\n" +
-	"\x16STEP_KIND_INTERRUPTION\x10\x06*r\n" +
+	"\x16STEP_KIND_INTERRUPTION\x10\x06\x12\x17\n" +
+	"\x13STEP_KIND_MIGRATION\x10\a*r\n" +
 	"\n" +
 	"StepStatus\x12\x1b\n" +
 	"\x17STEP_STATUS_UNSPECIFIED\x10\x00\x12\x12\n" +

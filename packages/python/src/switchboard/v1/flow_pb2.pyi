@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -42,7 +43,7 @@ FAILURE_POLICY_TOLERATE: FailurePolicy
 FAILURE_POLICY_FAIL_FAST: FailurePolicy
 
 class Flow(_message.Message):
-    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl", "state_keys")
+    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl", "state_keys", "migrations")
     ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +53,7 @@ class Flow(_message.Message):
     MAX_CHAIN_FIELD_NUMBER: _ClassVar[int]
     SESSION_TTL_FIELD_NUMBER: _ClassVar[int]
     STATE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    MIGRATIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: str
     description: str
@@ -61,7 +63,50 @@ class Flow(_message.Message):
     max_chain: int
     session_ttl: _duration_pb2.Duration
     state_keys: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+    migrations: _containers.RepeatedCompositeFieldContainer[Migration]
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state_keys: _Optional[_Iterable[str]] = ..., migrations: _Optional[_Iterable[_Union[Migration, _Mapping]]] = ...) -> None: ...
+
+class Migration(_message.Message):
+    __slots__ = ("stages", "state")
+    class StagesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    stages: _containers.ScalarMap[str, str]
+    state: StateMigration
+    def __init__(self, stages: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[StateMigration, _Mapping]] = ..., **kwargs) -> None: ...
+
+class StateMigration(_message.Message):
+    __slots__ = ("rename", "remove", "defaults", "set")
+    class RenameEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SetEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RENAME_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    rename: _containers.ScalarMap[str, str]
+    remove: _containers.RepeatedScalarFieldContainer[str]
+    defaults: _struct_pb2.Struct
+    set: _containers.ScalarMap[str, str]
+    def __init__(self, rename: _Optional[_Mapping[str, str]] = ..., remove: _Optional[_Iterable[str]] = ..., defaults: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., set: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Stage(_message.Message):
     __slots__ = ("name", "description", "agent", "intent_agents", "allowed_intents", "fallback_agent", "event_intents", "timeout", "retry", "transitions", "preconditions", "postconditions", "parallel", "compensation", "auto_continue", "max_visits", "on_max_visits", "terminal", "wait_reason", "on_failure")

@@ -308,6 +308,26 @@ class ForkSessionResponse(_message.Message):
     session: _session_pb2.Session
     def __init__(self, session: _Optional[_Union[_session_pb2.Session, _Mapping]] = ...) -> None: ...
 
+class MigrateSessionRequest(_message.Message):
+    __slots__ = ("session_id", "to_version", "validate_only")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    to_version: str
+    validate_only: bool
+    def __init__(self, session_id: _Optional[str] = ..., to_version: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class MigrateSessionResponse(_message.Message):
+    __slots__ = ("session", "from_version", "from_stage")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FROM_STAGE_FIELD_NUMBER: _ClassVar[int]
+    session: _session_pb2.Session
+    from_version: str
+    from_stage: str
+    def __init__(self, session: _Optional[_Union[_session_pb2.Session, _Mapping]] = ..., from_version: _Optional[str] = ..., from_stage: _Optional[str] = ...) -> None: ...
+
 class DeleteSessionRequest(_message.Message):
     __slots__ = ("session_id",)
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

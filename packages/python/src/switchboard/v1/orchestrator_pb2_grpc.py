@@ -83,6 +83,11 @@ class OrchestratorServiceStub:
                 request_serializer=switchboard_dot_v1_dot_orchestrator__pb2.ForkSessionRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.ForkSessionResponse.FromString,
                 _registered_method=True)
+        self.MigrateSession = channel.unary_unary(
+                '/switchboard.v1.OrchestratorService/MigrateSession',
+                request_serializer=switchboard_dot_v1_dot_orchestrator__pb2.MigrateSessionRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.MigrateSessionResponse.FromString,
+                _registered_method=True)
         self.DeleteSession = channel.unary_unary(
                 '/switchboard.v1.OrchestratorService/DeleteSession',
                 request_serializer=switchboard_dot_v1_dot_orchestrator__pb2.DeleteSessionRequest.SerializeToString,
@@ -191,6 +196,24 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MigrateSession(self, request, context):
+        """MigrateSession moves a running session onto another version of its flow,
+        as that version's `migrations` entry for the session's version says:
+        the stage map gives the stage it lands in, the state changes give its
+        state. The move is checked first: the target version is loaded and
+        declares a migration from the session's version, the session has not
+        ended, the target stage exists, and the new state satisfies the flow's
+        invariants and the stage's preconditions (those that read only `state`
+        and `session`; the others are checked by the next turn, which has its
+        input). A failed check gives FAILED_PRECONDITION saying why, and nothing
+        changes. The move is committed as a new session version with a
+        STEP_KIND_MIGRATION step, so RollbackSession to the version before it
+        undoes it. A turn in flight on the session finishes first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteSession(self, request, context):
         """DeleteSession removes a session with its snapshots and steps.
         """
@@ -269,6 +292,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ForkSession,
                     request_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.ForkSessionRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_orchestrator__pb2.ForkSessionResponse.SerializeToString,
+            ),
+            'MigrateSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.MigrateSession,
+                    request_deserializer=switchboard_dot_v1_dot_orchestrator__pb2.MigrateSessionRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_orchestrator__pb2.MigrateSessionResponse.SerializeToString,
             ),
             'DeleteSession': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteSession,
@@ -516,6 +544,33 @@ class OrchestratorService:
             '/switchboard.v1.OrchestratorService/ForkSession',
             switchboard_dot_v1_dot_orchestrator__pb2.ForkSessionRequest.SerializeToString,
             switchboard_dot_v1_dot_orchestrator__pb2.ForkSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MigrateSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.OrchestratorService/MigrateSession',
+            switchboard_dot_v1_dot_orchestrator__pb2.MigrateSessionRequest.SerializeToString,
+            switchboard_dot_v1_dot_orchestrator__pb2.MigrateSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

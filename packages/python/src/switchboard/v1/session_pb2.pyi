@@ -30,6 +30,7 @@ class StepKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_KIND_COMPENSATION: _ClassVar[StepKind]
     STEP_KIND_BRANCH: _ClassVar[StepKind]
     STEP_KIND_INTERRUPTION: _ClassVar[StepKind]
+    STEP_KIND_MIGRATION: _ClassVar[StepKind]
 
 class StepStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -49,6 +50,7 @@ STEP_KIND_FORK: StepKind
 STEP_KIND_COMPENSATION: StepKind
 STEP_KIND_BRANCH: StepKind
 STEP_KIND_INTERRUPTION: StepKind
+STEP_KIND_MIGRATION: StepKind
 STEP_STATUS_UNSPECIFIED: StepStatus
 STEP_STATUS_OK: StepStatus
 STEP_STATUS_FAILED: StepStatus
