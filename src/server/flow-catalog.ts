@@ -3,7 +3,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
 import type { FlowSource } from "../core/turn-context.js";
-import { flowKey, validateFlow } from "../core/flow.js";
+import { compareVersions, flowKey, validateFlow } from "../core/flow.js";
+
+export { compareVersions };
 import { type FileProblem, type FlowFileOptions, formatProblem, parseFlowFile } from "../flows/flow-file.js";
 
 /**
@@ -177,12 +179,4 @@ export function readFlowFiles(
     flows.push({ flow: parsed.flow, file, line });
   }
   return { flows, problems };
-}
-
-/**
- * compareVersions orders flow versions, comparing runs of digits as numbers
- * ("10" after "9", "1.10" after "1.9").
- */
-export function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, "en", { numeric: true });
 }

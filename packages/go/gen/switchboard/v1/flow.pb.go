@@ -220,7 +220,10 @@ type Flow struct {
 	// set, validation reports a reference to any other key; when empty, any
 	// key may be read (a missing one is an evaluation error; test with
 	// `has(state.KEY)`).
-	StateKeys     []string `protobuf:"bytes,9,rep,name=state_keys,json=stateKeys,proto3" json:"state_keys,omitempty"`
+	StateKeys []string `protobuf:"bytes,9,rep,name=state_keys,json=stateKeys,proto3" json:"state_keys,omitempty"`
+	// What counts as a hand-off to a human and as containment, for the
+	// outcomes per version (RolloutService.GetFlowStats) and rollout guards.
+	Outcomes      *FlowOutcomes `protobuf:"bytes,16,opt,name=outcomes,proto3" json:"outcomes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,6 +321,69 @@ func (x *Flow) GetStateKeys() []string {
 	return nil
 }
 
+func (x *Flow) GetOutcomes() *FlowOutcomes {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+// FlowOutcomes declares which stages count as which outcome of a session.
+type FlowOutcomes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A session that entered any of these stages was handed to a human.
+	HandOffStages []string `protobuf:"bytes,1,rep,name=hand_off_stages,json=handOffStages,proto3" json:"hand_off_stages,omitempty"`
+	// A completed session that was not handed off is contained; when this is
+	// set it must also have entered one of these stages.
+	ContainedStages []string `protobuf:"bytes,2,rep,name=contained_stages,json=containedStages,proto3" json:"contained_stages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FlowOutcomes) Reset() {
+	*x = FlowOutcomes{}
+	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowOutcomes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowOutcomes) ProtoMessage() {}
+
+func (x *FlowOutcomes) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowOutcomes.ProtoReflect.Descriptor instead.
+func (*FlowOutcomes) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FlowOutcomes) GetHandOffStages() []string {
+	if x != nil {
+		return x.HandOffStages
+	}
+	return nil
+}
+
+func (x *FlowOutcomes) GetContainedStages() []string {
+	if x != nil {
+		return x.ContainedStages
+	}
+	return nil
+}
+
 // Stage is one step of a conversation, served by one agent (or one agent per
 // intent, or several agents in parallel).
 type Stage struct {
@@ -379,7 +445,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +457,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[1]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +470,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Stage) GetName() string {
@@ -561,7 +627,7 @@ type OnFailure struct {
 
 func (x *OnFailure) Reset() {
 	*x = OnFailure{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +639,7 @@ func (x *OnFailure) String() string {
 func (*OnFailure) ProtoMessage() {}
 
 func (x *OnFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[2]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +652,7 @@ func (x *OnFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnFailure.ProtoReflect.Descriptor instead.
 func (*OnFailure) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *OnFailure) GetCompensate() bool {
@@ -619,7 +685,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +697,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +710,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Transition) GetTo() string {
@@ -686,7 +752,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +764,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +777,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Check) GetName() string {
@@ -751,7 +817,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +829,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +842,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -824,7 +890,7 @@ type Parallel struct {
 
 func (x *Parallel) Reset() {
 	*x = Parallel{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +902,7 @@ func (x *Parallel) String() string {
 func (*Parallel) ProtoMessage() {}
 
 func (x *Parallel) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +915,7 @@ func (x *Parallel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Parallel.ProtoReflect.Descriptor instead.
 func (*Parallel) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Parallel) GetBranches() []*Branch {
@@ -907,7 +973,7 @@ type Branch struct {
 
 func (x *Branch) Reset() {
 	*x = Branch{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +985,7 @@ func (x *Branch) String() string {
 func (*Branch) ProtoMessage() {}
 
 func (x *Branch) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +998,7 @@ func (x *Branch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Branch.ProtoReflect.Descriptor instead.
 func (*Branch) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Branch) GetName() string {
@@ -963,7 +1029,7 @@ type Compensation struct {
 
 func (x *Compensation) Reset() {
 	*x = Compensation{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1041,7 @@ func (x *Compensation) String() string {
 func (*Compensation) ProtoMessage() {}
 
 func (x *Compensation) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1054,7 @@ func (x *Compensation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compensation.ProtoReflect.Descriptor instead.
 func (*Compensation) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Compensation) GetAgent() string {
@@ -1009,7 +1075,7 @@ var File_switchboard_v1_flow_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\n" +
-	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\"\xd5\x02\n" +
+	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\"\x8f\x03\n" +
 	"\x04Flow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -1023,7 +1089,11 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\vsession_ttl\x18\b \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"sessionTtl\x12\x1d\n" +
 	"\n" +
-	"state_keys\x18\t \x03(\tR\tstateKeys\"\xba\b\n" +
+	"state_keys\x18\t \x03(\tR\tstateKeys\x128\n" +
+	"\boutcomes\x18\x10 \x01(\v2\x1c.switchboard.v1.FlowOutcomesR\boutcomes\"a\n" +
+	"\fFlowOutcomes\x12&\n" +
+	"\x0fhand_off_stages\x18\x01 \x03(\tR\rhandOffStages\x12)\n" +
+	"\x10contained_stages\x18\x02 \x03(\tR\x0fcontainedStages\"\xba\b\n" +
 	"\x05Stage\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -1115,50 +1185,52 @@ func file_switchboard_v1_flow_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_flow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_switchboard_v1_flow_proto_goTypes = []any{
 	(Join)(0),                   // 0: switchboard.v1.Join
 	(Merge)(0),                  // 1: switchboard.v1.Merge
 	(FailurePolicy)(0),          // 2: switchboard.v1.FailurePolicy
 	(*Flow)(nil),                // 3: switchboard.v1.Flow
-	(*Stage)(nil),               // 4: switchboard.v1.Stage
-	(*OnFailure)(nil),           // 5: switchboard.v1.OnFailure
-	(*Transition)(nil),          // 6: switchboard.v1.Transition
-	(*Check)(nil),               // 7: switchboard.v1.Check
-	(*RetryPolicy)(nil),         // 8: switchboard.v1.RetryPolicy
-	(*Parallel)(nil),            // 9: switchboard.v1.Parallel
-	(*Branch)(nil),              // 10: switchboard.v1.Branch
-	(*Compensation)(nil),        // 11: switchboard.v1.Compensation
-	nil,                         // 12: switchboard.v1.Stage.IntentAgentsEntry
-	nil,                         // 13: switchboard.v1.Stage.EventIntentsEntry
-	(*durationpb.Duration)(nil), // 14: google.protobuf.Duration
+	(*FlowOutcomes)(nil),        // 4: switchboard.v1.FlowOutcomes
+	(*Stage)(nil),               // 5: switchboard.v1.Stage
+	(*OnFailure)(nil),           // 6: switchboard.v1.OnFailure
+	(*Transition)(nil),          // 7: switchboard.v1.Transition
+	(*Check)(nil),               // 8: switchboard.v1.Check
+	(*RetryPolicy)(nil),         // 9: switchboard.v1.RetryPolicy
+	(*Parallel)(nil),            // 10: switchboard.v1.Parallel
+	(*Branch)(nil),              // 11: switchboard.v1.Branch
+	(*Compensation)(nil),        // 12: switchboard.v1.Compensation
+	nil,                         // 13: switchboard.v1.Stage.IntentAgentsEntry
+	nil,                         // 14: switchboard.v1.Stage.EventIntentsEntry
+	(*durationpb.Duration)(nil), // 15: google.protobuf.Duration
 }
 var file_switchboard_v1_flow_proto_depIdxs = []int32{
-	4,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
-	7,  // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
-	14, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
-	12, // 3: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
-	13, // 4: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
-	14, // 5: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
-	8,  // 6: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
-	6,  // 7: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
-	7,  // 8: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
-	7,  // 9: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
-	9,  // 10: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
-	11, // 11: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
-	5,  // 12: switchboard.v1.Stage.on_failure:type_name -> switchboard.v1.OnFailure
-	14, // 13: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	14, // 14: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	10, // 15: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
-	0,  // 16: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
-	14, // 17: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
-	1,  // 18: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
-	2,  // 19: switchboard.v1.Parallel.failure_policy:type_name -> switchboard.v1.FailurePolicy
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	5,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
+	8,  // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
+	15, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
+	4,  // 3: switchboard.v1.Flow.outcomes:type_name -> switchboard.v1.FlowOutcomes
+	13, // 4: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
+	14, // 5: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
+	15, // 6: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
+	9,  // 7: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
+	7,  // 8: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
+	8,  // 9: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
+	8,  // 10: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
+	10, // 11: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
+	12, // 12: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
+	6,  // 13: switchboard.v1.Stage.on_failure:type_name -> switchboard.v1.OnFailure
+	15, // 14: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	15, // 15: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	11, // 16: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
+	0,  // 17: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
+	15, // 18: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
+	1,  // 19: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
+	2,  // 20: switchboard.v1.Parallel.failure_policy:type_name -> switchboard.v1.FailurePolicy
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_flow_proto_init() }
@@ -1172,7 +1244,7 @@ func file_switchboard_v1_flow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_flow_proto_rawDesc), len(file_switchboard_v1_flow_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\"\xf8\x01\n\x04\x46low\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x15\n\rinitial_stage\x18\x04 \x01(\t\x12%\n\x06stages\x18\x05 \x03(\x0b\x32\x15.switchboard.v1.Stage\x12)\n\ninvariants\x18\x06 \x03(\x0b\x32\x15.switchboard.v1.Check\x12\x11\n\tmax_chain\x18\x07 \x01(\x05\x12.\n\x0bsession_ttl\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nstate_keys\x18\t \x03(\t\"\xb2\x06\n\x05Stage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12>\n\rintent_agents\x18\x04 \x03(\x0b\x32\'.switchboard.v1.Stage.IntentAgentsEntry\x12\x17\n\x0f\x61llowed_intents\x18\x05 \x03(\t\x12\x16\n\x0e\x66\x61llback_agent\x18\x06 \x01(\t\x12>\n\revent_intents\x18\x07 \x03(\x0b\x32\'.switchboard.v1.Stage.EventIntentsEntry\x12*\n\x07timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x05retry\x18\t \x01(\x0b\x32\x1b.switchboard.v1.RetryPolicy\x12/\n\x0btransitions\x18\n \x03(\x0b\x32\x1a.switchboard.v1.Transition\x12,\n\rpreconditions\x18\x0b \x03(\x0b\x32\x15.switchboard.v1.Check\x12-\n\x0epostconditions\x18\x0c \x03(\x0b\x32\x15.switchboard.v1.Check\x12*\n\x08parallel\x18\r \x01(\x0b\x32\x18.switchboard.v1.Parallel\x12\x32\n\x0c\x63ompensation\x18\x0e \x01(\x0b\x32\x1c.switchboard.v1.Compensation\x12\x15\n\rauto_continue\x18\x0f \x01(\x08\x12\x12\n\nmax_visits\x18\x10 \x01(\x05\x12\x15\n\ron_max_visits\x18\x11 \x01(\t\x12\x10\n\x08terminal\x18\x12 \x01(\x08\x12\x13\n\x0bwait_reason\x18\x13 \x01(\t\x12-\n\non_failure\x18\x14 \x01(\x0b\x32\x19.switchboard.v1.OnFailure\x1a\x33\n\x11IntentAgentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11\x45ventIntentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"+\n\tOnFailure\x12\x12\n\ncompensate\x18\x01 \x01(\x08\x12\n\n\x02to\x18\x02 \x01(\t\"4\n\nTransition\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0c\n\x04when\x18\x02 \x01(\t\x12\x0c\n\x04\x62\x61\x63k\x18\x03 \x01(\x08\"4\n\x05\x43heck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65xpr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x87\x01\n\x0bRetryPolicy\x12\x14\n\x0cmax_attempts\x18\x01 \x01(\x05\x12\x32\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bmax_backoff\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xff\x01\n\x08Parallel\x12(\n\x08\x62ranches\x18\x01 \x03(\x0b\x32\x16.switchboard.v1.Branch\x12\"\n\x04join\x18\x02 \x01(\x0e\x32\x14.switchboard.v1.Join\x12\x15\n\rmin_successes\x18\x03 \x01(\x05\x12\x31\n\x0e\x62ranch_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12$\n\x05merge\x18\x05 \x01(\x0e\x32\x15.switchboard.v1.Merge\x12\x35\n\x0e\x66\x61ilure_policy\x18\x06 \x01(\x0e\x32\x1d.switchboard.v1.FailurePolicy\"%\n\x06\x42ranch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\"-\n\x0c\x43ompensation\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0e\n\x06intent\x18\x02 \x01(\t*K\n\x04Join\x12\x14\n\x10JOIN_UNSPECIFIED\x10\x00\x12\x0c\n\x08JOIN_ALL\x10\x01\x12\x0c\n\x08JOIN_ANY\x10\x02\x12\x11\n\rJOIN_AT_LEAST\x10\x03*\\\n\x05Merge\x12\x15\n\x11MERGE_UNSPECIFIED\x10\x00\x12\x12\n\x0eMERGE_DISJOINT\x10\x01\x12\x13\n\x0fMERGE_BY_BRANCH\x10\x02\x12\x13\n\x0fMERGE_LAST_WINS\x10\x03*j\n\rFailurePolicy\x12\x1e\n\x1a\x46\x41ILURE_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41ILURE_POLICY_TOLERATE\x10\x01\x12\x1c\n\x18\x46\x41ILURE_POLICY_FAIL_FAST\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\"\xa8\x02\n\x04\x46low\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x15\n\rinitial_stage\x18\x04 \x01(\t\x12%\n\x06stages\x18\x05 \x03(\x0b\x32\x15.switchboard.v1.Stage\x12)\n\ninvariants\x18\x06 \x03(\x0b\x32\x15.switchboard.v1.Check\x12\x11\n\tmax_chain\x18\x07 \x01(\x05\x12.\n\x0bsession_ttl\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nstate_keys\x18\t \x03(\t\x12.\n\x08outcomes\x18\x10 \x01(\x0b\x32\x1c.switchboard.v1.FlowOutcomes\"A\n\x0c\x46lowOutcomes\x12\x17\n\x0fhand_off_stages\x18\x01 \x03(\t\x12\x18\n\x10\x63ontained_stages\x18\x02 \x03(\t\"\xb2\x06\n\x05Stage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12>\n\rintent_agents\x18\x04 \x03(\x0b\x32\'.switchboard.v1.Stage.IntentAgentsEntry\x12\x17\n\x0f\x61llowed_intents\x18\x05 \x03(\t\x12\x16\n\x0e\x66\x61llback_agent\x18\x06 \x01(\t\x12>\n\revent_intents\x18\x07 \x03(\x0b\x32\'.switchboard.v1.Stage.EventIntentsEntry\x12*\n\x07timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x05retry\x18\t \x01(\x0b\x32\x1b.switchboard.v1.RetryPolicy\x12/\n\x0btransitions\x18\n \x03(\x0b\x32\x1a.switchboard.v1.Transition\x12,\n\rpreconditions\x18\x0b \x03(\x0b\x32\x15.switchboard.v1.Check\x12-\n\x0epostconditions\x18\x0c \x03(\x0b\x32\x15.switchboard.v1.Check\x12*\n\x08parallel\x18\r \x01(\x0b\x32\x18.switchboard.v1.Parallel\x12\x32\n\x0c\x63ompensation\x18\x0e \x01(\x0b\x32\x1c.switchboard.v1.Compensation\x12\x15\n\rauto_continue\x18\x0f \x01(\x08\x12\x12\n\nmax_visits\x18\x10 \x01(\x05\x12\x15\n\ron_max_visits\x18\x11 \x01(\t\x12\x10\n\x08terminal\x18\x12 \x01(\x08\x12\x13\n\x0bwait_reason\x18\x13 \x01(\t\x12-\n\non_failure\x18\x14 \x01(\x0b\x32\x19.switchboard.v1.OnFailure\x1a\x33\n\x11IntentAgentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11\x45ventIntentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"+\n\tOnFailure\x12\x12\n\ncompensate\x18\x01 \x01(\x08\x12\n\n\x02to\x18\x02 \x01(\t\"4\n\nTransition\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0c\n\x04when\x18\x02 \x01(\t\x12\x0c\n\x04\x62\x61\x63k\x18\x03 \x01(\x08\"4\n\x05\x43heck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65xpr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x87\x01\n\x0bRetryPolicy\x12\x14\n\x0cmax_attempts\x18\x01 \x01(\x05\x12\x32\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bmax_backoff\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xff\x01\n\x08Parallel\x12(\n\x08\x62ranches\x18\x01 \x03(\x0b\x32\x16.switchboard.v1.Branch\x12\"\n\x04join\x18\x02 \x01(\x0e\x32\x14.switchboard.v1.Join\x12\x15\n\rmin_successes\x18\x03 \x01(\x05\x12\x31\n\x0e\x62ranch_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12$\n\x05merge\x18\x05 \x01(\x0e\x32\x15.switchboard.v1.Merge\x12\x35\n\x0e\x66\x61ilure_policy\x18\x06 \x01(\x0e\x32\x1d.switchboard.v1.FailurePolicy\"%\n\x06\x42ranch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\"-\n\x0c\x43ompensation\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0e\n\x06intent\x18\x02 \x01(\t*K\n\x04Join\x12\x14\n\x10JOIN_UNSPECIFIED\x10\x00\x12\x0c\n\x08JOIN_ALL\x10\x01\x12\x0c\n\x08JOIN_ANY\x10\x02\x12\x11\n\rJOIN_AT_LEAST\x10\x03*\\\n\x05Merge\x12\x15\n\x11MERGE_UNSPECIFIED\x10\x00\x12\x12\n\x0eMERGE_DISJOINT\x10\x01\x12\x13\n\x0fMERGE_BY_BRANCH\x10\x02\x12\x13\n\x0fMERGE_LAST_WINS\x10\x03*j\n\rFailurePolicy\x12\x1e\n\x1a\x46\x41ILURE_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41ILURE_POLICY_TOLERATE\x10\x01\x12\x1c\n\x18\x46\x41ILURE_POLICY_FAIL_FAST\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,32 +36,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STAGE_INTENTAGENTSENTRY']._serialized_options = b'8\001'
   _globals['_STAGE_EVENTINTENTSENTRY']._loaded_options = None
   _globals['_STAGE_EVENTINTENTSENTRY']._serialized_options = b'8\001'
-  _globals['_JOIN']._serialized_start=1784
-  _globals['_JOIN']._serialized_end=1859
-  _globals['_MERGE']._serialized_start=1861
-  _globals['_MERGE']._serialized_end=1953
-  _globals['_FAILUREPOLICY']._serialized_start=1955
-  _globals['_FAILUREPOLICY']._serialized_end=2061
+  _globals['_JOIN']._serialized_start=1899
+  _globals['_JOIN']._serialized_end=1974
+  _globals['_MERGE']._serialized_start=1976
+  _globals['_MERGE']._serialized_end=2068
+  _globals['_FAILUREPOLICY']._serialized_start=2070
+  _globals['_FAILUREPOLICY']._serialized_end=2176
   _globals['_FLOW']._serialized_start=78
-  _globals['_FLOW']._serialized_end=326
-  _globals['_STAGE']._serialized_start=329
-  _globals['_STAGE']._serialized_end=1147
-  _globals['_STAGE_INTENTAGENTSENTRY']._serialized_start=1043
-  _globals['_STAGE_INTENTAGENTSENTRY']._serialized_end=1094
-  _globals['_STAGE_EVENTINTENTSENTRY']._serialized_start=1096
-  _globals['_STAGE_EVENTINTENTSENTRY']._serialized_end=1147
-  _globals['_ONFAILURE']._serialized_start=1149
-  _globals['_ONFAILURE']._serialized_end=1192
-  _globals['_TRANSITION']._serialized_start=1194
-  _globals['_TRANSITION']._serialized_end=1246
-  _globals['_CHECK']._serialized_start=1248
-  _globals['_CHECK']._serialized_end=1300
-  _globals['_RETRYPOLICY']._serialized_start=1303
-  _globals['_RETRYPOLICY']._serialized_end=1438
-  _globals['_PARALLEL']._serialized_start=1441
-  _globals['_PARALLEL']._serialized_end=1696
-  _globals['_BRANCH']._serialized_start=1698
-  _globals['_BRANCH']._serialized_end=1735
-  _globals['_COMPENSATION']._serialized_start=1737
-  _globals['_COMPENSATION']._serialized_end=1782
+  _globals['_FLOW']._serialized_end=374
+  _globals['_FLOWOUTCOMES']._serialized_start=376
+  _globals['_FLOWOUTCOMES']._serialized_end=441
+  _globals['_STAGE']._serialized_start=444
+  _globals['_STAGE']._serialized_end=1262
+  _globals['_STAGE_INTENTAGENTSENTRY']._serialized_start=1158
+  _globals['_STAGE_INTENTAGENTSENTRY']._serialized_end=1209
+  _globals['_STAGE_EVENTINTENTSENTRY']._serialized_start=1211
+  _globals['_STAGE_EVENTINTENTSENTRY']._serialized_end=1262
+  _globals['_ONFAILURE']._serialized_start=1264
+  _globals['_ONFAILURE']._serialized_end=1307
+  _globals['_TRANSITION']._serialized_start=1309
+  _globals['_TRANSITION']._serialized_end=1361
+  _globals['_CHECK']._serialized_start=1363
+  _globals['_CHECK']._serialized_end=1415
+  _globals['_RETRYPOLICY']._serialized_start=1418
+  _globals['_RETRYPOLICY']._serialized_end=1553
+  _globals['_PARALLEL']._serialized_start=1556
+  _globals['_PARALLEL']._serialized_end=1811
+  _globals['_BRANCH']._serialized_start=1813
+  _globals['_BRANCH']._serialized_end=1850
+  _globals['_COMPENSATION']._serialized_start=1852
+  _globals['_COMPENSATION']._serialized_end=1897
 # @@protoc_insertion_point(module_scope)

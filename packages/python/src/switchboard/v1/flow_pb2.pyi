@@ -42,7 +42,7 @@ FAILURE_POLICY_TOLERATE: FailurePolicy
 FAILURE_POLICY_FAIL_FAST: FailurePolicy
 
 class Flow(_message.Message):
-    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl", "state_keys")
+    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl", "state_keys", "outcomes")
     ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class Flow(_message.Message):
     MAX_CHAIN_FIELD_NUMBER: _ClassVar[int]
     SESSION_TTL_FIELD_NUMBER: _ClassVar[int]
     STATE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: str
     description: str
@@ -61,7 +62,16 @@ class Flow(_message.Message):
     max_chain: int
     session_ttl: _duration_pb2.Duration
     state_keys: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+    outcomes: FlowOutcomes
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state_keys: _Optional[_Iterable[str]] = ..., outcomes: _Optional[_Union[FlowOutcomes, _Mapping]] = ...) -> None: ...
+
+class FlowOutcomes(_message.Message):
+    __slots__ = ("hand_off_stages", "contained_stages")
+    HAND_OFF_STAGES_FIELD_NUMBER: _ClassVar[int]
+    CONTAINED_STAGES_FIELD_NUMBER: _ClassVar[int]
+    hand_off_stages: _containers.RepeatedScalarFieldContainer[str]
+    contained_stages: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hand_off_stages: _Optional[_Iterable[str]] = ..., contained_stages: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Stage(_message.Message):
     __slots__ = ("name", "description", "agent", "intent_agents", "allowed_intents", "fallback_agent", "event_intents", "timeout", "retry", "transitions", "preconditions", "postconditions", "parallel", "compensation", "auto_continue", "max_visits", "on_max_visits", "terminal", "wait_reason", "on_failure")
