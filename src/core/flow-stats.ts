@@ -71,7 +71,8 @@ export function wilson(count: number, total: number): { low: number; high: numbe
   const denom = 1 + z2 / total;
   const centre = (p + z2 / (2 * total)) / denom;
   const half = (wilsonZ * Math.sqrt((p * (1 - p)) / total + z2 / (4 * total * total))) / denom;
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  // At the edges the interval ends exactly at 0 or 1 (not a rounding away).
+  return { low: count <= 0 ? 0 : Math.max(0, centre - half), high: count >= total ? 1 : Math.min(1, centre + half) };
 }
 
 /**
