@@ -6,6 +6,7 @@ import { agentsLs } from "./agents.js";
 import { chat } from "./chat.js";
 import { type Command, type Io, UsageError, wantsHelp } from "./command.js";
 import { flowValidateCommand } from "./flow-validate.js";
+import { flowsCommands } from "./flows.js";
 import { demoCommand, serveCommand } from "./serve.js";
 import { sessionsCommands } from "./sessions.js";
 import { replayCommand } from "./replay.js";
@@ -28,6 +29,7 @@ export const commands: Command[] = [
   ...sessionsCommands,
   agentsLs,
   flowValidateCommand,
+  ...flowsCommands,
   // `test record` before `test`: a command is found by its leading words.
   testRecordCommand,
   testCommand,

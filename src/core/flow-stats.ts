@@ -128,3 +128,17 @@ export function median(sorted: readonly number[]): number | undefined {
   const mid = Math.floor((sorted.length - 1) / 2);
   return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid] as number) + (sorted[mid + 1] as number)) / 2;
 }
+
+/**
+ * rateDifference is the difference of two rates (a − b) with its 95 %
+ * interval by Newcombe's hybrid score method (built from the two Wilson
+ * intervals): when the interval holds 0, the difference may be noise.
+ */
+export function rateDifference(a: Rate, b: Rate): { value: number; low: number; high: number } {
+  const d = a.value - b.value;
+  return {
+    value: d,
+    low: d - Math.sqrt((a.value - a.low) ** 2 + (b.high - b.value) ** 2),
+    high: d + Math.sqrt((a.high - a.value) ** 2 + (b.value - b.low) ** 2),
+  };
+}
