@@ -21,6 +21,7 @@ const runElsewhere = [
   { file: "README.md", heading: "## A five-minute tour with grpcurl", test: "test/readme.test.ts", finds: '"## A five-minute tour with grpcurl"' },
   { file: "docs/flows.md", heading: "## The contact-centre flow", test: "test/readme-contact-centre.test.ts", finds: '"## The contact-centre flow"' },
   { file: "docs/testing.md", heading: "## Running the tests", test: "test/flow-tests.test.ts", finds: '"## Running the tests"' },
+  { file: "docs/rollouts.md", heading: "## A rollout from start to finish", test: "test/rollout-docs.test.ts", finds: '"## A rollout from start to finish"' },
 ] as const;
 
 /**

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -7,7 +6,7 @@ import { RolloutSchema } from "../src/gen/switchboard/v1/rollout_pb.js";
 import { assignVersion, parseWeights, rolloutKey } from "../src/core/rollout.js";
 import { MongoRolloutStore } from "../src/store/mongo-rollout-store.js";
 import { MongoStore } from "../src/store/mongo-store.js";
-import { inBatches, type Replica, splitFlowsDir, startReplica, startSplitAgents } from "./support/rollout-mesh.js";
+import { inBatches, type Replica, splitMesh, startReplica } from "./support/rollout-mesh.js";
 
 /** binomialBounds is n·p ± 4.5 standard deviations: a correct split falls outside about once in 150,000 runs. */
 function binomialBounds(n: number, p: number): [number, number] {
@@ -20,24 +19,13 @@ const expected = (spec: string) => create(RolloutSchema, { flowId: "split", weig
 const turn = (replica: Replica, sessionId: string, text: string, accountId = "") =>
   replica.turns.sendTurn({ sessionId, accountId, flowId: "split", input: { text } });
 
-let agents: Awaited<ReturnType<typeof startSplitAgents>>;
-let flowsDir: string;
-
-beforeAll(async () => {
-  agents = await startSplitAgents();
-  flowsDir = splitFlowsDir();
-});
-
-afterAll(async () => {
-  await agents?.close();
-  rmSync(flowsDir, { recursive: true, force: true });
-});
+const mesh = splitMesh();
 
 describe("a traffic split on the embedded store", () => {
   let replica: Replica;
 
   beforeAll(async () => {
-    replica = await startReplica({ flowsDir, agents });
+    replica = await startReplica({ flowsDir: mesh.flowsDir(), agents: mesh.agents() });
   });
 
   afterAll(async () => {
@@ -106,8 +94,8 @@ describe("replicas sharing one FerretDB", () => {
     const uri = inject("mongoUri");
     const replica = async (guardMs: number) =>
       startReplica({
-        flowsDir,
-        agents,
+        flowsDir: mesh.flowsDir(),
+        agents: mesh.agents(),
         store: await MongoStore.open({ uri, database, sweepIntervalMs: 0 }),
         rolloutStore: new MongoRolloutStore({ uri, database }),
         rolloutGuardIntervalMs: guardMs,

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { afterAll, beforeAll } from "vitest";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { OrchestratorService } from "../../src/gen/switchboard/v1/orchestrator_pb.js";
 import { RolloutService } from "../../src/gen/switchboard/v1/rollout_pb.js";
@@ -146,4 +148,25 @@ export async function inBatches<T>(count: number, width: number, task: (i: numbe
   };
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
   return out;
+}
+
+/** SplitAgents are the agents startSplitAgents serves. */
+export type SplitAgents = Awaited<ReturnType<typeof startSplitAgents>>;
+
+/**
+ * splitMesh starts the split agents and writes the split flows before a
+ * test file's tests, and removes them after; the getters return them.
+ */
+export function splitMesh(): { agents: () => SplitAgents; flowsDir: () => string } {
+  let agents: SplitAgents | undefined;
+  let dir = "";
+  beforeAll(async () => {
+    agents = await startSplitAgents();
+    dir = splitFlowsDir();
+  });
+  afterAll(async () => {
+    await agents?.close();
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
+  return { agents: () => agents as SplitAgents, flowsDir: () => dir };
 }
