@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { RolloutSchema } from "../src/gen/switchboard/v1/rollout_pb.js";
+import { RolloutSchema, RolloutService } from "../src/gen/switchboard/v1/rollout_pb.js";
+import { type AuthSettings, sha256Hex } from "../src/server/auth.js";
 import { assignVersion, parseWeights, rolloutKey } from "../src/core/rollout.js";
 import { MongoRolloutStore } from "../src/store/mongo-rollout-store.js";
 import { MongoStore } from "../src/store/mongo-store.js";
@@ -82,6 +84,44 @@ describe("a traffic split on the embedded store", () => {
     const versions = await inBatches(40, 8, async (i) => (await turn(replica, `acct-${i}`, "turn 1", "ACC-77")).session?.flowVersion);
     expect(new Set(versions).size).toBe(1);
     expect(versions[0]).toBe(assignVersion(expected("2=90 1=10"), rolloutKey("any", "ACC-77")));
+  });
+});
+
+describe("a rollout with authentication on", () => {
+  const auth: AuthSettings = {
+    tokens: [
+      { name: "ops-desk", tenant: "*", sha256: sha256Hex("operator-token") },
+      { name: "acme-gw", tenant: "acme", sha256: sha256Hex("acme-token") },
+    ],
+    publicMethods: [],
+  };
+  let operator: Replica;
+
+  beforeAll(async () => {
+    operator = await startReplica({ flowsDir: mesh.flowsDir(), agents: mesh.agents(), auth, token: "operator-token" });
+  });
+
+  afterAll(async () => {
+    await operator?.close();
+  });
+
+  it("refuses a tenant's token with PERMISSION_DENIED and audits an operator's change by subject", async () => {
+    const asTenant = createClient(
+      RolloutService,
+      createGrpcTransport({
+        baseUrl: operator.url,
+        interceptors: [(next) => (req) => (req.header.set("authorization", "Bearer acme-token"), next(req))],
+      }),
+    );
+    const err = await asTenant.setRollout({ flowId: "split", weights: weights("2=10 1=90") }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.PermissionDenied);
+    expect(err?.rawMessage).toContain("use an operator token");
+    await operator.rollouts.setRollout({ flowId: "split", weights: weights("2=10 1=90") });
+    const { changes } = await operator.rollouts.listRolloutChanges({ flowId: "split" });
+    expect(changes.map((c) => [c.revision, c.actor, c.action])).toEqual([[1n, "ops-desk (operator)", "set"]]);
   });
 });
 

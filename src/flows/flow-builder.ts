@@ -4,6 +4,7 @@ import {
   CheckSchema,
   FailurePolicy,
   type Flow,
+  FlowOutcomesSchema,
   FlowSchema,
   Join,
   Merge,
@@ -217,6 +218,16 @@ export class FlowBuilder {
   /** invariant adds a CEL check on the state after every turn. */
   invariant(name: string, expr: string, message = ""): this {
     this.flow.invariants.push(create(CheckSchema, { name, expr, message }));
+    return this;
+  }
+
+  /**
+   * outcomes declares the stages that count as a hand-off to a human and,
+   * optionally, those a contained session passes through
+   * (docs/rollouts.md).
+   */
+  outcomes(handOffStages: string[], containedStages: string[] = []): this {
+    this.flow.outcomes = create(FlowOutcomesSchema, { handOffStages, containedStages });
     return this;
   }
 

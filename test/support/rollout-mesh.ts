@@ -10,6 +10,7 @@ import { RolloutService } from "../../src/gen/switchboard/v1/rollout_pb.js";
 import { Action, type RunningAgent, serveAgent } from "../../src/sdk/index.js";
 import { createLogger } from "../../src/log.js";
 import { FlowCatalog } from "../../src/server/flow-catalog.js";
+import type { AuthSettings } from "../../src/server/auth.js";
 import { Metrics } from "../../src/server/metrics.js";
 import { type Orchestrator, startOrchestrator } from "../../src/server/orchestrator.js";
 import type { SessionStore } from "../../src/core/ports.js";
@@ -101,6 +102,10 @@ export async function startReplica(opts: {
   rolloutStore?: RolloutStore;
   rolloutRefreshMs?: number;
   rolloutGuardIntervalMs?: number;
+  /** Bearer tokens; none (no authentication) when omitted. */
+  auth?: AuthSettings;
+  /** The token the replica's clients send. */
+  token?: string;
 }): Promise<Replica> {
   const flows = new FlowCatalog("split");
   flows.loadDirectory(opts.flowsDir);
@@ -122,10 +127,14 @@ export async function startReplica(opts: {
     agentTimeoutMs: 10_000,
     drainTimeoutMs: 2_000,
     logger: createLogger({ level: "warn", destination: logs }),
-    operability: { metrics },
+    operability: { metrics, ...(opts.auth ? { auth: opts.auth } : {}) },
   });
   const url = `http://127.0.0.1:${orchestrator.port}`;
-  const transport = createGrpcTransport({ baseUrl: url });
+  const token = opts.token;
+  const transport = createGrpcTransport({
+    baseUrl: url,
+    interceptors: token === undefined ? [] : [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
+  });
   return {
     orchestrator,
     url,

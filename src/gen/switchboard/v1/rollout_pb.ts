@@ -671,7 +671,9 @@ export const GuardMetricSchema: GenEnum<GuardMetric> = /*@__PURE__*/
  * RolloutService splits a flow's new sessions between its versions, reports
  * the outcomes of each version, and keeps the audit trail of every change.
  * It is served on the orchestrator's port with the same authentication as
- * OrchestratorService. A flow without a rollout serves its newest version to
+ * OrchestratorService; since rollouts and outcomes span every tenant's
+ * sessions, a tenant's token gets PERMISSION_DENIED (use an operator
+ * token). A flow without a rollout serves its newest version to
  * every new session; a session keeps the version it started on for life,
  * whatever the rollout does later.
  *
