@@ -39,6 +39,13 @@ describe("judge", () => {
     expect(judge(create(RolloutSchema, { ...guarded, guard: undefined }), [stats("1", 200, 400, 2), stats("2", 30, 60, 30)])).toBeUndefined();
   });
 
+  it("judges the hand-off rate when the guard says so", () => {
+    const handOffs = create(RolloutSchema, { flowId: "f", weights: guarded.weights, guard: { metric: GuardMetric.HAND_OFF_RATE, margin: 0.05, minSessions: 20 } });
+    const withHandOffs = (version: string, sessions: number, handedOff: number) => versionStatsOf({ ...emptyCounts(version), started: sessions, handedOff, turns: sessions });
+    expect(judge(handOffs, [withHandOffs("1", 300, 15), withHandOffs("2", 60, 30)])?.reason).toMatch(/^hand-off rate of version 2 50\.0% /);
+    expect(judge(handOffs, [withHandOffs("1", 300, 15), withHandOffs("2", 60, 4)])).toBeUndefined();
+  });
+
   it("takes the largest weight as the baseline, the older version on a tie", () => {
     expect(baselineOf(create(RolloutSchema, { weights: parseWeights(["2=50", "1=50"]) }))).toBe("1");
     expect(baselineOf(create(RolloutSchema, { weights: parseWeights(["2=60", "1=40"]) }))).toBe("2");
