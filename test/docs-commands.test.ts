@@ -22,6 +22,7 @@ const runElsewhere = [
   { file: "docs/flows.md", heading: "## The contact-centre flow", test: "test/readme-contact-centre.test.ts", finds: '"## The contact-centre flow"' },
   { file: "docs/testing.md", heading: "## Running the tests", test: "test/flow-tests.test.ts", finds: '"## Running the tests"' },
   { file: "docs/flow-migration.md", heading: "## A migration from start to finish", test: "test/flow-migration-docs.test.ts", finds: '"## A migration from start to finish"' },
+  { file: "docs/rollouts.md", heading: "## A rollout from start to finish", test: "test/rollout-docs.test.ts", finds: '"## A rollout from start to finish"' },
 ] as const;
 
 /**

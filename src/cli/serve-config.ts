@@ -31,6 +31,10 @@ export interface ServeConfig {
   mesh: Partial<MeshOptions>;
   registryToken: string;
   registryRefreshMs: number;
+  /** How often a replica reads the rollouts again. */
+  rolloutRefreshMs: number;
+  /** How often a replica checks the rollouts' guards (0: never). */
+  rolloutGuardIntervalMs: number;
   keepaliveMs: number;
   streamLimits: { streamBufferBytes: number; slowReaderMs: number; windowBytes: number };
   operability: OperabilityConfig;
@@ -137,6 +141,8 @@ export function serveConfig(s: ServeSettings, env: NodeJS.ProcessEnv): ServeConf
     },
     registryToken: s["registry.token"],
     registryRefreshMs: Math.round(s["registry.refresh"] * 1000),
+    rolloutRefreshMs: Math.round(s["rollouts.refresh"] * 1000),
+    rolloutGuardIntervalMs: Math.round(s["rollouts.guardInterval"] * 1000),
     keepaliveMs: s["streams.keepalive"] * 1000,
     streamLimits: {
       streamBufferBytes: Math.max(1, s["streams.buffer"]) * 1024,

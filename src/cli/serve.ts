@@ -10,8 +10,12 @@ import { loadServeSettings, serveUsage } from "./serve-settings.js";
 
 /** mongoStores loads the MongoDB session and registry stores. */
 async function mongoStores() {
-  const [{ MongoStore }, { MongoRegistryStore }] = await Promise.all([import("../store/mongo-store.js"), import("../store/mongo-registry-store.js")]);
-  return { MongoStore, MongoRegistryStore };
+  const [{ MongoStore }, { MongoRegistryStore }, { MongoRolloutStore }] = await Promise.all([
+    import("../store/mongo-store.js"),
+    import("../store/mongo-registry-store.js"),
+    import("../store/mongo-rollout-store.js"),
+  ]);
+  return { MongoStore, MongoRegistryStore, MongoRolloutStore };
 }
 
 async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
@@ -45,6 +49,10 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
     mesh: c.mesh,
     registryToken: c.registryToken,
     registryRefreshMs: c.registryRefreshMs,
+    // Replicas sharing the database split new sessions by the same rollouts.
+    ...(mongo !== undefined ? { rolloutStore: new mongo.MongoRolloutStore({ uri: c.mongoUri, database: c.database }) } : {}),
+    rolloutRefreshMs: c.rolloutRefreshMs,
+    rolloutGuardIntervalMs: c.rolloutGuardIntervalMs,
     keepaliveMs: c.keepaliveMs,
     ...(c.agentTransport === "grpc-js"
       ? { agentTransport: (await import("../mesh/grpc-js-transport.js")).grpcJsAgentTransport(c.operability.agentKeepalive) }

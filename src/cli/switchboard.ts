@@ -6,6 +6,7 @@ import { agentsLs } from "./agents.js";
 import { chat } from "./chat.js";
 import { type Command, type Io, UsageError, wantsHelp } from "./command.js";
 import { flowValidateCommand } from "./flow-validate.js";
+import { flowsCommands } from "./flows.js";
 import { demoCommand, serveCommand } from "./serve.js";
 import { sessionsCommands } from "./sessions.js";
 import { sessionsMigrate } from "./sessions-migrate.js";
@@ -30,6 +31,7 @@ export const commands: Command[] = [
   sessionsMigrate,
   agentsLs,
   flowValidateCommand,
+  ...flowsCommands,
   // `test record` before `test`: a command is found by its leading words.
   testRecordCommand,
   testCommand,

@@ -108,7 +108,7 @@ export class Engine {
     } catch (e) {
       if (!ran) {
         const err = ConnectError.from(e);
-        this.report({ req: { ...req, sessionId }, turnId: req.turnId, startedAt }, { flow: "", agent: "", stage: "", status: "failed", code: codeName(err.code), error: err.rawMessage });
+        this.report({ req: { ...req, sessionId }, turnId: req.turnId, startedAt }, { flow: "", flowVersion: "", created: false, agent: "", stage: "", status: "failed", code: codeName(err.code), error: err.rawMessage });
       }
       throw e;
     }
@@ -244,7 +244,7 @@ export class Engine {
         await clock.sleep(Math.random() * 2);
         continue;
       }
-      this.report(ctx, { flow: progress.flow, agent: progress.plan?.agent ?? "", stage: progress.plan?.stage.name ?? progress.existing?.stage ?? "", status: "failed", code: codeName(error.code), error: error.rawMessage });
+      this.report(ctx, { flow: progress.flow, flowVersion: progress.flowVersion, created: false, agent: progress.plan?.agent ?? "", stage: progress.plan?.stage.name ?? progress.existing?.stage ?? "", status: "failed", code: codeName(error.code), error: error.rawMessage });
       const recorded =
         progress.existing !== undefined &&
         !hasMark(error, "store") &&
@@ -265,7 +265,14 @@ export class Engine {
   /** settle tells the listeners and the report how a turn that did not fail ended. */
   private settle(ctx: TurnContext, outcome: Exclude<AttemptOutcome, { kind: "failed" }>): SendTurnResponse {
     const { result } = outcome;
-    const base = { flow: result.session?.flowId ?? "", agent: result.agent, stage: result.stageCompleted };
+    const session = result.session;
+    const base = {
+      flow: session?.flowId ?? "",
+      flowVersion: session?.flowVersion ?? "",
+      created: outcome.kind !== "replayed" && session?.version === 1n,
+      agent: result.agent,
+      stage: result.stageCompleted,
+    };
     switch (outcome.kind) {
       case "replayed":
         this.report(ctx, { ...base, status: "replayed" });

@@ -65,3 +65,15 @@ describe("validateFlow", () => {
     expect(problems).toHaveLength(14);
   });
 });
+
+describe("validateFlow outcomes", () => {
+  it("reports an outcome stage the flow does not have", () => {
+    const flow = create(FlowSchema, {
+      id: "f",
+      version: "1",
+      stages: [{ name: "talk", agent: "a", transitions: [{ to: "talk" }] }],
+      outcomes: { handOffStages: ["human"] },
+    });
+    expect(validateFlow(flow).map((p) => p.message)).toEqual(['outcomes.hand_off_stages: "human" is not a stage of the flow']);
+  });
+});

@@ -48,6 +48,14 @@ export function flowKey(id: string, version: string): string {
 }
 
 /**
+ * compareVersions orders flow versions, comparing runs of digits as numbers
+ * ("10" after "9", "1.10" after "1.9").
+ */
+export function compareVersions(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
+
+/**
  * validateFlow checks a flow statically and returns every problem found,
  * not only the first: structure, references between stages, stages no
  * transition reaches, stages with no way out, every CEL expression (does it
@@ -76,6 +84,12 @@ export function validateFlow(flow: Flow, knownAgents?: (name: string) => boolean
   }
   const known = (name: string) => names.has(name);
   flow.stages.forEach((stage, i) => validateStage(stage, ["stages", i], known, knownAgents, problems));
+  for (const field of ["hand_off_stages", "contained_stages"] as const) {
+    const list = field === "hand_off_stages" ? flow.outcomes?.handOffStages : flow.outcomes?.containedStages;
+    (list ?? []).forEach((name, i) => {
+      if (!known(name)) flowProblem(["outcomes", field, i], `outcomes.${field}: ${JSON.stringify(name)} is not a stage of the flow`);
+    });
+  }
   problems.push(...graphProblems(flow));
   problems.push(...flowProgram(flow).problems);
   problems.push(...migrationProblems(flow));

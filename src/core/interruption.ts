@@ -5,6 +5,7 @@ import { Role, type TranscriptEntry, TranscriptEntrySchema, type TurnInput } fro
 import { codePoints, prefixCodePoints } from "./session-events.js";
 import { historyWindow } from "./turn.js";
 import type { TurnPlan } from "./turn-plan.js";
+import { noteBargeIn } from "./tally.js";
 
 /**
  * Heard is how much of a reply the user heard, as the client reported it:
@@ -138,6 +139,7 @@ export function interruptTurn(
     steps.push(step);
   }
   trimHistory(session);
+  noteBargeIn(session);
   for (const step of steps) step.version = facts.version;
   stamp(session, facts.version, facts.now, facts.ttlMs);
   return { session, steps, heard };
@@ -192,6 +194,7 @@ export function amendHeard(current: Session, facts: AmendFacts): Amendment {
   }
   const last = replies[replies.length - 1] as TranscriptEntry;
   const version = current.version + 1n;
+  noteBargeIn(session);
   stamp(session, version, facts.now, facts.ttlMs);
   const step = create(StepSchema, {
     sessionId: session.id,

@@ -47,6 +47,13 @@ export function noteTurn(session: Session): void {
 }
 
 /**
+ * noteBargeIn counts a committed turn the caller barged in on.
+ */
+export function noteBargeIn(session: Session): void {
+  tallyOf(session).bargeIns += 1;
+}
+
+/**
  * leaveStage adds the time since the session entered its current stage to
  * that stage's total and restarts the stage clock.
  */

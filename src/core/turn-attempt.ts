@@ -12,6 +12,7 @@ import { failStage } from "./saga.js";
 import { newSession, planTurn, type TurnPlan } from "./turn-plan.js";
 import { commitVersion, repliesOf } from "./turn-commit.js";
 import type { EngineDeps, Streamed, TurnContext } from "./turn-context.js";
+import type { TurnRequest } from "./turn-request.js";
 import { checkSessionLength, checkStateSize } from "./turn-limits.js";
 
 /**
@@ -25,6 +26,8 @@ export interface Progress {
   begun: boolean;
   /** The session's flow, once known. */
   flow: string;
+  /** The session's flow version, once known. */
+  flowVersion: string;
   plan: TurnPlan | undefined;
   /** What the run streamed: its input with what was streamed in, its replies. */
   streamed: Streamed | undefined;
@@ -49,7 +52,7 @@ export type AttemptOutcome =
  * commits it. It never throws: every end is an AttemptOutcome.
  */
 export async function attemptTurn(deps: EngineDeps, ctx: TurnContext): Promise<AttemptOutcome> {
-  const progress: Progress = { existing: undefined, begun: false, flow: "", plan: undefined, streamed: undefined };
+  const progress: Progress = { existing: undefined, begun: false, flow: "", flowVersion: "", plan: undefined, streamed: undefined };
   try {
     return await attempt(deps, ctx, progress);
   } catch (e) {
@@ -71,8 +74,9 @@ async function attempt(deps: EngineDeps, ctx: TurnContext, progress: Progress): 
   progress.existing = existing;
   await events.begun({ turnId: ctx.turnId, version: existing?.version ?? 0n, lastSeq: existing?.lastSeq ?? 0n });
   progress.begun = true;
-  const flow = flowFor(deps, existing, req.flowId);
+  const flow = flowFor(deps, existing, req);
   progress.flow = flow.id;
+  progress.flowVersion = flow.version;
   checkSessionLength(existing, deps.maxSessionVersions);
   const before = existing ?? newSession(flow, { id: req.sessionId, accountId: req.accountId, tenant: req.tenant, now: ctx.startedAt });
   const version = before.version + 1n;
@@ -256,9 +260,10 @@ async function commitStageFailure(deps: EngineDeps, ctx: TurnContext, f: StageFa
 
 /**
  * flowFor is the flow a turn follows: the stored session's own version, or
- * for a new session the latest version of the one asked for (or the default).
+ * for a new session the version the flow's rollout assigns it (the latest
+ * version of the one asked for, or the default, when it has none).
  */
-function flowFor(deps: EngineDeps, existing: Session | undefined, flowId: string): Flow {
+function flowFor(deps: EngineDeps, existing: Session | undefined, req: TurnRequest): Flow {
   const { flows } = deps;
   if (existing !== undefined) {
     const flow = flows.get(existing.flowId, existing.flowVersion);
@@ -270,8 +275,8 @@ function flowFor(deps: EngineDeps, existing: Session | undefined, flowId: string
     }
     return flow;
   }
-  const id = flowId || flows.defaultFlowId;
-  const flow = flows.get(id, "");
+  const id = req.flowId || flows.defaultFlowId;
+  const flow = flows.forNewSession?.(id, req.sessionId, req.accountId) ?? flows.get(id, "");
   if (flow === undefined) throw notFound(`flow ${JSON.stringify(id)}`);
   return flow;
 }

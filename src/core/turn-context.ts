@@ -10,6 +10,12 @@ import type { TurnRequest } from "./turn-request.js";
 export interface FlowSource {
   /** get returns one version of a flow; an empty version means the latest. */
   get(id: string, version: string): Flow | undefined;
+  /**
+   * forNewSession is the version of a flow a new session starts on, when
+   * the flow's rollout splits new sessions between versions; undefined
+   * leaves it to `get(id, "")`, the latest.
+   */
+  forNewSession?(id: string, sessionId: string, accountId: string): Flow | undefined;
   /** defaultFlowId is the flow new sessions follow when the client names none. */
   readonly defaultFlowId: string;
 }

@@ -102,6 +102,10 @@ export interface TurnReport {
   turnId: string;
   /** The flow the session follows (empty when the turn failed before that was known). */
   flow: string;
+  /** The session's flow version (empty when not known). */
+  flowVersion: string;
+  /** Whether the turn created the session. */
+  created: boolean;
   agent: string;
   stage: string;
   status: "ok" | "failed" | "replayed" | "interrupted";

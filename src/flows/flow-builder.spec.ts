@@ -17,6 +17,7 @@ function withoutDescriptions(flow: Flow): Flow {
 describe("FlowBuilder", () => {
   it("builds the same Flow message as the reference YAML file", () => {
     const f = new FlowBuilder("contact-centre", "1").initial("greeting").maxChain(6).stateKeys("verified", "refund_amount", "approved");
+    f.outcomes(["human_queue"], ["closing"]);
     f.invariant(
       "refund_within_phone_limit",
       "!has(state.refund_amount) || state.refund_amount <= 5000",

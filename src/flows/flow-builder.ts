@@ -4,6 +4,7 @@ import {
   CheckSchema,
   FailurePolicy,
   type Flow,
+  FlowOutcomesSchema,
   FlowSchema,
   Join,
   Merge,
@@ -238,6 +239,16 @@ export class FlowBuilder {
         state: { rename: opts.rename ?? {}, remove: opts.remove ?? [], defaults: opts.defaults ?? {}, set: opts.set ?? {} },
       }),
     );
+    return this;
+  }
+
+  /**
+   * outcomes declares the stages that count as a hand-off to a human and,
+   * optionally, those a contained session passes through
+   * (docs/rollouts.md).
+   */
+  outcomes(handOffStages: string[], containedStages: string[] = []): this {
+    this.flow.outcomes = create(FlowOutcomesSchema, { handOffStages, containedStages });
     return this;
   }
 

@@ -3,8 +3,10 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Flow, FlowSchema } from "../gen/switchboard/v1/flow_pb.js";
 import type { FlowSource } from "../core/turn-context.js";
-import { type FlowPath, flowKey, validateFlow } from "../core/flow.js";
+import { compareVersions, type FlowPath, flowKey, validateFlow } from "../core/flow.js";
 import { migrationProblemsAgainst } from "../core/flow-migration.js";
+
+export { compareVersions };
 import { type FileProblem, type FlowFileOptions, formatProblem, parseFlowFile } from "../flows/flow-file.js";
 
 /**
@@ -190,12 +192,4 @@ export function readFlowFiles(
     }
   }
   return { flows, problems };
-}
-
-/**
- * compareVersions orders flow versions, comparing runs of digits as numbers
- * ("10" after "9", "1.10" after "1.9").
- */
-export function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, "en", { numeric: true });
 }

@@ -28,6 +28,11 @@ export class Metrics {
   private readonly breakers: Gauge<"agent" | "instance">;
   private readonly limits: Counter<"limit">;
   private readonly auth: Counter<"reason">;
+  private readonly versionSessions: Counter<"flow" | "version">;
+  private readonly versionTurns: Counter<"flow" | "version" | "status">;
+  private readonly guardCuts: Counter<"flow" | "version">;
+  private readonly rolloutWeights: Gauge<"flow" | "version">;
+  private readonly outcomeRates: Gauge<"flow" | "version" | "outcome">;
   /** Where switchboard_turns_in_flight reads from when scraped. */
   private turnsInFlight: () => number = () => 0;
 
@@ -100,6 +105,36 @@ export class Metrics {
         this.set(inFlight());
       },
     });
+    this.versionSessions = new Counter({
+      name: "switchboard_flow_version_sessions_total",
+      help: "Sessions started, by flow and flow version.",
+      labelNames: ["flow", "version"],
+      registers,
+    });
+    this.versionTurns = new Counter({
+      name: "switchboard_flow_version_turns_total",
+      help: "Turns run, by flow, flow version and status (ok, failed, replayed, interrupted).",
+      labelNames: ["flow", "version", "status"],
+      registers,
+    });
+    this.guardCuts = new Counter({
+      name: "switchboard_rollout_guard_cuts_total",
+      help: "Flow versions a rollout guard cut to zero weight, by flow and version.",
+      labelNames: ["flow", "version"],
+      registers,
+    });
+    this.rolloutWeights = new Gauge({
+      name: "switchboard_rollout_weight",
+      help: "The share of new sessions (percent) this replica gives each version of a flow with a rollout.",
+      labelNames: ["flow", "version"],
+      registers,
+    });
+    this.outcomeRates = new Gauge({
+      name: "switchboard_flow_version_outcome_rate",
+      help: "Outcome rates per flow version as last computed from the stored sessions (hand_off, containment, failed_turns, barge_in), by flow, version and outcome.",
+      labelNames: ["flow", "version", "outcome"],
+      registers,
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "switchboard_" });
   }
 
@@ -107,6 +142,29 @@ export class Metrics {
   turnFinished(flow: string, stage: string, status: string, seconds: number): void {
     this.turns.inc({ flow, stage, status });
     this.turnSeconds.observe({ flow, status }, seconds);
+  }
+
+  /** versionTurn counts a turn of a flow version, and the session it started. */
+  versionTurn(flow: string, version: string, status: string, created: boolean): void {
+    if (flow === "" || version === "") return;
+    this.versionTurns.inc({ flow, version, status });
+    if (created) this.versionSessions.inc({ flow, version });
+  }
+
+  /** guardCut counts a version a rollout guard cut to zero. */
+  guardCut(flow: string, version: string): void {
+    this.guardCuts.inc({ flow, version });
+  }
+
+  /** rolloutsServed sets the weights this replica assigns new sessions by, for every flow with a rollout. */
+  rolloutsServed(rollouts: ReadonlyArray<{ flowId: string; weights: ReadonlyArray<{ version: string; weight: number }> }>): void {
+    this.rolloutWeights.reset();
+    for (const r of rollouts) for (const w of r.weights) this.rolloutWeights.set({ flow: r.flowId, version: w.version }, w.weight);
+  }
+
+  /** outcomeRate sets a flow version's last computed outcome rate. */
+  outcomeRate(flow: string, version: string, outcome: string, value: number): void {
+    this.outcomeRates.set({ flow, version, outcome }, value);
   }
 
   /** agentCall records one agent call; outcome is "ok" or a gRPC code name. */

@@ -98,6 +98,7 @@ export function operability(config: OperabilityConfig, log: Logger): Operability
     wrapInvoker: (invoker) => instrumentInvoker(invoker, metrics, agentLog),
     onTurn(r) {
       metrics.turnFinished(r.flow, r.stage, r.status, r.latencyMs / 1000);
+      metrics.versionTurn(r.flow, r.flowVersion, r.status, r.created);
       const turn = currentTurn()?.turn;
       const line = {
         ...r,

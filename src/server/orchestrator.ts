@@ -5,6 +5,12 @@ import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/refl
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
+import { RolloutService } from "../gen/switchboard/v1/rollout_pb.js";
+import { hasFlowStats } from "../core/flow-stats.js";
+import type { RolloutStore } from "../core/rollout-store.js";
+import { MemoryRolloutStore } from "../store/memory-rollout-store.js";
+import { rolloutService } from "./rollout-service.js";
+import { Rollouts } from "./rollouts.js";
 import { Engine } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { unavailable } from "../core/errors.js";
@@ -51,6 +57,12 @@ export interface OrchestratorConfig {
   registryStore?: RegistryStore;
   /** How stale this replica's view of registrations made elsewhere may get, ms (default 2s). */
   registryRefreshMs?: number;
+  /** Where flow rollouts and their audit trail live; this process's memory when omitted. */
+  rolloutStore?: RolloutStore;
+  /** How stale this replica's view of rollouts changed elsewhere may get, ms (default 2s). */
+  rolloutRefreshMs?: number;
+  /** How often this replica checks the rollouts' guards, ms (default 30s; 0: never). */
+  rolloutGuardIntervalMs?: number;
   /** The token agents must present to register; registration is open when empty. */
   registryToken?: string;
   /** Limits of the streaming API's buffers (defaults: defaultHubLimits). */
@@ -93,8 +105,10 @@ export interface Orchestrator {
 }
 
 /**
- * servedServices are the services every orchestrator serves, as reflection
- * lists them.
+ * servedServices are the services reflection lists. RolloutService is
+ * served too, and reflection describes it (`grpcurl describe
+ * switchboard.v1.RolloutService`, and grpcurl calls it), but the list
+ * stays the one clients and probes already rely on.
  */
 const servedServices = [
   OrchestratorService.typeName,
@@ -111,7 +125,8 @@ const servedServices = [
 export async function startOrchestrator(config: OrchestratorConfig): Promise<Orchestrator> {
   const log = config.logger;
   const ops = operability(config.operability ?? {}, log);
-  const store = ops.wrapStore(config.store ?? new MemoryStore());
+  const rawStore = config.store ?? new MemoryStore();
+  const store = ops.wrapStore(rawStore);
   const meshLog = log.child({ component: "mesh" });
   const registryStore = config.registryStore ?? new MemoryRegistryStore();
   const registry = new Registry({
@@ -153,11 +168,22 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
       throw e;
     }
   };
+  const rolloutStore = config.rolloutStore ?? new MemoryRolloutStore();
+  const rollouts = new Rollouts({
+    store: rolloutStore,
+    catalog: config.flows,
+    stats: hasFlowStats(rawStore) ? rawStore : undefined,
+    metrics: ops.metrics,
+    log: log.child({ component: "rollouts" }),
+    ...(config.rolloutRefreshMs !== undefined ? { refreshMs: config.rolloutRefreshMs } : {}),
+    ...(config.rolloutGuardIntervalMs !== undefined ? { guardIntervalMs: config.rolloutGuardIntervalMs } : {}),
+  });
+  await rollouts.start();
   const newId = () => randomUUID();
   const engine = new Engine({
     store,
     invoker: ops.wrapInvoker(mesh),
-    flows: config.flows,
+    flows: rollouts,
     clock: systemClock,
     newId,
     sessionTtlMs: config.sessionTtlMs,
@@ -194,6 +220,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
       }),
     });
     router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));
+    router.service(RolloutService, rolloutService(rollouts));
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
@@ -210,6 +237,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   if (metricsPort !== undefined) log.info({ port: metricsPort }, "metrics listening");
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
   health.set(RegistryService.typeName, ServingStatus.SERVING);
+  health.set(RolloutService.typeName, ServingStatus.SERVING);
   health.set("", ServingStatus.SERVING);
   log.info({ port, host: config.host, tls: ops.listen.tls !== undefined, auth: config.operability?.auth !== undefined, agents: registry.instances().map((i) => `${i.name}=${i.endpoint}`), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
 
@@ -230,8 +258,10 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     await server.close();
     cards.close();
     registry.stop();
+    rollouts.stop();
     mesh.close();
     await registryStore.close();
+    await rolloutStore.close();
     await ops.metricsServer?.close();
     await store.close();
     log.info("stopped");

@@ -5,6 +5,8 @@ import { type Session, SessionSchema, type Snapshot, SnapshotSchema, type Step, 
 import { aborted } from "../core/errors.js";
 import { stepLastSeq } from "../core/session-events.js";
 import { type Clock, type Commit, type Loaded, type Page, type PageRequest, type SessionFilter, type SessionStore, systemClock } from "../core/ports.js";
+import type { FlowStatsSource, OutcomeQuery, VersionCounts } from "../core/flow-stats.js";
+import { countOutcomes } from "./memory-flow-stats.js";
 import {
   checkNextVersion,
   committedStepOf,
@@ -22,6 +24,8 @@ interface Entry {
   snapshots: Snapshot[];
   steps: Step[];
   turns: Map<string, SendTurnResponse>;
+  /** Turns that failed and committed nothing, for the outcomes per flow version. */
+  failedTurns: number;
 }
 
 /**
@@ -30,7 +34,7 @@ interface Entry {
  * store (compare-and-set, idempotent turns, expiry), so the engine behaves
  * the same on both.
  */
-export class MemoryStore implements SessionStore {
+export class MemoryStore implements SessionStore, FlowStatsSource {
   private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly clock: Clock = systemClock) {}
@@ -55,7 +59,7 @@ export class MemoryStore implements SessionStore {
     checkNextVersion(commit);
     const now = this.clock.now();
     const stored = clone(SessionSchema, session);
-    const target: Entry = entry ?? { session: stored, snapshots: [], steps: [], turns: new Map() };
+    const target: Entry = entry ?? { session: stored, snapshots: [], steps: [], turns: new Map(), failedTurns: 0 };
     target.session = stored;
     target.snapshots.push(snapshotOf(stored, commit.reason, now));
     commit.steps.forEach((step, i) => target.steps.push(committedStepOf(step, session.version, i)));
@@ -80,6 +84,7 @@ export class MemoryStore implements SessionStore {
     if (entry === undefined) return;
     const version = step.version > 0n ? step.version : entry.session.version;
     entry.steps.push(failedStepOf(step, version, this.clock.now(), step.turnId));
+    entry.failedTurns += 1;
   }
 
   async failureEnd(sessionId: string, version: bigint): Promise<bigint> {
@@ -134,6 +139,10 @@ export class MemoryStore implements SessionStore {
     const existed = this.live(sessionId) !== undefined;
     this.entries.delete(sessionId);
     return existed;
+  }
+
+  async flowStats(query: OutcomeQuery): Promise<VersionCounts[]> {
+    return countOutcomes(this.entries.values(), query);
   }
 
   async close(): Promise<void> {

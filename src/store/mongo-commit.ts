@@ -177,11 +177,14 @@ export async function recordFailedStep(reads: SessionReads, step: Step): Promise
   const version = step.version > 0n ? step.version : BigInt((await reads.latest(head))?.version ?? 0);
   const turnId = checkKey(step.turnId || "turn");
   const s = failedStepOf(step, version, now, turnId);
-  await guard("recording the failed turn", () =>
+  const recorded = await guard("recording the failed turn", () =>
     reads.c.failures.replaceOne({ _id: recordId(recordIdPrefix(head._id, head.inc), s.id) }, failureDocOf(head, s, now), {
       upsert: true,
     }),
   );
+  // Counted once (a record written again is not a new failure) for the
+  // outcomes per flow version, whatever version the head is at.
+  if (recorded.upsertedCount === 1) await guard("recording the failed turn", () => reads.c.heads.updateOne({ _id: head._id, inc: head.inc }, { $inc: { failedTurns: 1 } }));
   // The head notes the failure's last seq while it is still at that version.
   const seq = stepLastSeq(step);
   if (seq > 0n) {

@@ -15,6 +15,7 @@ import type { Commit } from "../core/ports.js";
 import { checkKey, recordIdPrefix, versionId } from "./mongo-version-id.js";
 import type { RecentTurn } from "./mongo-turn-window.js";
 import { committedStepOf, snapshotOf } from "./records.js";
+import { outcomeFieldsOf } from "./outcome-fields.js";
 
 /**
  * HeadDoc is a session's entry in the `sessions` collection: what listings,
@@ -49,6 +50,17 @@ export interface HeadDoc {
    * head; absent on heads written before it was kept.
    */
   failureSeq?: number;
+  /**
+   * What the outcomes per flow version are counted from (OutcomeFields,
+   * kept up to date with each commit), and the turns that failed and
+   * committed nothing; absent on heads written before they were kept.
+   */
+  flowVersion?: string;
+  turns?: number;
+  bargeIns?: number;
+  stages?: string[];
+  durationMs?: number;
+  failedTurns?: number;
 }
 
 /**
@@ -145,6 +157,8 @@ export function newHeadOf(session: Session, now: Date): HeadDoc {
     updatedAt: now,
     expiresAt: expiryOf(session, now),
     failureSeq: 0,
+    ...outcomeFieldsOf(session),
+    failedTurns: 0,
   };
 }
 
@@ -166,6 +180,7 @@ export function headUpdateOf(session: Session, now: Date, doc: Pick<VersionDoc, 
       recentTurns: doc.recentTurns,
       // A new version has no failed turns yet.
       failureSeq: 0,
+      ...outcomeFieldsOf(session),
     },
   };
 }

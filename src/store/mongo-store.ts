@@ -11,7 +11,9 @@ import {
   systemClock,
 } from "../core/ports.js";
 import type { CommandStartedEvent, Db, MongoClient } from "mongodb";
+import type { FlowStatsSource, OutcomeQuery, VersionCounts } from "../core/flow-stats.js";
 import { databaseNameOf, mongoClientOf } from "./mongo-client.js";
+import { flowStatsOf } from "./mongo-flow-stats.js";
 import { type CommitLimits, commitVersion, recordFailedStep } from "./mongo-commit.js";
 import { guard } from "./mongo-errors.js";
 import { deleteRecords, startSweeper, sweepExpired } from "./mongo-expiry.js";
@@ -48,7 +50,7 @@ export interface MongoStoreOptions {
  * the sweeper; the reads, the commit, the listings and expiry are in the
  * mongo-*.ts files beside it.
  */
-export class MongoStore implements SessionStore {
+export class MongoStore implements SessionStore, FlowStatsSource {
   private readonly client: MongoClient;
   private readonly db: Db;
   private readonly reads: SessionReads;
@@ -154,6 +156,10 @@ export class MongoStore implements SessionStore {
       this.indexesPending = false;
     }
     return sweepExpired(this.reads.c, this.reads.clock.now());
+  }
+
+  async flowStats(query: OutcomeQuery): Promise<VersionCounts[]> {
+    return flowStatsOf(this.reads.c.heads, query);
   }
 
   async close(): Promise<void> {

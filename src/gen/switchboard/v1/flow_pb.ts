@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file switchboard/v1/flow.proto.
  */
 export const file_switchboard_v1_flow: GenFile = /*@__PURE__*/
-  fileDesc("Chlzd2l0Y2hib2FyZC92MS9mbG93LnByb3RvEg5zd2l0Y2hib2FyZC52MSKnAgoERmxvdxIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWluaXRpYWxfc3RhZ2UYBCABKAkSJQoGc3RhZ2VzGAUgAygLMhUuc3dpdGNoYm9hcmQudjEuU3RhZ2USKQoKaW52YXJpYW50cxgGIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEhEKCW1heF9jaGFpbhgHIAEoBRIuCgtzZXNzaW9uX3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpzdGF0ZV9rZXlzGAkgAygJEi0KCm1pZ3JhdGlvbnMYCiADKAsyGS5zd2l0Y2hib2FyZC52MS5NaWdyYXRpb24irgEKCU1pZ3JhdGlvbhIMCgRmcm9tGAEgASgJEjUKBnN0YWdlcxgCIAMoCzIlLnN3aXRjaGJvYXJkLnYxLk1pZ3JhdGlvbi5TdGFnZXNFbnRyeRItCgVzdGF0ZRgDIAEoCzIeLnN3aXRjaGJvYXJkLnYxLlN0YXRlTWlncmF0aW9uGi0KC1N0YWdlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimAIKDlN0YXRlTWlncmF0aW9uEjoKBnJlbmFtZRgBIAMoCzIqLnN3aXRjaGJvYXJkLnYxLlN0YXRlTWlncmF0aW9uLlJlbmFtZUVudHJ5Eg4KBnJlbW92ZRgCIAMoCRIpCghkZWZhdWx0cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNAoDc2V0GAQgAygLMicuc3dpdGNoYm9hcmQudjEuU3RhdGVNaWdyYXRpb24uU2V0RW50cnkaLQoLUmVuYW1lRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghTZXRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrIGCgVTdGFnZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg0KBWFnZW50GAMgASgJEj4KDWludGVudF9hZ2VudHMYBCADKAsyJy5zd2l0Y2hib2FyZC52MS5TdGFnZS5JbnRlbnRBZ2VudHNFbnRyeRIXCg9hbGxvd2VkX2ludGVudHMYBSADKAkSFgoOZmFsbGJhY2tfYWdlbnQYBiABKAkSPgoNZXZlbnRfaW50ZW50cxgHIAMoCzInLnN3aXRjaGJvYXJkLnYxLlN0YWdlLkV2ZW50SW50ZW50c0VudHJ5EioKB3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoFcmV0cnkYCSABKAsyGy5zd2l0Y2hib2FyZC52MS5SZXRyeVBvbGljeRIvCgt0cmFuc2l0aW9ucxgKIAMoCzIaLnN3aXRjaGJvYXJkLnYxLlRyYW5zaXRpb24SLAoNcHJlY29uZGl0aW9ucxgLIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEi0KDnBvc3Rjb25kaXRpb25zGAwgAygLMhUuc3dpdGNoYm9hcmQudjEuQ2hlY2sSKgoIcGFyYWxsZWwYDSABKAsyGC5zd2l0Y2hib2FyZC52MS5QYXJhbGxlbBIyCgxjb21wZW5zYXRpb24YDiABKAsyHC5zd2l0Y2hib2FyZC52MS5Db21wZW5zYXRpb24SFQoNYXV0b19jb250aW51ZRgPIAEoCBISCgptYXhfdmlzaXRzGBAgASgFEhUKDW9uX21heF92aXNpdHMYESABKAkSEAoIdGVybWluYWwYEiABKAgSEwoLd2FpdF9yZWFzb24YEyABKAkSLQoKb25fZmFpbHVyZRgUIAEoCzIZLnN3aXRjaGJvYXJkLnYxLk9uRmFpbHVyZRozChFJbnRlbnRBZ2VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjMKEUV2ZW50SW50ZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKwoJT25GYWlsdXJlEhIKCmNvbXBlbnNhdGUYASABKAgSCgoCdG8YAiABKAkiNAoKVHJhbnNpdGlvbhIKCgJ0bxgBIAEoCRIMCgR3aGVuGAIgASgJEgwKBGJhY2sYAyABKAgiNAoFQ2hlY2sSDAoEbmFtZRgBIAEoCRIMCgRleHByGAIgASgJEg8KB21lc3NhZ2UYAyABKAkihwEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i/wEKCFBhcmFsbGVsEigKCGJyYW5jaGVzGAEgAygLMhYuc3dpdGNoYm9hcmQudjEuQnJhbmNoEiIKBGpvaW4YAiABKA4yFC5zd2l0Y2hib2FyZC52MS5Kb2luEhUKDW1pbl9zdWNjZXNzZXMYAyABKAUSMQoOYnJhbmNoX3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJAoFbWVyZ2UYBSABKA4yFS5zd2l0Y2hib2FyZC52MS5NZXJnZRI1Cg5mYWlsdXJlX3BvbGljeRgGIAEoDjIdLnN3aXRjaGJvYXJkLnYxLkZhaWx1cmVQb2xpY3kiJQoGQnJhbmNoEgwKBG5hbWUYASABKAkSDQoFYWdlbnQYAiABKAkiLQoMQ29tcGVuc2F0aW9uEg0KBWFnZW50GAEgASgJEg4KBmludGVudBgCIAEoCSpLCgRKb2luEhQKEEpPSU5fVU5TUEVDSUZJRUQQABIMCghKT0lOX0FMTBABEgwKCEpPSU5fQU5ZEAISEQoNSk9JTl9BVF9MRUFTVBADKlwKBU1lcmdlEhUKEU1FUkdFX1VOU1BFQ0lGSUVEEAASEgoOTUVSR0VfRElTSk9JTlQQARITCg9NRVJHRV9CWV9CUkFOQ0gQAhITCg9NRVJHRV9MQVNUX1dJTlMQAypqCg1GYWlsdXJlUG9saWN5Eh4KGkZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGwoXRkFJTFVSRV9QT0xJQ1lfVE9MRVJBVEUQARIcChhGQUlMVVJFX1BPTElDWV9GQUlMX0ZBU1QQAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct]);
+  fileDesc("Chlzd2l0Y2hib2FyZC92MS9mbG93LnByb3RvEg5zd2l0Y2hib2FyZC52MSLXAgoERmxvdxIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhUKDWluaXRpYWxfc3RhZ2UYBCABKAkSJQoGc3RhZ2VzGAUgAygLMhUuc3dpdGNoYm9hcmQudjEuU3RhZ2USKQoKaW52YXJpYW50cxgGIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEhEKCW1heF9jaGFpbhgHIAEoBRIuCgtzZXNzaW9uX3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpzdGF0ZV9rZXlzGAkgAygJEi0KCm1pZ3JhdGlvbnMYCiADKAsyGS5zd2l0Y2hib2FyZC52MS5NaWdyYXRpb24SLgoIb3V0Y29tZXMYECABKAsyHC5zd2l0Y2hib2FyZC52MS5GbG93T3V0Y29tZXMirgEKCU1pZ3JhdGlvbhIMCgRmcm9tGAEgASgJEjUKBnN0YWdlcxgCIAMoCzIlLnN3aXRjaGJvYXJkLnYxLk1pZ3JhdGlvbi5TdGFnZXNFbnRyeRItCgVzdGF0ZRgDIAEoCzIeLnN3aXRjaGJvYXJkLnYxLlN0YXRlTWlncmF0aW9uGi0KC1N0YWdlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimAIKDlN0YXRlTWlncmF0aW9uEjoKBnJlbmFtZRgBIAMoCzIqLnN3aXRjaGJvYXJkLnYxLlN0YXRlTWlncmF0aW9uLlJlbmFtZUVudHJ5Eg4KBnJlbW92ZRgCIAMoCRIpCghkZWZhdWx0cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNAoDc2V0GAQgAygLMicuc3dpdGNoYm9hcmQudjEuU3RhdGVNaWdyYXRpb24uU2V0RW50cnkaLQoLUmVuYW1lRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghTZXRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkEKDEZsb3dPdXRjb21lcxIXCg9oYW5kX29mZl9zdGFnZXMYASADKAkSGAoQY29udGFpbmVkX3N0YWdlcxgCIAMoCSKyBgoFU3RhZ2USDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRINCgVhZ2VudBgDIAEoCRI+Cg1pbnRlbnRfYWdlbnRzGAQgAygLMicuc3dpdGNoYm9hcmQudjEuU3RhZ2UuSW50ZW50QWdlbnRzRW50cnkSFwoPYWxsb3dlZF9pbnRlbnRzGAUgAygJEhYKDmZhbGxiYWNrX2FnZW50GAYgASgJEj4KDWV2ZW50X2ludGVudHMYByADKAsyJy5zd2l0Y2hib2FyZC52MS5TdGFnZS5FdmVudEludGVudHNFbnRyeRIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKBXJldHJ5GAkgASgLMhsuc3dpdGNoYm9hcmQudjEuUmV0cnlQb2xpY3kSLwoLdHJhbnNpdGlvbnMYCiADKAsyGi5zd2l0Y2hib2FyZC52MS5UcmFuc2l0aW9uEiwKDXByZWNvbmRpdGlvbnMYCyADKAsyFS5zd2l0Y2hib2FyZC52MS5DaGVjaxItCg5wb3N0Y29uZGl0aW9ucxgMIAMoCzIVLnN3aXRjaGJvYXJkLnYxLkNoZWNrEioKCHBhcmFsbGVsGA0gASgLMhguc3dpdGNoYm9hcmQudjEuUGFyYWxsZWwSMgoMY29tcGVuc2F0aW9uGA4gASgLMhwuc3dpdGNoYm9hcmQudjEuQ29tcGVuc2F0aW9uEhUKDWF1dG9fY29udGludWUYDyABKAgSEgoKbWF4X3Zpc2l0cxgQIAEoBRIVCg1vbl9tYXhfdmlzaXRzGBEgASgJEhAKCHRlcm1pbmFsGBIgASgIEhMKC3dhaXRfcmVhc29uGBMgASgJEi0KCm9uX2ZhaWx1cmUYFCABKAsyGS5zd2l0Y2hib2FyZC52MS5PbkZhaWx1cmUaMwoRSW50ZW50QWdlbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARozChFFdmVudEludGVudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIisKCU9uRmFpbHVyZRISCgpjb21wZW5zYXRlGAEgASgIEgoKAnRvGAIgASgJIjQKClRyYW5zaXRpb24SCgoCdG8YASABKAkSDAoEd2hlbhgCIAEoCRIMCgRiYWNrGAMgASgIIjQKBUNoZWNrEgwKBG5hbWUYASABKAkSDAoEZXhwchgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIocBCgtSZXRyeVBvbGljeRIUCgxtYXhfYXR0ZW1wdHMYASABKAUSMgoPaW5pdGlhbF9iYWNrb2ZmGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC21heF9iYWNrb2ZmGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIv8BCghQYXJhbGxlbBIoCghicmFuY2hlcxgBIAMoCzIWLnN3aXRjaGJvYXJkLnYxLkJyYW5jaBIiCgRqb2luGAIgASgOMhQuc3dpdGNoYm9hcmQudjEuSm9pbhIVCg1taW5fc3VjY2Vzc2VzGAMgASgFEjEKDmJyYW5jaF90aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiQKBW1lcmdlGAUgASgOMhUuc3dpdGNoYm9hcmQudjEuTWVyZ2USNQoOZmFpbHVyZV9wb2xpY3kYBiABKA4yHS5zd2l0Y2hib2FyZC52MS5GYWlsdXJlUG9saWN5IiUKBkJyYW5jaBIMCgRuYW1lGAEgASgJEg0KBWFnZW50GAIgASgJIi0KDENvbXBlbnNhdGlvbhINCgVhZ2VudBgBIAEoCRIOCgZpbnRlbnQYAiABKAkqSwoESm9pbhIUChBKT0lOX1VOU1BFQ0lGSUVEEAASDAoISk9JTl9BTEwQARIMCghKT0lOX0FOWRACEhEKDUpPSU5fQVRfTEVBU1QQAypcCgVNZXJnZRIVChFNRVJHRV9VTlNQRUNJRklFRBAAEhIKDk1FUkdFX0RJU0pPSU5UEAESEwoPTUVSR0VfQllfQlJBTkNIEAISEwoPTUVSR0VfTEFTVF9XSU5TEAMqagoNRmFpbHVyZVBvbGljeRIeChpGQUlMVVJFX1BPTElDWV9VTlNQRUNJRklFRBAAEhsKF0ZBSUxVUkVfUE9MSUNZX1RPTEVSQVRFEAESHAoYRkFJTFVSRV9QT0xJQ1lfRkFJTF9GQVNUEAJiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct]);
 
 /**
  * Flow is a declarative conversation graph: stages (nodes) and transitions
@@ -98,6 +98,14 @@ export type Flow = Message<"switchboard.v1.Flow"> & {
    * @generated from field: repeated switchboard.v1.Migration migrations = 10;
    */
   migrations: Migration[];
+
+  /**
+   * What counts as a hand-off to a human and as containment, for the
+   * outcomes per version (RolloutService.GetFlowStats) and rollout guards.
+   *
+   * @generated from field: switchboard.v1.FlowOutcomes outcomes = 16;
+   */
+  outcomes?: FlowOutcomes | undefined;
 };
 
 /**
@@ -192,6 +200,35 @@ export type StateMigration = Message<"switchboard.v1.StateMigration"> & {
  */
 export const StateMigrationSchema: GenMessage<StateMigration> = /*@__PURE__*/
   messageDesc(file_switchboard_v1_flow, 2);
+
+/**
+ * FlowOutcomes declares which stages count as which outcome of a session.
+ *
+ * @generated from message switchboard.v1.FlowOutcomes
+ */
+export type FlowOutcomes = Message<"switchboard.v1.FlowOutcomes"> & {
+  /**
+   * A session that entered any of these stages was handed to a human.
+   *
+   * @generated from field: repeated string hand_off_stages = 1;
+   */
+  handOffStages: string[];
+
+  /**
+   * A completed session that was not handed off is contained; when this is
+   * set it must also have entered one of these stages.
+   *
+   * @generated from field: repeated string contained_stages = 2;
+   */
+  containedStages: string[];
+};
+
+/**
+ * Describes the message switchboard.v1.FlowOutcomes.
+ * Use `create(FlowOutcomesSchema)` to create a new message.
+ */
+export const FlowOutcomesSchema: GenMessage<FlowOutcomes> = /*@__PURE__*/
+  messageDesc(file_switchboard_v1_flow, 3);
 
 /**
  * Stage is one step of a conversation, served by one agent (or one agent per
@@ -357,7 +394,7 @@ export type Stage = Message<"switchboard.v1.Stage"> & {
  * Use `create(StageSchema)` to create a new message.
  */
 export const StageSchema: GenMessage<Stage> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 3);
+  messageDesc(file_switchboard_v1_flow, 4);
 
 /**
  * OnFailure turns a stage's failure into a committed outcome (saga).
@@ -386,7 +423,7 @@ export type OnFailure = Message<"switchboard.v1.OnFailure"> & {
  * Use `create(OnFailureSchema)` to create a new message.
  */
 export const OnFailureSchema: GenMessage<OnFailure> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 4);
+  messageDesc(file_switchboard_v1_flow, 5);
 
 /**
  * Transition is a way out of a stage.
@@ -422,7 +459,7 @@ export type Transition = Message<"switchboard.v1.Transition"> & {
  * Use `create(TransitionSchema)` to create a new message.
  */
 export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 5);
+  messageDesc(file_switchboard_v1_flow, 6);
 
 /**
  * Check is a named CEL integrity check. Preconditions read `state`,
@@ -460,7 +497,7 @@ export type Check = Message<"switchboard.v1.Check"> & {
  * Use `create(CheckSchema)` to create a new message.
  */
 export const CheckSchema: GenMessage<Check> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 6);
+  messageDesc(file_switchboard_v1_flow, 7);
 
 /**
  * RetryPolicy says how to retry a failed agent call. Only calls that failed
@@ -496,7 +533,7 @@ export type RetryPolicy = Message<"switchboard.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 7);
+  messageDesc(file_switchboard_v1_flow, 8);
 
 /**
  * Parallel fans a turn out to several agents and joins their results. The
@@ -555,7 +592,7 @@ export type Parallel = Message<"switchboard.v1.Parallel"> & {
  * Use `create(ParallelSchema)` to create a new message.
  */
 export const ParallelSchema: GenMessage<Parallel> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 8);
+  messageDesc(file_switchboard_v1_flow, 9);
 
 /**
  * Branch is one agent call of a parallel stage.
@@ -583,7 +620,7 @@ export type Branch = Message<"switchboard.v1.Branch"> & {
  * Use `create(BranchSchema)` to create a new message.
  */
 export const BranchSchema: GenMessage<Branch> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 9);
+  messageDesc(file_switchboard_v1_flow, 10);
 
 /**
  * Compensation is a call that undoes a completed stage (saga). The agent
@@ -612,7 +649,7 @@ export type Compensation = Message<"switchboard.v1.Compensation"> & {
  * Use `create(CompensationSchema)` to create a new message.
  */
 export const CompensationSchema: GenMessage<Compensation> = /*@__PURE__*/
-  messageDesc(file_switchboard_v1_flow, 10);
+  messageDesc(file_switchboard_v1_flow, 11);
 
 /**
  * Join says when a parallel stage is done.

@@ -225,7 +225,10 @@ type Flow struct {
 	// How a running session of an earlier version of this flow moves onto
 	// this version (MigrateSession): one entry per version it may come from.
 	// A session whose version has no entry cannot be moved here.
-	Migrations    []*Migration `protobuf:"bytes,10,rep,name=migrations,proto3" json:"migrations,omitempty"`
+	Migrations []*Migration `protobuf:"bytes,10,rep,name=migrations,proto3" json:"migrations,omitempty"`
+	// What counts as a hand-off to a human and as containment, for the
+	// outcomes per version (RolloutService.GetFlowStats) and rollout guards.
+	Outcomes      *FlowOutcomes `protobuf:"bytes,16,opt,name=outcomes,proto3" json:"outcomes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,6 +329,13 @@ func (x *Flow) GetStateKeys() []string {
 func (x *Flow) GetMigrations() []*Migration {
 	if x != nil {
 		return x.Migrations
+	}
+	return nil
+}
+
+func (x *Flow) GetOutcomes() *FlowOutcomes {
+	if x != nil {
+		return x.Outcomes
 	}
 	return nil
 }
@@ -476,6 +486,62 @@ func (x *StateMigration) GetSet() map[string]string {
 	return nil
 }
 
+// FlowOutcomes declares which stages count as which outcome of a session.
+type FlowOutcomes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A session that entered any of these stages was handed to a human.
+	HandOffStages []string `protobuf:"bytes,1,rep,name=hand_off_stages,json=handOffStages,proto3" json:"hand_off_stages,omitempty"`
+	// A completed session that was not handed off is contained; when this is
+	// set it must also have entered one of these stages.
+	ContainedStages []string `protobuf:"bytes,2,rep,name=contained_stages,json=containedStages,proto3" json:"contained_stages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FlowOutcomes) Reset() {
+	*x = FlowOutcomes{}
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowOutcomes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowOutcomes) ProtoMessage() {}
+
+func (x *FlowOutcomes) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowOutcomes.ProtoReflect.Descriptor instead.
+func (*FlowOutcomes) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FlowOutcomes) GetHandOffStages() []string {
+	if x != nil {
+		return x.HandOffStages
+	}
+	return nil
+}
+
+func (x *FlowOutcomes) GetContainedStages() []string {
+	if x != nil {
+		return x.ContainedStages
+	}
+	return nil
+}
+
 // Stage is one step of a conversation, served by one agent (or one agent per
 // intent, or several agents in parallel).
 type Stage struct {
@@ -537,7 +603,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +615,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[3]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +628,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Stage) GetName() string {
@@ -719,7 +785,7 @@ type OnFailure struct {
 
 func (x *OnFailure) Reset() {
 	*x = OnFailure{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +797,7 @@ func (x *OnFailure) String() string {
 func (*OnFailure) ProtoMessage() {}
 
 func (x *OnFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[4]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +810,7 @@ func (x *OnFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnFailure.ProtoReflect.Descriptor instead.
 func (*OnFailure) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OnFailure) GetCompensate() bool {
@@ -777,7 +843,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -789,7 +855,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[5]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -802,7 +868,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Transition) GetTo() string {
@@ -844,7 +910,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +922,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[6]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +935,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Check) GetName() string {
@@ -909,7 +975,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +987,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[7]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1000,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -982,7 +1048,7 @@ type Parallel struct {
 
 func (x *Parallel) Reset() {
 	*x = Parallel{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1060,7 @@ func (x *Parallel) String() string {
 func (*Parallel) ProtoMessage() {}
 
 func (x *Parallel) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[8]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1073,7 @@ func (x *Parallel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Parallel.ProtoReflect.Descriptor instead.
 func (*Parallel) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Parallel) GetBranches() []*Branch {
@@ -1065,7 +1131,7 @@ type Branch struct {
 
 func (x *Branch) Reset() {
 	*x = Branch{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1143,7 @@ func (x *Branch) String() string {
 func (*Branch) ProtoMessage() {}
 
 func (x *Branch) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[9]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1156,7 @@ func (x *Branch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Branch.ProtoReflect.Descriptor instead.
 func (*Branch) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Branch) GetName() string {
@@ -1121,7 +1187,7 @@ type Compensation struct {
 
 func (x *Compensation) Reset() {
 	*x = Compensation{}
-	mi := &file_switchboard_v1_flow_proto_msgTypes[10]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1199,7 @@ func (x *Compensation) String() string {
 func (*Compensation) ProtoMessage() {}
 
 func (x *Compensation) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_flow_proto_msgTypes[10]
+	mi := &file_switchboard_v1_flow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1212,7 @@ func (x *Compensation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compensation.ProtoReflect.Descriptor instead.
 func (*Compensation) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_v1_flow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Compensation) GetAgent() string {
@@ -1167,7 +1233,7 @@ var File_switchboard_v1_flow_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\n" +
-	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x90\x03\n" +
+	"\x19switchboard/v1/flow.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xca\x03\n" +
 	"\x04Flow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -1185,7 +1251,8 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\n" +
 	"migrations\x18\n" +
 	" \x03(\v2\x19.switchboard.v1.MigrationR\n" +
-	"migrations\"\xcf\x01\n" +
+	"migrations\x128\n" +
+	"\boutcomes\x18\x10 \x01(\v2\x1c.switchboard.v1.FlowOutcomesR\boutcomes\"\xcf\x01\n" +
 	"\tMigration\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12=\n" +
 	"\x06stages\x18\x02 \x03(\v2%.switchboard.v1.Migration.StagesEntryR\x06stages\x124\n" +
@@ -1203,7 +1270,10 @@ const file_switchboard_v1_flow_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a6\n" +
 	"\bSetEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\b\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"a\n" +
+	"\fFlowOutcomes\x12&\n" +
+	"\x0fhand_off_stages\x18\x01 \x03(\tR\rhandOffStages\x12)\n" +
+	"\x10contained_stages\x18\x02 \x03(\tR\x0fcontainedStages\"\xba\b\n" +
 	"\x05Stage\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -1295,7 +1365,7 @@ func file_switchboard_v1_flow_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_flow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_switchboard_v1_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_switchboard_v1_flow_proto_goTypes = []any{
 	(Join)(0),                   // 0: switchboard.v1.Join
 	(Merge)(0),                  // 1: switchboard.v1.Merge
@@ -1303,54 +1373,56 @@ var file_switchboard_v1_flow_proto_goTypes = []any{
 	(*Flow)(nil),                // 3: switchboard.v1.Flow
 	(*Migration)(nil),           // 4: switchboard.v1.Migration
 	(*StateMigration)(nil),      // 5: switchboard.v1.StateMigration
-	(*Stage)(nil),               // 6: switchboard.v1.Stage
-	(*OnFailure)(nil),           // 7: switchboard.v1.OnFailure
-	(*Transition)(nil),          // 8: switchboard.v1.Transition
-	(*Check)(nil),               // 9: switchboard.v1.Check
-	(*RetryPolicy)(nil),         // 10: switchboard.v1.RetryPolicy
-	(*Parallel)(nil),            // 11: switchboard.v1.Parallel
-	(*Branch)(nil),              // 12: switchboard.v1.Branch
-	(*Compensation)(nil),        // 13: switchboard.v1.Compensation
-	nil,                         // 14: switchboard.v1.Migration.StagesEntry
-	nil,                         // 15: switchboard.v1.StateMigration.RenameEntry
-	nil,                         // 16: switchboard.v1.StateMigration.SetEntry
-	nil,                         // 17: switchboard.v1.Stage.IntentAgentsEntry
-	nil,                         // 18: switchboard.v1.Stage.EventIntentsEntry
-	(*durationpb.Duration)(nil), // 19: google.protobuf.Duration
-	(*structpb.Struct)(nil),     // 20: google.protobuf.Struct
+	(*FlowOutcomes)(nil),        // 6: switchboard.v1.FlowOutcomes
+	(*Stage)(nil),               // 7: switchboard.v1.Stage
+	(*OnFailure)(nil),           // 8: switchboard.v1.OnFailure
+	(*Transition)(nil),          // 9: switchboard.v1.Transition
+	(*Check)(nil),               // 10: switchboard.v1.Check
+	(*RetryPolicy)(nil),         // 11: switchboard.v1.RetryPolicy
+	(*Parallel)(nil),            // 12: switchboard.v1.Parallel
+	(*Branch)(nil),              // 13: switchboard.v1.Branch
+	(*Compensation)(nil),        // 14: switchboard.v1.Compensation
+	nil,                         // 15: switchboard.v1.Migration.StagesEntry
+	nil,                         // 16: switchboard.v1.StateMigration.RenameEntry
+	nil,                         // 17: switchboard.v1.StateMigration.SetEntry
+	nil,                         // 18: switchboard.v1.Stage.IntentAgentsEntry
+	nil,                         // 19: switchboard.v1.Stage.EventIntentsEntry
+	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
+	(*structpb.Struct)(nil),     // 21: google.protobuf.Struct
 }
 var file_switchboard_v1_flow_proto_depIdxs = []int32{
-	6,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
-	9,  // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
-	19, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
+	7,  // 0: switchboard.v1.Flow.stages:type_name -> switchboard.v1.Stage
+	10, // 1: switchboard.v1.Flow.invariants:type_name -> switchboard.v1.Check
+	20, // 2: switchboard.v1.Flow.session_ttl:type_name -> google.protobuf.Duration
 	4,  // 3: switchboard.v1.Flow.migrations:type_name -> switchboard.v1.Migration
-	14, // 4: switchboard.v1.Migration.stages:type_name -> switchboard.v1.Migration.StagesEntry
-	5,  // 5: switchboard.v1.Migration.state:type_name -> switchboard.v1.StateMigration
-	15, // 6: switchboard.v1.StateMigration.rename:type_name -> switchboard.v1.StateMigration.RenameEntry
-	20, // 7: switchboard.v1.StateMigration.defaults:type_name -> google.protobuf.Struct
-	16, // 8: switchboard.v1.StateMigration.set:type_name -> switchboard.v1.StateMigration.SetEntry
-	17, // 9: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
-	18, // 10: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
-	19, // 11: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
-	10, // 12: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
-	8,  // 13: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
-	9,  // 14: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
-	9,  // 15: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
-	11, // 16: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
-	13, // 17: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
-	7,  // 18: switchboard.v1.Stage.on_failure:type_name -> switchboard.v1.OnFailure
-	19, // 19: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	19, // 20: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	12, // 21: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
-	0,  // 22: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
-	19, // 23: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
-	1,  // 24: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
-	2,  // 25: switchboard.v1.Parallel.failure_policy:type_name -> switchboard.v1.FailurePolicy
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	6,  // 4: switchboard.v1.Flow.outcomes:type_name -> switchboard.v1.FlowOutcomes
+	15, // 5: switchboard.v1.Migration.stages:type_name -> switchboard.v1.Migration.StagesEntry
+	5,  // 6: switchboard.v1.Migration.state:type_name -> switchboard.v1.StateMigration
+	16, // 7: switchboard.v1.StateMigration.rename:type_name -> switchboard.v1.StateMigration.RenameEntry
+	21, // 8: switchboard.v1.StateMigration.defaults:type_name -> google.protobuf.Struct
+	17, // 9: switchboard.v1.StateMigration.set:type_name -> switchboard.v1.StateMigration.SetEntry
+	18, // 10: switchboard.v1.Stage.intent_agents:type_name -> switchboard.v1.Stage.IntentAgentsEntry
+	19, // 11: switchboard.v1.Stage.event_intents:type_name -> switchboard.v1.Stage.EventIntentsEntry
+	20, // 12: switchboard.v1.Stage.timeout:type_name -> google.protobuf.Duration
+	11, // 13: switchboard.v1.Stage.retry:type_name -> switchboard.v1.RetryPolicy
+	9,  // 14: switchboard.v1.Stage.transitions:type_name -> switchboard.v1.Transition
+	10, // 15: switchboard.v1.Stage.preconditions:type_name -> switchboard.v1.Check
+	10, // 16: switchboard.v1.Stage.postconditions:type_name -> switchboard.v1.Check
+	12, // 17: switchboard.v1.Stage.parallel:type_name -> switchboard.v1.Parallel
+	14, // 18: switchboard.v1.Stage.compensation:type_name -> switchboard.v1.Compensation
+	8,  // 19: switchboard.v1.Stage.on_failure:type_name -> switchboard.v1.OnFailure
+	20, // 20: switchboard.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	20, // 21: switchboard.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	13, // 22: switchboard.v1.Parallel.branches:type_name -> switchboard.v1.Branch
+	0,  // 23: switchboard.v1.Parallel.join:type_name -> switchboard.v1.Join
+	20, // 24: switchboard.v1.Parallel.branch_timeout:type_name -> google.protobuf.Duration
+	1,  // 25: switchboard.v1.Parallel.merge:type_name -> switchboard.v1.Merge
+	2,  // 26: switchboard.v1.Parallel.failure_policy:type_name -> switchboard.v1.FailurePolicy
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_flow_proto_init() }
@@ -1364,7 +1436,7 @@ func file_switchboard_v1_flow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_flow_proto_rawDesc), len(file_switchboard_v1_flow_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -577,7 +577,9 @@ type SessionTally struct {
 	// Time spent per stage, from entering it to leaving it.
 	StageDurations map[string]*durationpb.Duration `protobuf:"bytes,4,rep,name=stage_durations,json=stageDurations,proto3" json:"stage_durations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// When the session entered its current stage.
-	StageSince    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=stage_since,json=stageSince,proto3" json:"stage_since,omitempty"`
+	StageSince *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=stage_since,json=stageSince,proto3" json:"stage_since,omitempty"`
+	// The committed turns the caller barged in on.
+	BargeIns      int32 `protobuf:"varint,6,opt,name=barge_ins,json=bargeIns,proto3" json:"barge_ins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -645,6 +647,13 @@ func (x *SessionTally) GetStageSince() *timestamppb.Timestamp {
 		return x.StageSince
 	}
 	return nil
+}
+
+func (x *SessionTally) GetBargeIns() int32 {
+	if x != nil {
+		return x.BargeIns
+	}
+	return 0
 }
 
 // Waiting says what a waiting session waits for.
@@ -1288,14 +1297,15 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x05agent\x18\x02 \x01(\tR\x05agent\x12\x16\n" +
 	"\x06intent\x18\x03 \x01(\tR\x06intent\x12\x17\n" +
 	"\aturn_id\x18\x04 \x01(\tR\x06turnId\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion\"\xcc\x02\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\"\xe9\x02\n" +
 	"\fSessionTally\x12\x18\n" +
 	"\aintents\x18\x01 \x03(\tR\aintents\x12\x16\n" +
 	"\x06agents\x18\x02 \x03(\tR\x06agents\x12\x14\n" +
 	"\x05turns\x18\x03 \x01(\x05R\x05turns\x12Y\n" +
 	"\x0fstage_durations\x18\x04 \x03(\v20.switchboard.v1.SessionTally.StageDurationsEntryR\x0estageDurations\x12;\n" +
 	"\vstage_since\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"stageSince\x1a\\\n" +
+	"stageSince\x12\x1b\n" +
+	"\tbarge_ins\x18\x06 \x01(\x05R\bbargeIns\x1a\\\n" +
 	"\x13StageDurationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05value:\x028\x01\"i\n" +

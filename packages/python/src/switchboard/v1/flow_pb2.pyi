@@ -43,7 +43,7 @@ FAILURE_POLICY_TOLERATE: FailurePolicy
 FAILURE_POLICY_FAIL_FAST: FailurePolicy
 
 class Flow(_message.Message):
-    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl", "state_keys", "migrations")
+    __slots__ = ("id", "version", "description", "initial_stage", "stages", "invariants", "max_chain", "session_ttl", "state_keys", "migrations", "outcomes")
     ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class Flow(_message.Message):
     SESSION_TTL_FIELD_NUMBER: _ClassVar[int]
     STATE_KEYS_FIELD_NUMBER: _ClassVar[int]
     MIGRATIONS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: str
     description: str
@@ -64,7 +65,8 @@ class Flow(_message.Message):
     session_ttl: _duration_pb2.Duration
     state_keys: _containers.RepeatedScalarFieldContainer[str]
     migrations: _containers.RepeatedCompositeFieldContainer[Migration]
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state_keys: _Optional[_Iterable[str]] = ..., migrations: _Optional[_Iterable[_Union[Migration, _Mapping]]] = ...) -> None: ...
+    outcomes: FlowOutcomes
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., initial_stage: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., invariants: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., max_chain: _Optional[int] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state_keys: _Optional[_Iterable[str]] = ..., migrations: _Optional[_Iterable[_Union[Migration, _Mapping]]] = ..., outcomes: _Optional[_Union[FlowOutcomes, _Mapping]] = ...) -> None: ...
 
 class Migration(_message.Message):
     __slots__ = ("stages", "state")
@@ -107,6 +109,14 @@ class StateMigration(_message.Message):
     defaults: _struct_pb2.Struct
     set: _containers.ScalarMap[str, str]
     def __init__(self, rename: _Optional[_Mapping[str, str]] = ..., remove: _Optional[_Iterable[str]] = ..., defaults: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., set: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class FlowOutcomes(_message.Message):
+    __slots__ = ("hand_off_stages", "contained_stages")
+    HAND_OFF_STAGES_FIELD_NUMBER: _ClassVar[int]
+    CONTAINED_STAGES_FIELD_NUMBER: _ClassVar[int]
+    hand_off_stages: _containers.RepeatedScalarFieldContainer[str]
+    contained_stages: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hand_off_stages: _Optional[_Iterable[str]] = ..., contained_stages: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Stage(_message.Message):
     __slots__ = ("name", "description", "agent", "intent_agents", "allowed_intents", "fallback_agent", "event_intents", "timeout", "retry", "transitions", "preconditions", "postconditions", "parallel", "compensation", "auto_continue", "max_visits", "on_max_visits", "terminal", "wait_reason", "on_failure")

@@ -130,7 +130,7 @@ class PendingCompensation(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., agent: _Optional[str] = ..., intent: _Optional[str] = ..., turn_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class SessionTally(_message.Message):
-    __slots__ = ("intents", "agents", "turns", "stage_durations", "stage_since")
+    __slots__ = ("intents", "agents", "turns", "stage_durations", "stage_since", "barge_ins")
     class StageDurationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -143,12 +143,14 @@ class SessionTally(_message.Message):
     TURNS_FIELD_NUMBER: _ClassVar[int]
     STAGE_DURATIONS_FIELD_NUMBER: _ClassVar[int]
     STAGE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    BARGE_INS_FIELD_NUMBER: _ClassVar[int]
     intents: _containers.RepeatedScalarFieldContainer[str]
     agents: _containers.RepeatedScalarFieldContainer[str]
     turns: int
     stage_durations: _containers.MessageMap[str, _duration_pb2.Duration]
     stage_since: _timestamp_pb2.Timestamp
-    def __init__(self, intents: _Optional[_Iterable[str]] = ..., agents: _Optional[_Iterable[str]] = ..., turns: _Optional[int] = ..., stage_durations: _Optional[_Mapping[str, _duration_pb2.Duration]] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    barge_ins: int
+    def __init__(self, intents: _Optional[_Iterable[str]] = ..., agents: _Optional[_Iterable[str]] = ..., turns: _Optional[int] = ..., stage_durations: _Optional[_Mapping[str, _duration_pb2.Duration]] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., barge_ins: _Optional[int] = ...) -> None: ...
 
 class Waiting(_message.Message):
     __slots__ = ("reason", "stage", "since")
