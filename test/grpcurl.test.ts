@@ -45,6 +45,7 @@ describe("grpcurl against a running orchestrator", () => {
       "grpc.reflection.v1alpha.ServerReflection",
       "switchboard.v1.OrchestratorService",
       "switchboard.v1.RegistryService",
+      "switchboard.v1.RolloutService",
     ]);
   });
 

@@ -105,14 +105,12 @@ export interface Orchestrator {
 }
 
 /**
- * servedServices are the services reflection lists. RolloutService is
- * served too, and reflection describes it (`grpcurl describe
- * switchboard.v1.RolloutService`, and grpcurl calls it), but the list
- * stays the one clients and probes already rely on.
+ * servedServices are the services reflection lists (`grpcurl list`).
  */
 const servedServices = [
   OrchestratorService.typeName,
   RegistryService.typeName,
+  RolloutService.typeName,
   Health.typeName,
   ReflectionV1.typeName,
   ReflectionV1alpha.typeName,
