@@ -130,7 +130,7 @@ export class FlowAgent implements A2ARequestHandler {
         queue.end();
         return end;
       });
-    const state = { started: new Set<string>() };
+    const state = { started: new Set<string>(), newLine: new Set<string>() };
     try {
       for await (const ev of queue) {
         if (ev.turnId === turn.turnId) yield* updatesOf(ev, ref, state);
@@ -184,7 +184,7 @@ export class FlowAgent implements A2ARequestHandler {
     const queue = new EventQueue(this.deps.streamBufferBytes);
     try {
       await hub.watch(ref.sessionId, queue, undefined, signal);
-      const turnState = { started: new Set<string>() };
+      const turnState = { started: new Set<string>(), newLine: new Set<string>() };
       if (hub.running(ref.sessionId)?.turnId === read.turnId) {
         for await (const ev of queue) {
           if (!belongsToTask(ev.turnId, ref.turnId)) continue;

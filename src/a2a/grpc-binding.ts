@@ -45,7 +45,7 @@ export function a2aGrpcService(agents: A2aAgents): ServiceImpl<typeof A2AService
     if (flow === undefined) {
       throw new ConnectError(`the default A2A flow "${agents.defaultFlowId}" is not loaded; load it or set another default flow`, Code.FailedPrecondition);
     }
-    return agents.agent(flow, ctx.requestHeader.get(":authority") ?? ctx.requestHeader.get("host") ?? "localhost");
+    return agents.agent(flow, ctx.requestHeader.get("host") ?? "localhost");
   };
   const contextOf = (ctx: HandlerContext, tenant: string): ServerCallContext => {
     const identity = identityOf(ctx);

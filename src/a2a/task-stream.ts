@@ -9,19 +9,23 @@ import { replyArtifact } from "./task-view.js";
 export interface TurnStreamState {
   /** The turns whose reply began streaming (their next chunks append). */
   readonly started: Set<string>;
+  /** The turns whose next agent's reply starts on a new line, as the turn's output joins them. */
+  readonly newLine: Set<string>;
 }
 
 /**
  * updatesOf maps one session event of a task's turn onto A2A stream
  * events: a turn accepted by an agent is a WORKING status update naming
  * the stage and agent; each piece of the reply is an artifact update of
- * the turn's reply artifact, `append` after the first. How the turn ended
+ * the turn's reply artifact, `append` after the first, the replies of a
+ * turn's successive agents a line apart (as the turn's output is). How the turn ended
  * is sent by the caller, from the turn's result.
  */
 export function updatesOf(ev: SessionEvent, ref: TaskRef, state: TurnStreamState): StreamResponse[] {
   const taskId = taskIdOf(ref);
   const kind = ev.kind;
   if (kind.case === "accepted") {
+    if (state.started.has(ev.turnId)) state.newLine.add(ev.turnId);
     return [statusUpdate(ref, { state: TaskState.TASK_STATE_WORKING, message: undefined, timestamp: new Date().toISOString() }, {
       "switchboard.stage": kind.value.stage,
       "switchboard.agent": kind.value.agent,
@@ -30,11 +34,12 @@ export function updatesOf(ev: SessionEvent, ref: TaskRef, state: TurnStreamState
   if (kind.case === "output" && kind.value.text !== "") {
     const append = state.started.has(ev.turnId);
     state.started.add(ev.turnId);
+    const text = state.newLine.delete(ev.turnId) ? `\n${kind.value.text}` : kind.value.text;
     return [
       {
         payload: {
           $case: "artifactUpdate",
-          value: { taskId, contextId: ref.sessionId, artifact: replyArtifact(ev.turnId, kind.value.text), append, lastChunk: false, metadata: undefined },
+          value: { taskId, contextId: ref.sessionId, artifact: replyArtifact(ev.turnId, text), append, lastChunk: false, metadata: undefined },
         },
       },
     ];
