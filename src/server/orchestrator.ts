@@ -100,12 +100,14 @@ export interface Orchestrator {
 
 /**
  * servedServices are the services every orchestrator serves, as reflection
- * lists them.
+ * lists them. A2A's lf.a2a.v1.A2AService is served too but not listed:
+ * an A2A client finds it by the agent card, and reflection's list stays
+ * Switchboard's own API; `grpcurl describe lf.a2a.v1.A2AService` still
+ * resolves it from the descriptor set.
  */
 const servedServices = [
   OrchestratorService.typeName,
   RegistryService.typeName,
-  A2AService.typeName,
   Health.typeName,
   ReflectionV1.typeName,
   ReflectionV1alpha.typeName,
