@@ -115,11 +115,32 @@ async function serveJsonRpc(opts: JsonRpcBindingOptions, req: Req, res: Res, flo
   } catch (e) {
     return sendJson(res, 200, { jsonrpc: "2.0", id: idOf(body), error: JsonRpcTransportHandler.mapToJSONRPCError(e) });
   }
-  const out = await new JsonRpcTransportHandler(switchboardErrors(agent)).handle(body, context);
-  if (!(Symbol.asyncIterator in out)) return sendJson(res, statusOfRpc(out), out);
+  let request: Record<string, unknown>;
+  try {
+    request = JSON.parse(body) as Record<string, unknown>;
+  } catch (e) {
+    // JSON-RPC's own code for a body that is not JSON (the SDK reports it as invalid params).
+    return sendRpcError(res, 200, null, -32700, `Parse error: the request is not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const id = request?.["id"];
+  if (
+    typeof request !== "object" || request === null || Array.isArray(request) ||
+    request["jsonrpc"] !== "2.0" || typeof request["method"] !== "string" ||
+    !(id === undefined || id === null || typeof id === "string" || (typeof id === "number" && Number.isInteger(id)))
+  ) {
+    // JSON-RPC's code for a body that is JSON but no request object (the SDK reports it as invalid params).
+    return sendRpcError(res, 200, null, -32600, 'Invalid Request: send {"jsonrpc": "2.0", "id": ..., "method": "SendMessage", "params": {...}}; batches are not taken');
+  }
+  const refusal: { error?: ConnectError } = {};
+  const rpcErrorOf = (e: unknown) => (refusal.error !== undefined ? switchboardError(refusal.error) : JsonRpcTransportHandler.mapToJSONRPCError(e));
+  const out = await new JsonRpcTransportHandler(switchboardErrors(agent, refusal)).handle(request, context);
+  if (!(Symbol.asyncIterator in out)) {
+    if (out.error !== undefined && refusal.error !== undefined) out.error = switchboardError(refusal.error);
+    return sendJson(res, statusOfRpc(out), out);
+  }
   const iterator = out[Symbol.asyncIterator]();
   const first = await iterator.next().catch((e: unknown) => ({ error: e }));
-  if ("error" in first) return sendJson(res, 200, { jsonrpc: "2.0", id: idOf(body), error: JsonRpcTransportHandler.mapToJSONRPCError(first.error) });
+  if ("error" in first) return sendJson(res, 200, { jsonrpc: "2.0", id: idOf(body), error: rpcErrorOf(first.error) });
   res.writeHead(200, sseHeaders);
   // One write function for both response kinds (their write overloads differ).
   const write = (text: string) => (res as http.ServerResponse).write(text);
@@ -131,7 +152,7 @@ async function serveJsonRpc(opts: JsonRpcBindingOptions, req: Req, res: Res, flo
       write(`data: ${JSON.stringify(next.value)}\n\n`);
     }
   } catch (e) {
-    write(`event: error\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: idOf(body), error: JsonRpcTransportHandler.mapToJSONRPCError(e) })}\n\n`);
+    write(`event: error\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: idOf(body), error: rpcErrorOf(e) })}\n\n`);
   }
   res.end();
 }
@@ -143,11 +164,14 @@ async function serveJsonRpc(opts: JsonRpcBindingOptions, req: Req, res: Res, flo
  * with its reason, not as an internal error; A2A's own errors pass as
  * they are.
  */
-function switchboardErrors(agent: FlowAgent): FlowAgent {
-  const wrap = (e: unknown): unknown =>
-    e instanceof ConnectError
-      ? new JsonRpcTransportError({ jsonrpc: "2.0", id: null, error: switchboardError(e) })
-      : e;
+function switchboardErrors(agent: FlowAgent, refusal: { error?: ConnectError }): FlowAgent {
+  const wrap = (e: unknown): unknown => {
+    if (!(e instanceof ConnectError)) return e;
+    // The SDK writes the code and message of this error but drops its data;
+    // the binding puts the reason back from `refusal`.
+    refusal.error = e;
+    return new JsonRpcTransportError({ jsonrpc: "2.0", id: null, error: switchboardError(e) });
+  };
   return new Proxy(agent, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
