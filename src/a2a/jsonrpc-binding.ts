@@ -47,7 +47,10 @@ export interface JsonRpcBindingOptions {
  */
 export function jsonRpcBinding(opts: JsonRpcBindingOptions): (req: Req, res: Res) => boolean {
   return (req, res) => {
-    const path = (req.url ?? "").split("?", 2)[0] ?? "";
+    const url = req.url ?? "";
+    // Every RPC passes here first: it is let through on a prefix test alone.
+    if (!url.startsWith(a2aPathPrefix) && !url.startsWith(cardPath)) return false;
+    const path = url.split("?", 2)[0] ?? "";
     if (path === cardPath) {
       void serveCard(opts, req, res, opts.agents.defaultFlowId);
       return true;
