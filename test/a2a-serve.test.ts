@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { GetTaskRequest, SendMessageRequest, SubscribeToTaskRequest, TaskState } from "@a2a-js/sdk";
+import { ClientFactory } from "@a2a-js/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus, StepStatus } from "../src/gen/switchboard/v1/session_pb.js";
@@ -138,5 +140,30 @@ describe("a flow as an A2A agent, driven by the official SDKs", () => {
 
   it("completes the same round trip with the JS SDK's client (@a2a-js/sdk) over JSON-RPC", async () => {
     await expectRoundTrip(await jsRoundTrip(orchestrator.url, "js-jsonrpc"));
+  });
+
+  it("resubscribes to a running task (WatchSession): the task, the rest of its reply, its end", async () => {
+    const a2a = await new ClientFactory().createFromUrl(orchestrator.url);
+    const first = a2a.sendMessageStream(SendMessageRequest.fromJSON({ message: { messageId: "resub-1", role: "ROLE_USER", parts: [{ text: "gate:resub" }] } }));
+    let taskId = "";
+    for await (const ev of first) {
+      if (ev.payload?.$case === "task") taskId = ev.payload.value.id;
+      if (ev.payload?.$case === "artifactUpdate") break;
+    }
+    const seen: string[] = [];
+    const again = (async () => {
+      for await (const ev of a2a.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id: taskId }))) {
+        const p = ev.payload;
+        if (p?.$case === "task") {
+          seen.push(`task ${TaskState[p.value.status?.state ?? 0]} ${p.value.artifacts.length}`);
+          talker.gate("resub").open();
+        } else if (p?.$case === "artifactUpdate") seen.push(`artifact ${p.value.artifact?.parts.map((x) => (x.content?.$case === "text" ? x.content.value : "")).join("")}`);
+        else if (p?.$case === "statusUpdate") seen.push(`status ${TaskState[p.value.status?.state ?? 0]}`);
+      }
+    })();
+    await again;
+    expect(seen).toEqual(["task TASK_STATE_WORKING 0", "artifact part two.", "status TASK_STATE_COMPLETED"]);
+    const task = await a2a.getTask(GetTaskRequest.fromJSON({ id: taskId }));
+    expect(task.artifacts.map((a) => a.parts.map((x) => (x.content?.$case === "text" ? x.content.value : "")).join(""))).toEqual(["part one. part two."]);
   });
 });

@@ -98,8 +98,8 @@ export class FlowAgent implements A2ARequestHandler {
     const call = callOf(context);
     const { turn, ref } = await this.prepare(params, context, "anytime");
     if (params.configuration?.returnImmediately === true) {
-      // The turn outlives the request: its caller reads it with GetTask.
-      void this.deps.entry.run(turn, { ...entryCall(call), signal: new AbortController().signal });
+      // The caller reads the task's end with GetTask.
+      void this.deps.entry.run(turn, entryCall(call));
       return taskOf(ref, turn.turnId, { kind: "working" });
     }
     return this.taskAfter(ref, turn, await this.deps.entry.run(turn, entryCall(call)));
@@ -320,9 +320,17 @@ export function callOf(context: ServerCallContext): A2aCall {
   return call;
 }
 
+/**
+ * entryCall is how an A2A turn enters. A task outlives the request that
+ * started it: a client whose stream dropped comes back with
+ * SubscribeToTask, and only CancelTask cancels, so the turn does not take
+ * the request's cancellation (its deadline still bounds it).
+ */
 function entryCall(call: A2aCall): EntryCall {
-  return { ctx: call.ctx, signal: call.signal, deadline: call.deadline, whenDraining };
+  return { ctx: call.ctx, signal: neverAborted, deadline: call.deadline, whenDraining };
 }
+
+const neverAborted = new AbortController().signal;
 
 function refOf(taskId: string): TaskRef {
   if (taskId === "") throw new RequestMalformedError("id: missing; send the task id SendMessage returned");

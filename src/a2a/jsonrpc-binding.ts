@@ -152,6 +152,11 @@ async function serveJsonRpc(opts: JsonRpcBindingOptions, req: Req, res: Res, flo
     for (;;) {
       const next = await iterator.next();
       if (next.done === true) break;
+      // A client gone: its task goes on (SubscribeToTask finds it); stop watching.
+      if (controller.signal.aborted) {
+        await iterator.return(undefined);
+        break;
+      }
       write(`data: ${JSON.stringify(next.value)}\n\n`);
     }
   } catch (e) {
