@@ -67,7 +67,11 @@ export class A2aAgents {
   private place(flowId: string, authority: string): CardPlace {
     const base = (this.settings.publicUrl ?? `${this.tls ? "https" : "http"}://${authority}`).replace(/\/+$/, "");
     const place: CardPlace = { jsonRpcUrl: `${base}${a2aPathPrefix}${encodeURIComponent(flowId)}`, security: this.security };
-    if (flowId === this.defaultFlowId) place.grpcAddress = new URL(base).host;
+    if (flowId === this.defaultFlowId) {
+      // gRPC addresses are host:port, with the port even when it is the scheme's default.
+      const url = new URL(base);
+      place.grpcAddress = `${url.hostname}:${url.port !== "" ? url.port : url.protocol === "https:" ? "443" : "80"}`;
+    }
     return place;
   }
 }
