@@ -16,9 +16,6 @@ export function malformedWhenInvalid<T>(validate: () => T): T {
   }
 }
 
-/** a2aErrorDomain is the ErrorInfo domain of the A2A protocol's errors. */
-export const a2aErrorDomain = "a2a-protocol.org";
-
 /**
  * grpcCodeOfA2a is the gRPC code of each A2A error, from the protocol's
  * table of error mappings.

@@ -16,10 +16,10 @@ import { connectErrorOf } from "./a2a-errors.js";
 import { type A2aCall, callKey, type FlowAgent } from "./flow-agent.js";
 
 /**
- * sdk converts a message between protobuf-es (what Connect serves) and
- * the SDK's types (what the A2A handler takes), through the binary wire
- * format both read and write: the two are generated from the same
- * lf.a2a.v1 definition, so nothing is lost.
+ * toSdk and fromSdk convert a message between protobuf-es (what Connect
+ * serves) and the SDK's types (what the A2A handler takes), through the
+ * binary wire format both read and write: the two are generated from the
+ * same lf.a2a.v1 definition, so nothing is lost.
  */
 function toSdk<T>(schema: DescMessage, message: MessageShape<DescMessage>, decode: (b: Buffer) => T): T {
   return decode(Buffer.from(toBinary(schema, message)));

@@ -4,8 +4,8 @@ import { type Session, SessionStatus } from "../gen/switchboard/v1/session_pb.js
 import { type TaskRef, taskIdOf } from "./task-ids.js";
 
 /**
- * TaskFacts are what a task's view is made from: the task, the turn that
- * last served it, and how that turn ended.
+ * TaskEnd is where the turn that last served a task stands: running, its
+ * committed result (with the session as it is now), or its failure.
  */
 export type TaskEnd =
   | { kind: "working" }
