@@ -19,7 +19,7 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
  * the server ("JSON-RPC custom error"); `data` holds a google.rpc.ErrorInfo
  * whose reason is the gRPC code, e.g. PERMISSION_DENIED.
  */
-export const switchboardJsonRpcCode = -32050;
+const switchboardJsonRpcCode = -32050;
 
 const cardPath = "/.well-known/agent-card.json";
 const sseHeaders = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" };
