@@ -142,6 +142,10 @@ describe("a flow as an A2A agent, driven by the official SDKs", () => {
     await expectRoundTrip(await jsRoundTrip(orchestrator.url, "js-jsonrpc"));
   });
 
+  it("completes the same round trip with the JS SDK's client over gRPC", async () => {
+    await expectRoundTrip(await jsRoundTrip(orchestrator.url, "js-grpc", "grpc"));
+  });
+
   it("resubscribes to a running task (WatchSession): the task, the rest of its reply, its end", async () => {
     const a2a = await new ClientFactory().createFromUrl(orchestrator.url);
     const first = a2a.sendMessageStream(SendMessageRequest.fromJSON({ message: { messageId: "resub-1", role: "ROLE_USER", parts: [{ text: "gate:resub" }] } }));

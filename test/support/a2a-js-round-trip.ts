@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { type Artifact, CancelTaskRequest, GetTaskRequest, SendMessageRequest, type StreamResponse, type Task, TaskState } from "@a2a-js/sdk";
-import { type Client, ClientFactory } from "@a2a-js/sdk/client";
+import { type Client, ClientFactory, ClientFactoryOptions } from "@a2a-js/sdk/client";
+import { GrpcTransportFactory } from "@a2a-js/sdk/client/grpc";
+import { credentials } from "@grpc/grpc-js";
 
 /**
  * RoundTripSteps are what an A2A client saw at each step of the round
@@ -43,13 +45,22 @@ async function send(client: Client, request: SendMessageRequest) {
 
 /**
  * jsRoundTrip drives a flow with the A2A JS SDK's client (@a2a-js/sdk),
- * step for step as the Python script does: card, send, get, stream, the
+ * over JSON-RPC or its gRPC transport, step for step as the Python script does: card, send, get, stream, the
  * INPUT_REQUIRED round trip, cancel (the Talker's gate `gate` holds the
  * turn), and an unknown task.
  */
-export async function jsRoundTrip(baseUrl: string, gate: string): Promise<RoundTripSteps> {
+export async function jsRoundTrip(baseUrl: string, gate: string, transport: "jsonrpc" | "grpc" = "jsonrpc"): Promise<RoundTripSteps> {
   const steps: RoundTripSteps = {};
-  const client = await new ClientFactory().createFromUrl(baseUrl);
+  const factory =
+    transport === "jsonrpc"
+      ? new ClientFactory()
+      : new ClientFactory(
+          ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
+            transports: [new GrpcTransportFactory({ grpcChannelCredentials: credentials.createInsecure() })],
+            preferredTransports: ["GRPC"],
+          }),
+        );
+  const client = await factory.createFromUrl(baseUrl);
   const card = await client.getAgentCard();
   steps["card"] = {
     name: card.name,
@@ -100,7 +111,7 @@ export async function jsRoundTrip(baseUrl: string, gate: string): Promise<RoundT
     await client.getTask(GetTaskRequest.fromJSON({ id: `${context}~no-such-turn` }));
     steps["unknown_task"] = { error: null };
   } catch (e) {
-    steps["unknown_task"] = { error: e instanceof Error ? e.constructor.name.replace(/^JsonRpc/, "") : String(e) };
+    steps["unknown_task"] = { error: e instanceof Error ? e.constructor.name.replace(/^(JsonRpc|Grpc)/, "") : String(e) };
   }
   return steps;
 }
