@@ -182,3 +182,33 @@ describe("A2A serving: cards, tokens, tenants and bad input", () => {
     expect((await ops().getSession({ sessionId: "a2a-grpc-2" })).session?.tenant).toBe("acme");
   });
 });
+
+/**
+ * A2A turns enter through the turn entry like every other turn: the
+ * token's turn rate is charged for them too.
+ */
+describe("A2A turns and the turn rate", () => {
+  let sb: InProcess;
+
+  beforeAll(async () => {
+    sb = await startInProcess({ operability: { limits: { turnsPerSecond: 0.001, turnBurst: 1 } } });
+  });
+  afterAll(async () => sb?.close());
+
+  it("refuses a message beyond the rate with Switchboard's RESOURCE_EXHAUSTED, before it begins", async () => {
+    const send = async (messageId: string) => {
+      const res = await fetch(`${sb.url}/a2a/assistant`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "a2a-version": "1.0" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "SendMessage", params: { message: { messageId, contextId: "a2a-rate", role: "ROLE_USER", parts: [{ text: "hi" }] } } }),
+      });
+      return (await res.json()) as RpcReply["body"];
+    };
+    expect((await send("r-1")).result?.["task"]).toMatchObject({ status: { state: "TASK_STATE_COMPLETED" } });
+    const refused = await send("r-2");
+    expect(refused.error?.code).toBe(-32050);
+    expect(refused.error?.data?.[0]).toMatchObject({ reason: "RESOURCE_EXHAUSTED", domain: "switchboard" });
+    const turns = (await createClient(OrchestratorService, createGrpcTransport({ baseUrl: sb.url })).getSession({ sessionId: "a2a-rate" })).session?.version;
+    expect(turns).toBe(1n);
+  });
+});
