@@ -37,6 +37,10 @@ const runHere = {
   pythonSetup: { file: "docs/writing-agents.md", pattern: /^npm run agents:python:setup / },
   goBuild: { file: "docs/writing-agents.md", pattern: /^npm run agents:go:build / },
   conformance: { file: "docs/writing-agents.md", pattern: /^npm run conformance / },
+  a2aCard: { file: "docs/a2a.md", pattern: /agent-card\.json$/ },
+  a2aSend: { file: "docs/a2a.md", pattern: /"method":"SendMessage"/ },
+  a2aGetTask: { file: "docs/a2a.md", pattern: /"method":"GetTask"/ },
+  a2aGrpcGetTask: { file: "docs/a2a.md", pattern: /lf\.a2a\.v1\.A2AService\/GetTask$/ },
 } as const;
 
 function command(key: keyof typeof runHere): string {
@@ -96,6 +100,21 @@ describe("commands in the documentation", () => {
       // The three turns of examples/conversation.jsonl, each with its result.
       expect(err?.stdout.match(/"completed": \{/g)).toHaveLength(3);
       expect(err?.stdout).toContain('"seq"');
+    });
+
+    it("docs/a2a.md: the default flow's card, a message in a new context, and its task over JSON-RPC and gRPC", async () => {
+      const sh = async (key: keyof typeof runHere) => (await run("bash", ["-c", adapt(command(key), port)], { timeout: 20_000 })).stdout;
+      const card = JSON.parse(await sh("a2aCard")) as { name: string; supportedInterfaces: Array<{ url: string }> };
+      expect(card.name).toBe("assistant");
+      expect(card.supportedInterfaces.map((i) => i.url)).toEqual([`http://127.0.0.1:${port}/a2a/assistant`, `127.0.0.1:${port}`]);
+      const sent = JSON.parse(await sh("a2aSend")) as { result: { task: { id: string; status: { state: string }; artifacts: Array<{ parts: Array<{ text: string }> }> } } };
+      expect(sent.result.task.id).toBe("a2a-demo~m-1");
+      expect(sent.result.task.status.state).toBe("TASK_STATE_COMPLETED");
+      expect(sent.result.task.artifacts[0]?.parts[0]?.text).toBe("Hello! I am the echo agent. You said: hello");
+      const got = JSON.parse(await sh("a2aGetTask")) as { result: { id: string; status: { state: string } } };
+      expect(got.result).toMatchObject({ id: "a2a-demo~m-1", status: { state: "TASK_STATE_COMPLETED" } });
+      const viaGrpc = JSON.parse(await sh("a2aGrpcGetTask")) as { id: string; status: { state: string } };
+      expect(viaGrpc).toMatchObject({ id: "a2a-demo~m-1", status: { state: "TASK_STATE_COMPLETED" } });
     });
 
     it("docs/flows.md: ReloadFlows reloads the flow directory and lists what it loaded", async () => {

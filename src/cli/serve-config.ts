@@ -5,6 +5,7 @@ import type { StaticInstance } from "../mesh/registry.js";
 import { defaultRetrySettings } from "../mesh/retry.js";
 import { loadAgentsFile } from "../server/agents-file.js";
 import { type AuthSettings, loadTokensFile } from "../server/auth.js";
+import type { A2aSettings } from "../a2a/a2a-agents.js";
 import type { OperabilityConfig } from "../server/operability.js";
 import { Redactor, compilePatterns } from "../server/redaction.js";
 import { UsageError } from "./command.js";
@@ -18,6 +19,8 @@ export interface ServeConfig {
   port: number;
   flowsDir: string;
   defaultFlow: string;
+  /** The flows served as A2A agents, and the URL their cards name. */
+  a2a: A2aSettings;
   /** Static agent instances: the settings' and the agents file's. */
   agents: StaticInstance[];
   sessionTtlMs: number;
@@ -112,6 +115,7 @@ export function serveConfig(s: ServeSettings, env: NodeJS.ProcessEnv): ServeConf
     port: s.port,
     flowsDir: s.flows,
     defaultFlow: s.defaultFlow,
+    a2a: a2aSettings(s["a2a.flows"], s["a2a.url"]),
     agents: [...s.agents, ...agentsFile.instances],
     sessionTtlMs: s.sessionTtl * 1000,
     agentTimeoutMs: s.agentTimeout * 1000,
@@ -191,5 +195,23 @@ function authSettings(s: ServeSettings, env: NodeJS.ProcessEnv): AuthSettings | 
     tokens,
     ...(jwt !== undefined ? { jwt } : {}),
     publicMethods: publicList.length === 1 && publicList[0] === "none" ? [] : publicList,
+  };
+}
+
+/**
+ * a2aSettings reads the A2A settings: no flows listed serves every flow,
+ * "none" serves none.
+ */
+function a2aSettings(flows: string[], url: string): A2aSettings {
+  if (url !== "") {
+    try {
+      new URL(url);
+    } catch {
+      throw new UsageError(`--a2a-url: ${JSON.stringify(url)} is not a URL; give one like https://switchboard.example.com`);
+    }
+  }
+  return {
+    ...(flows.length === 0 ? {} : { flows: flows.length === 1 && flows[0] === "none" ? [] : flows }),
+    ...(url !== "" ? { publicUrl: url } : {}),
   };
 }

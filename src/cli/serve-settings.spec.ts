@@ -33,6 +33,16 @@ describe("serve settings", () => {
     expect(() => load(["--agent", "nourl"])).toThrow('--agent: "nourl" is not NAME=URL');
   });
 
+  it("reads the A2A settings: every flow by default, the ones named, or none", () => {
+    expect(serveConfig(load([]), {}).a2a).toEqual({});
+    expect(serveConfig(load(["--a2a-flow", "contact-centre", "--a2a-flow", "assistant", "--a2a-url", "https://sb.example.com"]), {}).a2a).toEqual({
+      flows: ["contact-centre", "assistant"],
+      publicUrl: "https://sb.example.com",
+    });
+    expect(serveConfig(load([], { SWITCHBOARD_A2A_FLOWS: "none" }), {}).a2a).toEqual({ flows: [] });
+    expect(() => serveConfig(load(["--a2a-url", "sb.example.com"]), {})).toThrow('--a2a-url: "sb.example.com" is not a URL; give one like https://switchboard.example.com');
+  });
+
   it("turns into the mesh's options with no second parse", () => {
     const c = serveConfig(load(["--breaker-failures", "2", "--breaker-cooldown", "0.5", "--health-interval", "1", "--registry-refresh", "3"]), {});
     expect(c.mesh.breaker).toEqual({ failureThreshold: 2, coolDownMs: 500 });

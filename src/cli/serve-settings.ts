@@ -79,6 +79,8 @@ export const serveOptions = [
   { key: "port", flag: "port", env: "SWITCHBOARD_PORT", kind: "port", default: 50051, help: "listen port; 0 picks a free one" },
   { key: "flows", flag: "flows", env: "SWITCHBOARD_FLOWS", kind: "string", default: defaultFlowsDir, shown: "./flows", help: "directory of flow files (*.yaml, *.yml, *.json); SIGHUP reloads it" },
   { key: "defaultFlow", flag: "default-flow", env: "SWITCHBOARD_DEFAULT_FLOW", kind: "string", default: "assistant", help: "flow of sessions whose first turn names none" },
+  { key: "a2a.flows", flag: "a2a-flow", env: "SWITCHBOARD_A2A_FLOWS", kind: "list", default: [], shown: "every flow", help: "a flow served as an Agent2Agent agent (docs/a2a.md); repeatable; \"none\" for none" },
+  { key: "a2a.url", flag: "a2a-url", env: "SWITCHBOARD_A2A_URL", kind: "string", default: "", shown: "the request's scheme and host", help: "the URL A2A clients reach this server by (e.g. behind a proxy), for the agent cards' interfaces" },
   { key: "agents", flag: "agent", env: "SWITCHBOARD_AGENTS", kind: "agents", default: [], shown: "none", help: "a static agent instance NAME=URL (an A2A agent: NAME=a2a:CARD-URL); repeatable (env: comma-separated)" },
   { key: "sessionTtl", flag: "session-ttl", env: "SWITCHBOARD_SESSION_TTL", kind: "seconds", default: 3600, help: "seconds a session may sit idle before it expires" },
   { key: "agentTimeout", flag: "agent-timeout", env: "SWITCHBOARD_AGENT_TIMEOUT", kind: "seconds", default: 30, help: "seconds an agent has per turn, unless the stage or the caller's deadline says less" },

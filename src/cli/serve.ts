@@ -45,6 +45,7 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
     host: c.host,
     port: c.port,
     flows,
+    a2a: c.a2a,
     agents: c.agents,
     mesh: c.mesh,
     registryToken: c.registryToken,

@@ -49,6 +49,8 @@ export interface Operability {
   readonly metrics: Metrics;
   /** Server interceptors: authentication, then per-client stream limits. */
   readonly interceptors: Interceptor[];
+  /** The bearer-token check, for what is served beside the RPCs (A2A's JSON-RPC); unset when authentication is off. */
+  readonly authenticator: Authenticator | undefined;
   /** How to listen: TLS and the HTTP/2 settings the limits need. */
   readonly listen: Pick<ListenOptions, "tls" | "http2Settings">;
   /** The transport to agents (TLS, trace headers). */
@@ -72,8 +74,9 @@ export function operability(config: OperabilityConfig, log: Logger): Operability
   const limits: Limits = { ...defaultLimits, ...config.limits };
   const metrics = config.metrics ?? new Metrics();
   const interceptors: Interceptor[] = [];
-  if (config.auth !== undefined) {
-    interceptors.push(authInterceptor(new Authenticator(config.auth), config.auth.publicMethods, metrics));
+  const authenticator = config.auth !== undefined ? new Authenticator(config.auth) : undefined;
+  if (config.auth !== undefined && authenticator !== undefined) {
+    interceptors.push(authInterceptor(authenticator, config.auth.publicMethods, metrics));
   }
   interceptors.push(streamsInterceptor(new StreamCounter(limits.maxStreamsPerToken), metrics));
   const turnLog = log.child({ component: "turn" });
@@ -82,6 +85,7 @@ export function operability(config: OperabilityConfig, log: Logger): Operability
     limits,
     metrics,
     interceptors,
+    authenticator,
     listen: {
       ...(config.tls !== undefined ? { tls: config.tls } : {}),
       http2Settings: { maxConcurrentStreams: limits.maxStreamsPerConnection },

@@ -172,7 +172,7 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
  */
 export function turnRequest(
   req: Pick<SendTurnRequest, "sessionId" | "accountId" | "flowId" | "turnId" | "input">,
-  ctx: HandlerContext,
+  ctx: Pick<HandlerContext, "values" | "requestHeader">,
   streaming = false,
 ): TurnRequest {
   validateOptionalId("session_id", req.sessionId);

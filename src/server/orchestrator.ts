@@ -3,6 +3,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { A2AService } from "../gen/lf/a2a/v1/a2a_pb.js";
 import { OrchestratorService } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { RegistryService } from "../gen/switchboard/v1/registry_pb.js";
 import { RolloutService } from "../gen/switchboard/v1/rollout_pb.js";
@@ -11,6 +12,9 @@ import type { RolloutStore } from "../core/rollout-store.js";
 import { MemoryRolloutStore } from "../store/memory-rollout-store.js";
 import { rolloutService } from "./rollout-service.js";
 import { Rollouts } from "./rollouts.js";
+import { A2aAgents, type A2aSettings } from "../a2a/a2a-agents.js";
+import { a2aGrpcService } from "../a2a/grpc-binding.js";
+import { jsonRpcBinding } from "../a2a/jsonrpc-binding.js";
 import { Engine } from "../core/engine.js";
 import { systemClock, type SessionStore } from "../core/ports.js";
 import { unavailable } from "../core/errors.js";
@@ -69,6 +73,8 @@ export interface OrchestratorConfig {
   streamLimits?: Partial<HubLimits>;
   /** Interval of HTTP/2 keepalive pings (default 30 s). */
   keepaliveMs?: number;
+  /** Which flows answer as Agent2Agent agents (docs/a2a.md); every flow when omitted. */
+  a2a?: A2aSettings;
   /** Security, limits and observability (auth, TLS, limits, metrics, redaction). */
   operability?: OperabilityConfig;
   /** The wire stack for agent calls (e.g. grpcJsTransport); Connect's gRPC transport, with the TLS settings, when omitted. */
@@ -106,6 +112,10 @@ export interface Orchestrator {
 
 /**
  * servedServices are the services reflection lists (`grpcurl list`).
+ * A2A's lf.a2a.v1.A2AService is served too but not listed: an A2A
+ * client finds it by the agent card, and reflection's list stays
+ * Switchboard's own API; `grpcurl describe lf.a2a.v1.A2AService` still
+ * resolves it from the descriptor set.
  */
 const servedServices = [
   OrchestratorService.typeName,
@@ -196,6 +206,16 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const hub = new SessionHub({ engine, store, newId, limits, log: log.child({ component: "hub" }) });
   const entry = new TurnEntry({ hub, inFlight, rate: ops.turnRate, admission: ops.turnAdmission });
   const cards = new AgentCards((agent) => registry.instances(agent));
+  const a2a = new A2aAgents(
+    { entry, hub, store, streamBufferBytes: limits.streamBufferBytes },
+    config.flows,
+    config.a2a ?? {},
+    {
+      bearer: config.operability?.auth === undefined ? "none" : config.operability.auth.jwt !== undefined ? "jwt" : "token",
+      mtls: config.operability?.tls?.clientCa !== undefined,
+    },
+    config.operability?.tls !== undefined,
+  );
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
@@ -219,12 +239,17 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     });
     router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));
     router.service(RolloutService, rolloutService(rollouts));
+    router.service(A2AService, a2aGrpcService(a2a));
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const handler = rpcHandler({ routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes });
-  const server = new HttpServer(handler, {
+  const rpc = rpcHandler({ routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes });
+  // A2A's JSON-RPC and agent cards are plain HTTP paths beside the RPCs.
+  const a2aHttp = jsonRpcBinding({ agents: a2a, authenticator: ops.authenticator, maxBodyBytes: ops.limits.maxMessageBytes });
+  const server = new HttpServer((req, res) => {
+    if (!a2aHttp(req, res)) rpc(req, res);
+  }, {
     host: config.host,
     port: config.port,
     ...ops.listen,
@@ -236,6 +261,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
   health.set(RegistryService.typeName, ServingStatus.SERVING);
   health.set(RolloutService.typeName, ServingStatus.SERVING);
+  health.set(A2AService.typeName, ServingStatus.SERVING);
   health.set("", ServingStatus.SERVING);
   log.info({ port, host: config.host, tls: ops.listen.tls !== undefined, auth: config.operability?.auth !== undefined, agents: registry.instances().map((i) => `${i.name}=${i.endpoint}`), flows: config.flows.all().map((f) => `${f.id}@${f.version}`) }, "listening");
 
