@@ -19,6 +19,7 @@ import type { Logger } from "../log.js";
 import { stageAgents } from "../core/flow.js";
 import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalog.js";
 import { healthService, HealthStatus, ServingStatus } from "./health.js";
+import { withConsole } from "./console-files.js";
 import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
 import { orchestratorService } from "./orchestrator-service.js";
@@ -199,7 +200,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
   const handler = rpcHandler({ routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes });
-  const server = new HttpServer(handler, {
+  // The console is static files on the same port: the browser talks Connect
+  // to the origin it was loaded from, with no CORS to configure.
+  const server = new HttpServer(withConsole(handler), {
     host: config.host,
     port: config.port,
     ...ops.listen,
