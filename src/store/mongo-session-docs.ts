@@ -31,6 +31,10 @@ export interface HeadDoc {
   tenant: string;
   accountId: string;
   flowId: string;
+  /** The flow version, for listings by version; absent on heads written before it was kept. */
+  flowVersion?: string;
+  /** The agents that served the session (its tally's), for listings by agent; absent on heads written before it was kept. */
+  agents?: string[];
   stage: string;
   createdAt: Date;
   updatedAt: Date;
@@ -140,6 +144,8 @@ export function newHeadOf(session: Session, now: Date): HeadDoc {
     tenant: session.tenant,
     accountId: session.accountId,
     flowId: session.flowId,
+    flowVersion: session.flowVersion,
+    agents: session.tally?.agents ?? [],
     stage: session.stage,
     createdAt: now,
     updatedAt: now,
@@ -160,6 +166,7 @@ export function headUpdateOf(session: Session, now: Date, doc: Pick<VersionDoc, 
       version: Number(session.version),
       status: statusName(session),
       stage: session.stage,
+      agents: session.tally?.agents ?? [],
       updatedAt: now,
       expiresAt: expiryOf(session, now),
       snapshot: doc.snapshot,
