@@ -9,6 +9,8 @@ export interface TurnView {
   agent: string;
   /** The reply as streamed so far: every output chunk, in order. */
   text: string;
+  /** The reply split by the agent that spoke it (a turn can chain stages served by different agents). */
+  parts: Array<{ agent: string; text: string }>;
   state: "running" | "completed" | "interrupted" | "failed";
   /** For an interrupted turn: the code points of `text` the user heard. */
   heardChars?: number;
@@ -48,7 +50,7 @@ export function applyEvent(t: Transcript, e: SessionEvent): Transcript {
   const turns = [...t.turns];
   let i = turns.findIndex((x) => x.turnId === e.turnId);
   if (i < 0) {
-    turns.push({ turnId: e.turnId, stage: "", agent: "", text: "", state: "running", transitions: [] });
+    turns.push({ turnId: e.turnId, stage: "", agent: "", text: "", parts: [], state: "running", transitions: [] });
     i = turns.length - 1;
   }
   const turn = { ...(turns[i] as TurnView) };
@@ -57,10 +59,16 @@ export function applyEvent(t: Transcript, e: SessionEvent): Transcript {
       turn.stage = kind.value.stage;
       turn.agent = kind.value.agent;
       break;
-    case "output":
+    case "output": {
       turn.text += kind.value.text;
       if (kind.value.agent !== "") turn.agent = kind.value.agent;
+      const last = turn.parts[turn.parts.length - 1];
+      turn.parts =
+        last !== undefined && (kind.value.agent === "" || kind.value.agent === last.agent)
+          ? [...turn.parts.slice(0, -1), { agent: last.agent, text: last.text + kind.value.text }]
+          : [...turn.parts, { agent: turn.agent, text: kind.value.text }];
       break;
+    }
     case "transition":
       turn.transitions = [...turn.transitions, { from: kind.value.from, to: kind.value.to }];
       break;
@@ -68,15 +76,21 @@ export function applyEvent(t: Transcript, e: SessionEvent): Transcript {
       turn.state = "completed";
       // A replayed turn (a resume rebuilt from the audit trail) may carry
       // its reply only in the result.
-      if (turn.text === "") turn.text = kind.value.result?.output ?? "";
       if (turn.agent === "") turn.agent = kind.value.result?.agent ?? "";
+      if (turn.text === "") {
+        turn.text = kind.value.result?.output ?? "";
+        turn.parts = [{ agent: turn.agent, text: turn.text }];
+      }
       break;
     case "interrupted": {
       turn.state = "interrupted";
       const heard = kind.value.heard;
       // The reply streamed so far starts with what was heard; when the
       // events of the reply were not all seen, what was heard is the text.
-      if (!turn.text.startsWith(heard)) turn.text = heard;
+      if (!turn.text.startsWith(heard)) {
+        turn.text = heard;
+        turn.parts = [{ agent: turn.agent, text: heard }];
+      }
       turn.heardChars = [...heard].length;
       break;
     }

@@ -35,9 +35,17 @@ function TurnItem({ turn, input }: { turn: TurnView; input: string | undefined }
           <span class="who">User:</span> {input}
         </p>
       )}
-      <p class="said agent">
-        <span class="who">{turn.agent || "Agent"}:</span> <Reply turn={turn} />
-      </p>
+      {turn.state === "interrupted" || turn.parts.length <= 1 ? (
+        <p class="said agent">
+          <span class="who">{turn.agent || "Agent"}:</span> <Reply turn={turn} />
+        </p>
+      ) : (
+        turn.parts.map((p) => (
+          <p class="said agent">
+            <span class="who">{p.agent || "Agent"}:</span> <span class="reply" data-testid="reply-part">{p.text}</span>
+          </p>
+        ))
+      )}
       {turn.state === "failed" && (
         <p class="error" role="note">
           Failed: {turn.error}
