@@ -67,7 +67,7 @@ function FlowGraph({ api, flow }: { api: Api; flow: Flow }) {
             <g class={`edge edge-${e.kind}`}>
               <path d={e.path} marker-end="url(#arrow)" />
               {e.label !== "" && (
-                <text x={e.labelX} y={e.labelY} class="edge-label">
+                <text x={e.labelX} y={e.labelY} class="edge-label" text-anchor={e.anchor}>
                   <title>{e.label}</title>
                   {e.label.length > 34 ? `${e.label.slice(0, 33)}…` : e.label}
                 </text>
