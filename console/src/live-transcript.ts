@@ -56,8 +56,10 @@ export function applyEvent(t: Transcript, e: SessionEvent): Transcript {
   const turn = { ...(turns[i] as TurnView) };
   switch (kind.case) {
     case "accepted":
-      turn.stage = kind.value.stage;
-      turn.agent = kind.value.agent;
+      // A turn that chains stages is announced once per stage; it is
+      // shown at the stage it began in.
+      if (turn.stage === "") turn.stage = kind.value.stage;
+      if (turn.agent === "") turn.agent = kind.value.agent;
       break;
     case "output": {
       turn.text += kind.value.text;
