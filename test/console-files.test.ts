@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleDir } from "../src/server/console-files.js";
 import { type InProcess, startInProcess } from "./support/in-process.js";
+import { startSwitchboard } from "./support/process.js";
 
 interface Got {
   status: number;
@@ -124,5 +125,18 @@ describe("the console's files", () => {
     expect(got.status).toBe(200);
     expect(JSON.parse(got.body.toString()).flows.length).toBeGreaterThan(0);
     expect((await h1(port, "/consoles")).status).toBe(404);
+  });
+
+  it("is announced by what npm start runs, at a URL that serves it", async () => {
+    const demo = startSwitchboard(["demo", "--port", "0"]);
+    try {
+      const line = await demo.waitForLine((l) => l.includes("Open the console in a browser: "));
+      const url = /(http:\/\/\S+\/console\/)/.exec(line)?.[1] ?? "";
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("<title>Switchboard console</title>");
+    } finally {
+      await demo.stop();
+    }
   });
 });
