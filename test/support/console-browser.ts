@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { repoRoot } from "./process.js";
-import { ensureChromium } from "./tools.js";
+import { inject } from "vitest";
 
 /**
  * screenshotDir is where the console's tests keep their screenshots
@@ -53,11 +53,10 @@ export class ConsoleBrowser {
   ) {}
 
   /**
-   * launch starts Chromium (installing Debian's package when it is
-   * missing).
+   * launch starts Chromium: /usr/bin/chromium, which the test setup
+   * installs from Debian's packages when it is missing.
    */
-  static async launch(): Promise<ConsoleBrowser> {
-    const executablePath = ensureChromium();
+  static async launch(executablePath: string = inject("chromium")): Promise<ConsoleBrowser> {
     const profile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
     const context = await chromium.launchPersistentContext(profile, {
       executablePath,
