@@ -1,7 +1,7 @@
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -79,6 +79,13 @@ describe("the console", () => {
     await expect(page.locator('tr[data-session="console-new"] td').nth(2).textContent()).resolves.toBe("talk@1");
     await screenshot(page, "sessions");
     await expectAccessible(page, "sessions");
+    // The token stays in the tab's sessionStorage, nowhere that outlives it.
+    const stored = await page.evaluate(() => {
+      // Runs in the page, which has the Web Storage globals.
+      const w = globalThis as unknown as { localStorage: { length: number }; sessionStorage: Record<string, string> };
+      return { local: w.localStorage.length, session: Object.values(w.sessionStorage) };
+    });
+    expect(stored).toEqual({ local: 0, session: [acme] });
   });
 
   it("streams a turn sent over gRPC into the session view word by word", async () => {
@@ -185,7 +192,30 @@ describe("the console", () => {
     await screenshot(page, "session-answered");
   });
 
+  it("forks and deletes from the console, each after confirming", async () => {
+    const client = grpc(acme);
+    await client.sendTurn({ sessionId: "console-fork", turnId: "t1", input: { text: "hello" } });
+    const page = await open("/console/sessions/console-fork");
+    await page.locator("[data-testid=session-version]", { hasText: /^1$/ }).waitFor();
+    await page.getByLabel("New session id (empty: generated)").fill("console-forked");
+    await page.getByRole("button", { name: "Fork", exact: true }).click();
+    await page.getByRole("dialog", { name: "Fork console-fork at version 1?" }).getByRole("button", { name: "Fork", exact: true }).click();
+    await page.getByRole("heading", { name: "Session console-forked" }).waitFor();
+    expect((await client.getSession({ sessionId: "console-forked" })).session?.origin).toMatchObject({ sessionId: "console-fork", version: 1n });
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete console-forked with all its versions and steps?" });
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    expect((await client.getSession({ sessionId: "console-forked" })).session?.version).toBe(1n);
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await dialog.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("heading", { name: "Sessions", level: 2 }).waitFor();
+    await expect(client.getSession({ sessionId: "console-forked" })).rejects.toMatchObject({ code: Code.NotFound });
+  });
+
   it("shows a token of another tenant nothing of acme's sessions", async () => {
+    const anonymous = await browser.open(orchestrator.url, { path: "/console/" });
+    await anonymous.getByRole("alert").filter({ hasText: "unauthenticated: missing bearer token" }).first().waitFor();
     const page = await open("/console/", globex);
     await page.getByText("No sessions.").waitFor();
     expect(await page.locator("tr[data-session]").count()).toBe(0);
