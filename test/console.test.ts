@@ -7,7 +7,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus } from "../src/gen/switchboard/v1/session_pb.js";
-import { ConsoleBrowser, screenshot, seriousViolations } from "./support/console-browser.js";
+import { ConsoleBrowser, replyOf, screenshot, seriousViolations } from "./support/console-browser.js";
 import { connectClient } from "./support/converse-clients.js";
 import { type Proc, repoRoot, type RunningOrchestrator, startContactCentreAgentsProcess, startOrchestratorProcess } from "./support/process.js";
 import { Talker, talkFlowDir, talkerWords } from "./support/talker-agent.js";
@@ -69,8 +69,7 @@ describe("the console", () => {
     const found = await seriousViolations(page);
     expect(found, `${view}: ${JSON.stringify(found, null, 2)}`).toEqual([]);
   };
-  const reply = (page: Page, turnId: string) => page.locator(`li[data-turn="${turnId}"] [data-testid=reply]`);
-  const live = (page: Page) => page.getByText("Live: following the session's events.").waitFor();
+  const reply = replyOf;
 
   it("lists a new session, waiting ones first", async () => {
     await grpc(acme).sendTurn({ sessionId: "console-new", accountId: "acct-1", turnId: "t1", input: { text: "hello" } });
@@ -90,8 +89,7 @@ describe("the console", () => {
 
   it("streams a turn sent over gRPC into the session view word by word", async () => {
     await grpc(acme).sendTurn({ sessionId: "console-words", turnId: "t1", input: { text: "hello" } });
-    const page = await open("/console/sessions/console-words");
-    await live(page);
+    const page = await browser.openSession(orchestrator.url, "console-words", { token: acme });
     // The first turn, replayed from the session's events, shows its stage move.
     await page.locator('li[data-turn="t1"] .transition[data-from="greeting"][data-to="chat"]').waitFor();
     const turn = grpc(acme).sendTurn({ sessionId: "console-words", turnId: "t2", input: { text: "words:w" } });
@@ -113,8 +111,7 @@ describe("the console", () => {
 
   it("marks a barge-in at the offset the user heard", async () => {
     await grpc(acme).sendTurn({ sessionId: "console-barge", turnId: "t1", input: { text: "hello" } });
-    const page = await open("/console/sessions/console-barge");
-    await live(page);
+    const page = await browser.openSession(orchestrator.url, "console-barge", { token: acme });
     const stream = connectClient(orchestrator.url, createGrpcTransport({
       baseUrl: orchestrator.url,
       interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${acme}`), next(req))],
@@ -170,8 +167,7 @@ describe("the console", () => {
     const list = await open("/console/");
     await list.locator(`table[data-testid=waiting-sessions] tr[data-session="${id}"]`).waitFor();
     await screenshot(list, "sessions-waiting");
-    const page = await open(`/console/sessions/${id}`);
-    await live(page);
+    const page = await browser.openSession(orchestrator.url, id, { token: acme });
     await page.getByRole("heading", { name: "Answer the waiting session" }).waitFor();
     await screenshot(page, "session-waiting");
     await page.getByRole("button", { name: "Approve", exact: true }).click();

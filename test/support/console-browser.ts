@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { repoRoot } from "./process.js";
 import { inject } from "vitest";
 
@@ -44,7 +44,12 @@ export interface AxeViolation {
  * (playwright takes it as the persistent context's, and refuses it as an
  * argument). Each `open` is a new tab: sessionStorage, where the console
  * keeps its token, belongs to the tab, so tabs with different tokens do
- * not mix.
+ * not mix. Watching a session through any orchestrator takes two lines:
+ *
+ * ```ts
+ * const page = await browser.openSession(orchestrator.url, "call-1", { token });
+ * await expect.poll(() => replyOf(page, "t1").textContent()).toBe("the reply");
+ * ```
  */
 export class ConsoleBrowser {
   private constructor(
@@ -84,10 +89,34 @@ export class ConsoleBrowser {
     return page;
   }
 
+  /**
+   * openSession opens the console's view of one session and resolves once
+   * it follows the session's events live (WatchSession is open): from
+   * then on, every event of the session reaches the page.
+   */
+  async openSession(baseUrl: string, sessionId: string, opts: { token?: string } = {}): Promise<Page> {
+    const page = await this.open(baseUrl, { ...opts, path: `/console/sessions/${encodeURIComponent(sessionId)}` });
+    await page.getByText(liveText).waitFor();
+    return page;
+  }
+
   async close(): Promise<void> {
     await this.context.close();
     rmSync(this.profile, { recursive: true, force: true });
   }
+}
+
+/**
+ * liveText is what the session view says while it follows the session.
+ */
+export const liveText = "Live: following the session's events.";
+
+/**
+ * replyOf is the locator of a turn's reply in the session view's
+ * transcript; its text is the reply as streamed so far.
+ */
+export function replyOf(page: Page, turnId: string): Locator {
+  return page.locator(`li[data-turn="${turnId}"] [data-testid=reply]`);
 }
 
 /**
