@@ -18,7 +18,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "suite",
-          include: ["src/**/*.spec.ts", "test/**/*.test.ts"],
+          include: ["src/**/*.spec.ts", "console/src/**/*.spec.ts", "test/**/*.test.ts"],
           exclude: measuring,
           // Integration tests start real processes; two cores run two files at once.
           maxWorkers: 2,

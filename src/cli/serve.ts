@@ -127,6 +127,8 @@ export const demoCommand: Command = {
     const addr = `${c.host.includes(":") ? `[${c.host}]` : c.host}:${orchestrator.port}`;
     io.err.write(`
 Switchboard is running on ${addr} with the sample agents (embedded in-memory store).
+Open the console in a browser: http://${addr}/console/
+
 Talk to it with grpcurl:
 
   grpcurl -plaintext ${addr} list

@@ -77,6 +77,10 @@ export interface Loaded {
 export interface SessionFilter {
   status?: SessionStatus;
   tenant?: string;
+  flowId?: string;
+  flowVersion?: string;
+  /** Sessions this agent served in any turn (Session.tally.agents). */
+  agent?: string;
 }
 
 /**

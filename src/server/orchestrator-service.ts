@@ -95,6 +95,9 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
         {
           ...(req.status === SessionStatus.UNSPECIFIED ? {} : { status: req.status }),
           ...(scope.anyTenant ? {} : { tenant: scope.tenant }),
+          ...(req.flowId !== "" ? { flowId: validateId("flow_id", req.flowId) } : {}),
+          ...(req.flowVersion !== "" ? { flowVersion: validateId("flow_version", req.flowVersion) } : {}),
+          ...(req.agent !== "" ? { agent: validateId("agent", req.agent) } : {}),
         },
         { pageSize: Math.min(req.pageSize || 50, 500), pageToken: req.pageToken },
       );

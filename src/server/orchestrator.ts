@@ -29,6 +29,7 @@ import type { Logger } from "../log.js";
 import { stageAgents } from "../core/flow.js";
 import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalog.js";
 import { healthService, HealthStatus, ServingStatus } from "./health.js";
+import { withConsole } from "./console-files.js";
 import { HttpServer } from "./http-server.js";
 import { InFlight } from "./in-flight.js";
 import { orchestratorService } from "./orchestrator-service.js";
@@ -245,11 +246,13 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
   const rpc = rpcHandler({ routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes });
-  // A2A's JSON-RPC and agent cards are plain HTTP paths beside the RPCs.
+  // A2A's JSON-RPC and agent cards are plain HTTP paths beside the RPCs, and
+  // the console is static files on the same port: the browser talks Connect
+  // to the origin it was loaded from, with no CORS to configure.
   const a2aHttp = jsonRpcBinding({ agents: a2a, authenticator: ops.authenticator, maxBodyBytes: ops.limits.maxMessageBytes });
-  const server = new HttpServer((req, res) => {
+  const server = new HttpServer(withConsole((req, res) => {
     if (!a2aHttp(req, res)) rpc(req, res);
-  }, {
+  }), {
     host: config.host,
     port: config.port,
     ...ops.listen,

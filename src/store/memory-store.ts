@@ -131,6 +131,9 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
       .filter((s): s is Session => s !== undefined)
       .filter((s) => filter.status === undefined || s.status === filter.status)
       .filter((s) => filter.tenant === undefined || s.tenant === filter.tenant)
+      .filter((s) => filter.flowId === undefined || s.flowId === filter.flowId)
+      .filter((s) => filter.flowVersion === undefined || s.flowVersion === filter.flowVersion)
+      .filter((s) => filter.agent === undefined || (s.tally?.agents ?? []).includes(filter.agent))
       .sort((a, b) => listKey(b).localeCompare(listKey(a)));
     return pageOf(sessions, listKey, page, (s) => clone(SessionSchema, s), true);
   }

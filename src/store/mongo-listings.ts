@@ -104,6 +104,10 @@ export async function listSessions(reads: SessionReads, filter: SessionFilter, p
   const query: Record<string, unknown> = { expiresAt: { $gt: now }, version: { $gt: 0 } };
   if (filter.status !== undefined) query["status"] = SessionStatus[filter.status];
   if (filter.tenant !== undefined) query["tenant"] = filter.tenant;
+  if (filter.flowId !== undefined) query["flowId"] = filter.flowId;
+  if (filter.flowVersion !== undefined) query["flowVersion"] = filter.flowVersion;
+  // `agents` is an array: equality matches any element.
+  if (filter.agent !== undefined) query["agents"] = filter.agent;
   if (page.pageToken !== "") {
     const [ms, id] = splitListToken(page.pageToken);
     const at = new Date(ms);

@@ -32,6 +32,10 @@ export interface HeadDoc {
   tenant: string;
   accountId: string;
   flowId: string;
+  /** The flow version, for listings by version and the outcomes per version; absent on heads written before it was kept. */
+  flowVersion?: string;
+  /** The agents that served the session (its tally's), for listings by agent; absent on heads written before it was kept. */
+  agents?: string[];
   stage: string;
   createdAt: Date;
   updatedAt: Date;
@@ -55,7 +59,6 @@ export interface HeadDoc {
    * kept up to date with each commit), and the turns that failed and
    * committed nothing; absent on heads written before they were kept.
    */
-  flowVersion?: string;
   turns?: number;
   bargeIns?: number;
   stages?: string[];
@@ -152,6 +155,7 @@ export function newHeadOf(session: Session, now: Date): HeadDoc {
     tenant: session.tenant,
     accountId: session.accountId,
     flowId: session.flowId,
+    agents: session.tally?.agents ?? [],
     stage: session.stage,
     createdAt: now,
     updatedAt: now,
@@ -174,6 +178,7 @@ export function headUpdateOf(session: Session, now: Date, doc: Pick<VersionDoc, 
       version: Number(session.version),
       status: statusName(session),
       stage: session.stage,
+      agents: session.tally?.agents ?? [],
       updatedAt: now,
       expiresAt: expiryOf(session, now),
       snapshot: doc.snapshot,

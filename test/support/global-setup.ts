@@ -2,7 +2,7 @@ import type { TestProject } from "vitest/node";
 import { buildProduct } from "./build.js";
 import { FerretDb } from "./ferretdb.js";
 import { buildGoAgent, ensurePythonAgent } from "./polyglot-tools.js";
-import { ensureGrpcurl, ensureHaproxy } from "./tools.js";
+import { ensureChromium, ensureGrpcurl, ensureHaproxy } from "./tools.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -15,6 +15,8 @@ declare module "vitest" {
     goAgent: string;
     /** HAProxy, installed from Debian's packages when missing. */
     haproxy: string;
+    /** Chromium for the console's tests, installed from Debian's packages when missing. */
+    chromium: string;
   }
 }
 
@@ -37,6 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("python", ensurePythonAgent());
   project.provide("goAgent", buildGoAgent());
   project.provide("haproxy", ensureHaproxy());
+  project.provide("chromium", ensureChromium());
   const given = process.env["MONGODB_URI"];
   if (given !== undefined && given !== "") {
     project.provide("mongoUri", given);

@@ -7,6 +7,7 @@ import {
   type Session,
   SessionSchema,
   SessionStatus,
+  SessionTallySchema,
   StepKind,
   StepSchema,
   StepStatus,
@@ -184,6 +185,32 @@ export function storeContract(name: string, setup: () => Promise<{ store: Sessio
       const page = await store.list({ status: SessionStatus.WAITING }, { pageSize: 500, pageToken: "" });
       expect(page.items.map((s) => s.id)).toContain(waiting);
       expect(page.items.map((s) => s.id)).not.toContain(active);
+    });
+
+    it("lists sessions by flow, flow version and the agents that served them", async () => {
+      const { store, clock } = await setup();
+      const flow = uniqueId("flow");
+      const of = (id: string, version: string, agents: string[]) => {
+        const s = sessionAt(id, 1n, clock);
+        s.flowId = flow;
+        s.flowVersion = version;
+        s.tally = create(SessionTallySchema, { agents, turns: 1 });
+        return s;
+      };
+      const [a, b, c] = [uniqueId("v1-triage"), uniqueId("v1-refund"), uniqueId("v2-triage")];
+      await store.commit(commitOf(of(a, "1", ["greeting", "triage"])));
+      await store.commit(commitOf(of(b, "1", ["greeting", "refund"])));
+      await store.commit(commitOf(of(c, "2", ["triage"])));
+      const ids = async (filter: Parameters<SessionStore["list"]>[0]) => (await store.list(filter, { pageSize: 500, pageToken: "" })).items.map((s) => s.id).sort();
+      expect(await ids({ flowId: flow })).toEqual([a, b, c].sort());
+      expect(await ids({ flowId: flow, flowVersion: "1" })).toEqual([a, b].sort());
+      expect(await ids({ flowId: flow, agent: "triage" })).toEqual([a, c].sort());
+      expect(await ids({ flowId: flow, flowVersion: "2", agent: "refund" })).toEqual([]);
+      // A later turn's agents count.
+      const later = of(b, "1", ["greeting", "refund", "triage"]);
+      later.version = 2n;
+      await store.commit(commitOf(later));
+      expect(await ids({ flowId: flow, flowVersion: "1", agent: "triage" })).toEqual([a, b].sort());
     });
 
     it("deletes a session with its snapshots and steps", async () => {

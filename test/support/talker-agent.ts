@@ -22,12 +22,20 @@ export class Latch<T = void> {
 }
 
 /**
+ * talkerWords are the words of the Talker's `words:ID` reply.
+ */
+export const talkerWords = ["alpha", "bravo", "charlie", "delta", "echo"];
+
+/**
  * Talker is an in-process agent (served over a real socket by the SDK)
  * whose turns a test steers by what the user says:
  *
  * - `gate:ID` streams "part one. ", waits for `gate(ID).open()`, then
  *   streams "part two." — the turn is provably still running in between;
  * - `story:ID` streams a long reply in words, then waits for the gate;
+ * - `words:ID` streams "alpha bravo charlie delta echo" a word at a time,
+ *   each word after the first only once `gate("ID:N").open()` (N = 1..4):
+ *   a watcher can be seen showing every intermediate reply;
  * - `long:N` streams N characters in chunks of 64;
  * - `longgate:N:ID` streams N characters, then waits for the gate ID;
  * - `fail` fails the turn (ACTION_FAIL);
@@ -100,6 +108,13 @@ export class Talker {
       yield "part one. ";
       await waitGate(text.slice(5));
       yield "part two.";
+      return {};
+    }
+    if (text.startsWith("words:")) {
+      for (const [i, word] of talkerWords.entries()) {
+        if (i > 0) await waitGate(`${text.slice(6)}:${i}`);
+        yield i === 0 ? word : ` ${word}`;
+      }
       return {};
     }
     if (text.startsWith("story:")) {

@@ -47,12 +47,19 @@ export function ensureGrpcurl(): string {
 }
 
 /**
- * ensureHaproxy returns the path of haproxy, installing Debian's package
- * with apt-get when there is none (as root, as CI runs; otherwise through
- * `sudo -n`).
+ * ensureDebianPackage returns the path of the first of `binaries` found on
+ * PATH or at an absolute path given among them, installing Debian's
+ * package `pkg` with apt-get when there is none (as root, as CI runs;
+ * otherwise through `sudo -n`).
  */
-export function ensureHaproxy(): string {
-  const installed = () => onPath("haproxy") ?? ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"].find((p) => existsSync(p));
+export function ensureDebianPackage(pkg: string, binaries: string[]): string {
+  const installed = () => {
+    for (const b of binaries) {
+      const found = b.startsWith("/") ? (existsSync(b) ? b : undefined) : onPath(b);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
   const found = installed();
   if (found !== undefined) return found;
   const root = process.getuid?.() === 0;
@@ -64,16 +71,38 @@ export function ensureHaproxy(): string {
     });
   try {
     aptGet(["update"]);
-    aptGet(["install", "-y", "--no-install-recommends", "haproxy"]);
+    aptGet(["install", "-y", "--no-install-recommends", pkg]);
   } catch (e) {
     throw new Error(
-      `could not install haproxy with apt-get (${e instanceof Error ? e.message : String(e)}); ` +
-        `install it (apt-get install haproxy) or put a haproxy binary on PATH, and run the tests again`,
+      `could not install ${pkg} with apt-get (${e instanceof Error ? e.message : String(e)}); ` +
+        `install it (apt-get install ${pkg}) or put ${binaries[0]} on PATH, and run the tests again`,
     );
   }
   const after = installed();
-  if (after === undefined) throw new Error("apt-get installed haproxy, but no haproxy binary was found on PATH or in /usr/sbin");
+  if (after === undefined) throw new Error(`apt-get installed ${pkg}, but none of ${binaries.join(", ")} was found`);
   return after;
+}
+
+/**
+ * ensureHaproxy returns the path of haproxy, installing Debian's package
+ * when there is none.
+ */
+export function ensureHaproxy(): string {
+  return ensureDebianPackage("haproxy", ["haproxy", "/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]);
+}
+
+/**
+ * chromiumPath is where Debian's chromium package puts the browser the
+ * console's tests drive.
+ */
+export const chromiumPath = "/usr/bin/chromium";
+
+/**
+ * ensureChromium returns /usr/bin/chromium, installing Debian's chromium
+ * package when it is missing.
+ */
+export function ensureChromium(): string {
+  return ensureDebianPackage("chromium", [chromiumPath]);
 }
 
 /**

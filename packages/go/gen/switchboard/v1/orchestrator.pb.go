@@ -1541,7 +1541,16 @@ type ListSessionsRequest struct {
 	// The most sessions to return (default 50, at most 500).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page.
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only sessions of this flow; empty for all.
+	FlowId string `protobuf:"bytes,4,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// Only sessions pinned to this flow version; empty for all. Usually
+	// given with `flow_id`.
+	FlowVersion string `protobuf:"bytes,5,opt,name=flow_version,json=flowVersion,proto3" json:"flow_version,omitempty"`
+	// Only sessions this agent has served (any of their turns); empty for
+	// all. With MongoDB, sessions last written by a release before this
+	// filter existed match it only after their next turn.
+	Agent         string `protobuf:"bytes,6,opt,name=agent,proto3" json:"agent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1593,6 +1602,27 @@ func (x *ListSessionsRequest) GetPageSize() int32 {
 func (x *ListSessionsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListSessionsRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *ListSessionsRequest) GetFlowVersion() string {
+	if x != nil {
+		return x.FlowVersion
+	}
+	return ""
+}
+
+func (x *ListSessionsRequest) GetAgent() string {
+	if x != nil {
+		return x.Agent
 	}
 	return ""
 }
@@ -2704,12 +2734,15 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"G\n" +
 	"\x12GetSessionResponse\x121\n" +
-	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\"\x88\x01\n" +
+	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\"\xda\x01\n" +
 	"\x13ListSessionsRequest\x125\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1d.switchboard.v1.SessionStatusR\x06status\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"s\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x17\n" +
+	"\aflow_id\x18\x04 \x01(\tR\x06flowId\x12!\n" +
+	"\fflow_version\x18\x05 \x01(\tR\vflowVersion\x12\x14\n" +
+	"\x05agent\x18\x06 \x01(\tR\x05agent\"s\n" +
 	"\x14ListSessionsResponse\x123\n" +
 	"\bsessions\x18\x01 \x03(\v2\x17.switchboard.v1.SessionR\bsessions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +

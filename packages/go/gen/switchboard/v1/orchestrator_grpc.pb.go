@@ -69,8 +69,9 @@ type OrchestratorServiceClient interface {
 	Converse(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConverseRequest, ConverseResponse], error)
 	// GetSession returns a session as of its last committed version.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*GetSessionResponse, error)
-	// ListSessions lists sessions, newest first, optionally only those in one
-	// status (e.g. the sessions waiting for a supervisor).
+	// ListSessions lists sessions, most recently updated first, optionally
+	// only those in one status (e.g. the sessions waiting for a supervisor),
+	// of one flow and version, or served by one agent.
 	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
 	// ListSteps returns a session's audit trail, oldest first, page by page.
 	ListSteps(ctx context.Context, in *ListStepsRequest, opts ...grpc.CallOption) (*ListStepsResponse, error)
@@ -298,8 +299,9 @@ type OrchestratorServiceServer interface {
 	Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error
 	// GetSession returns a session as of its last committed version.
 	GetSession(context.Context, *GetSessionRequest) (*GetSessionResponse, error)
-	// ListSessions lists sessions, newest first, optionally only those in one
-	// status (e.g. the sessions waiting for a supervisor).
+	// ListSessions lists sessions, most recently updated first, optionally
+	// only those in one status (e.g. the sessions waiting for a supervisor),
+	// of one flow and version, or served by one agent.
 	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
 	// ListSteps returns a session's audit trail, oldest first, page by page.
 	ListSteps(context.Context, *ListStepsRequest) (*ListStepsResponse, error)

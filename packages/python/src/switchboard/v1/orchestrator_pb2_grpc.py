@@ -159,8 +159,9 @@ class OrchestratorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSessions(self, request, context):
-        """ListSessions lists sessions, newest first, optionally only those in one
-        status (e.g. the sessions waiting for a supervisor).
+        """ListSessions lists sessions, most recently updated first, optionally
+        only those in one status (e.g. the sessions waiting for a supervisor),
+        of one flow and version, or served by one agent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
