@@ -29,6 +29,7 @@ describe("WatchSession on any replica", () => {
   let r2: RunningOrchestrator;
   /** The watcher on replica 2 that the first tests share. */
   let watcher: EventStream;
+  let args: string[];
 
   const transport = (r: RunningOrchestrator, token: string, headers: Record<string, string> = {}) =>
     createGrpcTransport({
@@ -62,7 +63,7 @@ describe("WatchSession on any replica", () => {
     const dir = mkdtempSync(join(tmpdir(), "switchboard-watch-"));
     const tokens = join(dir, "tokens.yaml");
     writeFileSync(tokens, `tokens:\n  - { name: acme-gw, tenant: acme, token: "${acme}" }\n  - { name: globex-gw, tenant: globex, token: "${globex}" }\n`);
-    const args = ["--flows", talkFlowDir(), "--default-flow", "talk", "--agent", `talker=${agent.url}`, "--auth-tokens", tokens, "--replica-heartbeat", "0.5"];
+    args = ["--flows", talkFlowDir(), "--default-flow", "talk", "--agent", `talker=${agent.url}`, "--auth-tokens", tokens, "--replica-heartbeat", "0.5"];
     r1 = await startOrchestratorProcess(args, env);
     // Replica 2 reads the directory as it starts: it lists replica 1 at once.
     r2 = await startOrchestratorProcess(args, env);
@@ -154,6 +155,26 @@ describe("WatchSession on any replica", () => {
       return received;
     })().catch((e: unknown) => e);
     expect(ConnectError.from(err).code).toBe(Code.NotFound);
+  });
+
+  it("shows the turns of a third replica, and goes on when that replica stops between turns", { timeout: 60_000 }, async () => {
+    const r3 = await startOrchestratorProcess(args, env);
+    try {
+      const third = streams(r2).watch({ sessionId: "w-1" });
+      await third.waitForKind("opened");
+      // Replica 2 lists replica 3 from its next heartbeat; a turn replica 3
+      // ran before then is replayed to the watch when it joins.
+      await api(r3).sendTurn({ sessionId: "w-1", turnId: "t3b", input: { text: "on replica three" } });
+      await third.waitFor((e) => e.kind.case === "completed" && e.turnId === "t3b");
+      await watcher.waitFor((e) => e.kind.case === "completed" && e.turnId === "t3b");
+      await r3.stop();
+      await api(r1).sendTurn({ sessionId: "w-1", turnId: "t3c", input: { text: "after replica three left" } });
+      await third.waitFor((e) => e.kind.case === "completed" && e.turnId === "t3c");
+      expect(ofTurn(third.history(), "t3b").length).toBeGreaterThan(2);
+      third.cancel();
+    } finally {
+      await r3.stop();
+    }
   });
 
   it("ends the watch with UNAVAILABLE, saying where to resume, when the replica running the turn dies", { timeout: 60_000 }, async () => {

@@ -251,8 +251,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     health.setAll(ServingStatus.NOT_SERVING);
     log.info({ inFlight: inFlight.size }, "draining: finishing running turns");
     // New watches elsewhere stop relaying from this replica; running relays
-    // end with its streams, between turns.
-    await peers?.withdraw();
+    // end with its streams, between turns. (Not awaited here: a database
+    // that is down must not hold up the drain.)
+    const withdrawn = peers?.withdraw();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), config.drainTimeoutMs);
@@ -264,6 +265,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     // clients resume on another replica.
     hub.close(unavailable("the orchestrator is shutting down; reconnect (to another replica) with resume_after_seq set to the last seq you received"));
     await server.close();
+    await withdrawn;
     await peers?.close();
     cards.close();
     registry.stop();

@@ -23,6 +23,9 @@ export interface ReplicaPeersOptions {
  */
 const leaseBeats = 3;
 
+/** peerPingMs is how long a relay's connection may be quiet before it is pinged, and how long the ping may take. */
+const peerPingMs = 5_000;
+
 interface Peer {
   entry: ReplicaEntry;
   client: Client<typeof OrchestratorService>;
@@ -127,7 +130,9 @@ export class ReplicaPeers {
         next.set(entry.id, { ...known, entry });
         continue;
       }
-      const sessions = new Http2SessionManager(entry.url);
+      // Pings find a peer that vanished without closing its connection
+      // (a lost machine) even before its lease runs out.
+      const sessions = new Http2SessionManager(entry.url, { pingIntervalMs: peerPingMs, pingTimeoutMs: peerPingMs });
       const client = createClient(OrchestratorService, createGrpcTransport({ baseUrl: entry.url, sessionManager: sessions }));
       next.set(entry.id, { entry, client, sessions });
     }
