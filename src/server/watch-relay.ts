@@ -53,6 +53,14 @@ interface Source {
   turn: string | undefined;
   /** The seq just before that turn's first event: where its history stood. */
   turnStart: bigint;
+  /** Some event of that turn went to the caller. */
+  forwarded: boolean;
+}
+
+/** Held is an event held back while the watch joins the peers, with its source. */
+interface Held {
+  source: Source;
+  ev: SessionEvent;
 }
 
 /**
@@ -91,7 +99,7 @@ export class RelayedWatch {
   private readonly local: Source;
   private readonly localQueue: EventQueue;
   private readonly remotes = new Map<string, Source>();
-  private held: SessionEvent[] = [];
+  private held: Held[] = [];
   private heldBytes = 0;
   private joinTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -105,7 +113,7 @@ export class RelayedWatch {
     private readonly signal: AbortSignal,
   ) {
     this.cursor = after ?? 0n;
-    this.local = { peerId: undefined, url: "", controller: new AbortController(), opened: false, lastSeq: 0n, turn: undefined, turnStart: 0n };
+    this.local = { peerId: undefined, url: "", controller: new AbortController(), opened: false, lastSeq: 0n, turn: undefined, turnStart: 0n, forwarded: false };
     this.localQueue = new EventQueue(deps.streamBufferBytes);
   }
 
@@ -170,17 +178,39 @@ export class RelayedWatch {
 
   private async receive(source: Source, ev: SessionEvent): Promise<void> {
     if (ev.kind.case === "opened") return this.sourceOpened(source, ev.kind.value.lastSeq, ev.kind.value.session);
-    track(source, ev);
     switch (this.phase) {
       case "replay":
       case "live":
-        return this.send(ev);
+        return this.deliver(source, ev);
       case "joining":
-        this.hold(ev);
+        this.hold(source, ev);
         return;
       case "done":
         return;
     }
+  }
+
+  /**
+   * deliver follows the source's turn and sends the event on. A run whose
+   * events went to the caller and then were withdrawn (it lost a race to
+   * another replica's commit, or failed with nothing stored) ends the
+   * watch: the session's next events are numbered from the stored
+   * history, at seqs the caller may have seen already for the withdrawn
+   * run, so only a resume from before the run keeps the stream exact.
+   */
+  private async deliver(source: Source, ev: SessionEvent): Promise<void> {
+    if (ev.seq === 0n && ev.kind.case === "failed" && ev.turnId === source.turn && source.forwarded) {
+      this.out.push(ev);
+      return this.finish(
+        new ConnectError(
+          `the run of turn ${ev.turnId} of session ${this.sessionId} that this watch showed is not part of the session's history (${ev.kind.value.message}); ` +
+            `watch again with after_seq ${source.turnStart} (the seq before the run's first event) to get what the session committed since`,
+          Code.Unavailable,
+        ),
+      );
+    }
+    track(source, ev);
+    if (await this.send(ev)) source.forwarded ||= source.turn !== undefined;
   }
 
   private sourceOpened(source: Source, lastSeq: bigint, session: Session | undefined): void {
@@ -209,7 +239,7 @@ export class RelayedWatch {
   private join(peer: ReplicaEntry): void {
     const client = this.deps.peers.client(peer.id);
     if (client === undefined) return;
-    const source: Source = { peerId: peer.id, url: peer.url, controller: new AbortController(), opened: false, lastSeq: 0n, turn: undefined, turnStart: 0n };
+    const source: Source = { peerId: peer.id, url: peer.url, controller: new AbortController(), opened: false, lastSeq: 0n, turn: undefined, turnStart: 0n, forwarded: false };
     this.remotes.set(peer.id, source);
     // A peer replays what it holds beyond what this watch sent (or, for a
     // live-only watch still joining, sends only what comes from now on).
@@ -259,16 +289,19 @@ export class RelayedWatch {
     clearTimeout(this.joinTimer);
     let lastSeq = this.cursor > this.local.lastSeq ? this.cursor : this.local.lastSeq;
     for (const r of this.remotes.values()) if (r.lastSeq > lastSeq) lastSeq = r.lastSeq;
-    for (const ev of this.held) if (ev.seq > lastSeq) lastSeq = ev.seq;
+    for (const { ev } of this.held) if (ev.seq > lastSeq) lastSeq = ev.seq;
     if (this.after !== undefined && this.after > lastSeq) return this.finish(beyondLastEvent(this.sessionId, this.after, lastSeq));
     if (this.session === undefined && lastSeq === 0n && !this.deps.hub.holds(this.sessionId)) return this.finish(notFound(`session ${this.sessionId}`));
     // Events that arrive while the held ones go out are held too, and go
     // out in the next round, so that the order is kept.
     while (this.held.length > 0) {
-      const batch = this.held.sort((a, b) => (a.seq === b.seq ? 0 : a.seq === 0n ? 1 : b.seq === 0n ? -1 : a.seq < b.seq ? -1 : 1));
+      const batch = this.held.sort(({ ev: a }, { ev: b }) => (a.seq === b.seq ? 0 : a.seq === 0n ? 1 : b.seq === 0n ? -1 : a.seq < b.seq ? -1 : 1));
       this.held = [];
       this.heldBytes = 0;
-      for (const ev of batch) await this.send(ev);
+      for (const { source, ev } of batch) {
+        await this.deliver(source, ev);
+        if (this.ended) return;
+      }
       if (this.ended) return;
     }
     const opened = { lastSeq: this.cursor > lastSeq ? this.cursor : lastSeq, replayed: this.sent, ...(this.session !== undefined ? { session: this.session } : {}) };
@@ -276,8 +309,8 @@ export class RelayedWatch {
     this.phase = "live";
   }
 
-  private hold(ev: SessionEvent): void {
-    this.held.push(ev);
+  private hold(source: Source, ev: SessionEvent): void {
+    this.held.push({ source, ev });
     this.heldBytes += eventSize(ev);
     if (this.heldBytes > this.deps.streamBufferBytes) {
       this.finish(
@@ -289,15 +322,19 @@ export class RelayedWatch {
     }
   }
 
-  /** send passes an event to the caller: each seq once, increasing; answers without a seq as they come. */
-  private async send(ev: SessionEvent): Promise<void> {
+  /**
+   * send passes an event to the caller: each seq once, increasing; answers
+   * without a seq as they come. It tells whether it sent a seq.
+   */
+  private async send(ev: SessionEvent): Promise<boolean> {
     if (ev.seq > 0n) {
-      if (ev.seq <= this.cursor) return;
+      if (ev.seq <= this.cursor) return false;
       this.cursor = ev.seq;
       this.sent++;
     }
     this.out.push(ev);
     if (this.out.full) await untilSpace(this.out, this.signal);
+    return ev.seq > 0n;
   }
 
   private finish(error?: ConnectError): void {
@@ -326,13 +363,17 @@ function track(source: Source, ev: SessionEvent): void {
     case "transition":
       if (ev.seq > 0n && source.turn !== ev.turnId) {
         source.turn = ev.turnId;
+        source.forwarded = false;
         source.turnStart = ev.seq - BigInt(ev.kind.case === "output" ? outputWeight(ev.kind.value.text) : 1);
       }
       return;
     case "completed":
     case "interrupted":
     case "failed":
-      if (ev.seq > 0n || ev.turnId === source.turn) source.turn = undefined;
+      if (ev.seq > 0n || ev.turnId === source.turn) {
+        source.turn = undefined;
+        source.forwarded = false;
+      }
       return;
     default:
       return;
