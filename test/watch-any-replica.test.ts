@@ -138,6 +138,10 @@ describe("WatchSession on any replica", () => {
     expect(resumed.history()).toEqual(first.history().filter((e) => e.seq > mid));
     expect(textOf(first, "t5")).toMatch(/^Once upon a time .* to the end\. The end\.$/);
     for (const s of [first, resumed, owner]) s.cancel();
+    // A seq no replica has reached is refused, as on one replica.
+    const beyond = streams(r2).watch({ sessionId: "w-1", afterSeq: (first.history().at(-1) as SessionEvent).seq + 1000n });
+    expect(await beyond.ended).toMatchObject({ code: Code.OutOfRange });
+    expect(beyond.events).toEqual([]);
   });
 
   it("keeps the stream exact when turns race on both replicas: what it shows, resumed where it says, is the stored history", { timeout: 90_000 }, async () => {

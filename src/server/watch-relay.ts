@@ -287,7 +287,9 @@ export class RelayedWatch {
   private async goLive(): Promise<void> {
     if (this.phase !== "joining") return;
     clearTimeout(this.joinTimer);
-    let lastSeq = this.cursor > this.local.lastSeq ? this.cursor : this.local.lastSeq;
+    // Where the furthest source stands (the cursor may still be the
+    // caller's `after`, which is no event's seq).
+    let lastSeq = this.local.lastSeq;
     for (const r of this.remotes.values()) if (r.lastSeq > lastSeq) lastSeq = r.lastSeq;
     for (const { ev } of this.held) if (ev.seq > lastSeq) lastSeq = ev.seq;
     if (this.after !== undefined && this.after > lastSeq) return this.finish(beyondLastEvent(this.sessionId, this.after, lastSeq));
@@ -304,7 +306,7 @@ export class RelayedWatch {
       }
       if (this.ended) return;
     }
-    const opened = { lastSeq: this.cursor > lastSeq ? this.cursor : lastSeq, replayed: this.sent, ...(this.session !== undefined ? { session: this.session } : {}) };
+    const opened = { lastSeq, replayed: this.sent, ...(this.session !== undefined ? { session: this.session } : {}) };
     this.out.push(event({ sessionId: this.sessionId, turnId: "" }, 0n, { case: "opened", value: opened }));
     this.phase = "live";
   }
