@@ -8,6 +8,7 @@ import { type AuthSettings, loadTokensFile } from "../server/auth.js";
 import type { A2aSettings } from "../a2a/a2a-agents.js";
 import type { OperabilityConfig } from "../server/operability.js";
 import { Redactor, compilePatterns } from "../server/redaction.js";
+import { advertisedUrl } from "../server/replica-peers.js";
 import { UsageError } from "./command.js";
 import type { ServeSettings } from "./serve-settings.js";
 
@@ -28,6 +29,9 @@ export interface ServeConfig {
   drainTimeoutMs: number;
   mongoUri: string;
   database: string;
+  /** Where the other replicas reach this one; empty: the listen address. */
+  advertise: string;
+  replicaHeartbeatMs: number;
   logLevel: string;
   /** The wire stack of agent calls. */
   agentTransport: "connect" | "grpc-js";
@@ -122,6 +126,8 @@ export function serveConfig(s: ServeSettings, env: NodeJS.ProcessEnv): ServeConf
     drainTimeoutMs: s.drainTimeout * 1000,
     mongoUri: s.mongodbUri,
     database: s.db,
+    advertise: checkedAdvertise(s["replicas.advertise"], s.host),
+    replicaHeartbeatMs: Math.round(s["replicas.heartbeat"] * 1000),
     logLevel: s.logLevel,
     agentTransport: s.agentTransport,
     operability,
@@ -154,6 +160,19 @@ export function serveConfig(s: ServeSettings, env: NodeJS.ProcessEnv): ServeConf
       windowBytes: Math.max(1, s["streams.replayWindow"]) * 1024,
     },
   };
+}
+
+/**
+ * checkedAdvertise refuses an advertised address that is not one, at
+ * start rather than at the first heartbeat.
+ */
+function checkedAdvertise(advertise: string, host: string): string {
+  try {
+    advertisedUrl(advertise, host, 1, false);
+  } catch (e) {
+    throw new UsageError(`--advertise-address: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return advertise;
 }
 
 function authSettings(s: ServeSettings, env: NodeJS.ProcessEnv): AuthSettings | undefined {

@@ -107,6 +107,8 @@ export const serveOptions = [
   { key: "streams.replayWindow", flag: "replay-window", env: "SWITCHBOARD_REPLAY_WINDOW", kind: "int", default: 256, help: "KiB of recent events kept per session for exact resume" },
   { key: "mongodbUri", flag: "mongodb-uri", env: "MONGODB_URI", kind: "string", default: "", shown: "none: the embedded store", help: "keep sessions in MongoDB" },
   { key: "db", flag: "db", env: "SWITCHBOARD_DB", kind: "string", default: "", shown: "the URI's, else switchboard", help: "MongoDB database" },
+  { key: "replicas.advertise", flag: "advertise-address", env: "SWITCHBOARD_ADVERTISE_ADDRESS", kind: "string", default: "", shown: "the listen address, unless a wildcard", help: "where the other replicas on the same MongoDB reach this one (a URL, host:port or host), so that WatchSession on any replica shows the turns this one runs" },
+  { key: "replicas.heartbeat", flag: "replica-heartbeat", env: "SWITCHBOARD_REPLICA_HEARTBEAT", kind: "seconds", arg: "X", default: 2, help: "seconds between a replica's renewals of its entry in the replica directory (it drops out after three missed)" },
   { key: "logLevel", flag: "log-level", env: "SWITCHBOARD_LOG_LEVEL", kind: "string", default: "info", help: "trace, debug, info, warn or error" },
   { key: "metrics.host", flag: "metrics-host", env: "SWITCHBOARD_METRICS_HOST", kind: "string", default: "127.0.0.1", help: "address of the metrics endpoint" },
   { key: "metrics.port", flag: "metrics-port", env: "SWITCHBOARD_METRICS_PORT", kind: "port", default: undefined, shown: "off", help: "serve Prometheus metrics at GET /metrics on this port (0: a free one)" },

@@ -10,12 +10,13 @@ import { loadServeSettings, serveUsage } from "./serve-settings.js";
 
 /** mongoStores loads the MongoDB session and registry stores. */
 async function mongoStores() {
-  const [{ MongoStore }, { MongoRegistryStore }, { MongoRolloutStore }] = await Promise.all([
+  const [{ MongoStore }, { MongoRegistryStore }, { MongoRolloutStore }, { MongoReplicaDirectory }] = await Promise.all([
     import("../store/mongo-store.js"),
     import("../store/mongo-registry-store.js"),
     import("../store/mongo-rollout-store.js"),
+    import("../store/mongo-replica-directory.js"),
   ]);
-  return { MongoStore, MongoRegistryStore, MongoRolloutStore };
+  return { MongoStore, MongoRegistryStore, MongoRolloutStore, MongoReplicaDirectory };
 }
 
 async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
@@ -42,6 +43,16 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
     ...(store ? { store } : {}),
     // Replicas sharing the database share the agent registry too.
     ...(mongo !== undefined ? { registryStore: new mongo.MongoRegistryStore({ uri: c.mongoUri, database: c.database }) } : {}),
+    // ...and the replica directory, so that a watch on any replica sees them all.
+    ...(mongo !== undefined
+      ? {
+          replicas: {
+            directory: new mongo.MongoReplicaDirectory({ uri: c.mongoUri, database: c.database }),
+            advertise: c.advertise,
+            heartbeatMs: c.replicaHeartbeatMs,
+          },
+        }
+      : {}),
     host: c.host,
     port: c.port,
     flows,

@@ -26,6 +26,7 @@ import { inputLimits, turnRequest } from "./orchestrator-service.js";
 import type { SessionHub } from "./session-hub.js";
 import type { Owner } from "./session-subscribers.js";
 import type { TurnEntry } from "./turn-entry.js";
+import { type RelayDeps, RelayedWatch, relayHeader } from "./watch-relay.js";
 
 /**
  * StreamingDeps are what the streaming handlers need.
@@ -41,6 +42,8 @@ export interface StreamingDeps {
   streamBufferBytes: number;
   /** Tells whether an agent's card declares it takes audio input. */
   acceptsAudio: (agent: string) => Promise<boolean>;
+  /** The other replicas on the same store, when there is a replica directory: watches then span them. */
+  relay?: Omit<RelayDeps, "hub" | "streamBufferBytes">;
 }
 
 /**
@@ -83,8 +86,21 @@ async function* watch(
   if (afterSeq !== undefined && afterSeq < 0n) throw invalidArgument("after_seq", "must not be negative");
   await refuseOtherTenants(deps.store, sessionId, ctx);
   const queue = new EventQueue(deps.streamBufferBytes);
+  // Another replica relaying its own watcher gets what happens here only.
+  const relayed = ctx.requestHeader.has(relayHeader);
+  if (deps.relay !== undefined && !relayed) {
+    const { hub, streamBufferBytes } = deps;
+    const spanning = new RelayedWatch({ ...deps.relay, hub, streamBufferBytes }, sessionId, afterSeq, ctx.requestHeader, queue, ctx.signal);
+    spanning.start();
+    try {
+      for await (const ev of queue) yield create(WatchSessionResponseSchema, { event: ev });
+    } finally {
+      spanning.close();
+    }
+    return;
+  }
   // The replay fills the queue while this generator drains it.
-  void deps.hub.watch(sessionId, queue, afterSeq, ctx.signal).catch((e: unknown) => queue.fail(ConnectError.from(e)));
+  void deps.hub.watch(sessionId, queue, afterSeq, ctx.signal, relayed).catch((e: unknown) => queue.fail(ConnectError.from(e)));
   try {
     for await (const ev of queue) yield create(WatchSessionResponseSchema, { event: ev });
   } finally {

@@ -40,6 +40,8 @@ import { rpcHandler } from "./rpc-adapter.js";
 import { streamingService } from "./converse.js";
 import { registryService } from "./registry-service.js";
 import { defaultHubLimits, type HubLimits } from "./live-sessions.js";
+import type { ReplicaDirectory } from "./replica-directory.js";
+import { advertisedUrl, ReplicaPeers } from "./replica-peers.js";
 import { SessionHub } from "./session-hub.js";
 import { TurnEntry } from "./turn-entry.js";
 
@@ -82,11 +84,28 @@ export interface OrchestratorConfig {
   agentTransport?: TransportFactory;
   /** The session store; the embedded in-memory store when omitted. */
   store?: SessionStore;
+  /**
+   * The directory of the replicas sharing the session store (with MongoDB):
+   * WatchSession then shows a session's live events whichever replica runs
+   * its turns. Without it, watches see this replica's turns only.
+   */
+  replicas?: ReplicaSettings;
   sessionTtlMs: number;
   agentTimeoutMs: number;
   /** How long a drain waits for running turns before it gives up. */
   drainTimeoutMs: number;
   logger: Logger;
+}
+
+/**
+ * ReplicaSettings say how this replica finds the others and is found.
+ */
+export interface ReplicaSettings {
+  directory: ReplicaDirectory;
+  /** Where the other replicas reach this one (see advertisedUrl); the listen address when empty. */
+  advertise: string;
+  /** How often this replica renews its entry and reads the others', ms (default 2000). */
+  heartbeatMs?: number;
 }
 
 /**
@@ -217,6 +236,10 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     },
     config.operability?.tls !== undefined,
   );
+  const replicaLog = log.child({ component: "replicas" });
+  const heartbeatMs = config.replicas?.heartbeatMs ?? 2000;
+  const peers =
+    config.replicas === undefined ? undefined : new ReplicaPeers({ directory: config.replicas.directory, id: newId(), heartbeatMs, log: replicaLog });
   const health = new HealthStatus();
   const reflection = reflectionServices(new Reflector(servedServices));
   const routes = (router: ConnectRouter) => {
@@ -236,6 +259,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
         newId,
         streamBufferBytes: limits.streamBufferBytes,
         acceptsAudio: (agent) => cards.acceptsAudio(agent),
+        // A peer that has not answered within a heartbeat joins the watch late.
+        ...(peers !== undefined ? { relay: { peers, joinTimeoutMs: heartbeatMs, log: replicaLog } } : {}),
       }),
     });
     router.service(RegistryService, registryService({ registry, mesh, token: config.registryToken ?? "" }));
@@ -259,6 +284,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
   });
   const port = await server.listen();
+  if (peers !== undefined) {
+    const url = advertisedUrl(config.replicas?.advertise ?? "", config.host, port, ops.listen.tls !== undefined);
+    if (url === undefined) {
+      replicaLog.warn({ host: config.host }, "this replica listens on a wildcard address and advertises none: watchers on other replicas do not see its turns; set --advertise-address");
+    }
+    await peers.start(url);
+    replicaLog.info({ url, peers: peers.list().map((p) => p.url) }, "replica announced");
+  }
   const metricsPort = await ops.metricsServer?.listen();
   if (metricsPort !== undefined) log.info({ port: metricsPort }, "metrics listening");
   health.set(OrchestratorService.typeName, ServingStatus.SERVING);
@@ -272,6 +305,10 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
   const drain = async () => {
     health.setAll(ServingStatus.NOT_SERVING);
     log.info({ inFlight: inFlight.size }, "draining: finishing running turns");
+    // New watches elsewhere stop relaying from this replica; running relays
+    // end with its streams, between turns. (Not awaited here: a database
+    // that is down must not hold up the drain.)
+    const withdrawn = peers?.withdraw();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), config.drainTimeoutMs);
@@ -283,6 +320,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     // clients resume on another replica.
     hub.close(unavailable("the orchestrator is shutting down; reconnect (to another replica) with resume_after_seq set to the last seq you received"));
     await server.close();
+    await withdrawn;
+    await peers?.close();
     cards.close();
     registry.stop();
     rollouts.stop();

@@ -189,21 +189,34 @@ export class SessionHub {
   /**
    * watch attaches a read-only watcher to a session, replaying the events
    * after `after` first. It throws NOT_FOUND for a session that neither
-   * exists nor has anything running here.
+   * exists nor has anything running here. A `partial` watcher is one of
+   * several sources of a watch that spans replicas (watch-relay.ts): it
+   * is attached whether or not the session exists, and an `after` beyond
+   * this replica's last event means "from here on", since another replica
+   * may be further on.
    */
-  async watch(sessionId: string, queue: EventQueue, after: bigint | undefined, signal: AbortSignal): Promise<void> {
+  async watch(sessionId: string, queue: EventQueue, after: bigint | undefined, signal: AbortSignal, partial = false): Promise<void> {
     this.refuseWhenClosed();
     const live = this.live.get(sessionId);
     live.pins++;
     try {
-      if (live.running === undefined && live.subscribers.owner === undefined && (await this.opts.store.get(sessionId)) === undefined) {
+      if (!partial && !this.holds(sessionId) && (await this.opts.store.get(sessionId)) === undefined) {
         throw notFound(`session ${sessionId}`);
       }
-      await this.attach(live, queue, after, signal, () => live.subscribers.watchers.add(queue));
+      await this.attach(live, queue, after, signal, () => live.subscribers.watchers.add(queue), partial);
     } finally {
       live.pins--;
       this.live.evictIdle();
     }
+  }
+
+  /**
+   * holds tells whether a session has a turn running or a Converse stream
+   * on this replica.
+   */
+  holds(sessionId: string): boolean {
+    const live = this.live.peek(sessionId);
+    return live !== undefined && (live.running !== undefined || live.subscribers.owner !== undefined);
   }
 
   /**
@@ -237,16 +250,19 @@ export class SessionHub {
    * it sees nothing left to replay — sends `opened` and subscribes the
    * queue, so no event is missed or sent twice.
    */
-  private async attach(live: LiveSession, queue: EventQueue, after: bigint | undefined, signal: AbortSignal, subscribe: () => void): Promise<void> {
+  private async attach(
+    live: LiveSession,
+    queue: EventQueue,
+    after: bigint | undefined,
+    signal: AbortSignal,
+    subscribe: () => void,
+    partial = false,
+  ): Promise<void> {
     const { log } = live;
     if (live.running === undefined) await log.refresh(this.opts.store);
     const session = await this.opts.store.get(live.id);
-    if (after !== undefined && after > log.lastSeq) {
-      throw new ConnectError(
-        `resume after seq ${after}: session ${live.id} has no event after ${log.lastSeq}; resume from the last seq you received`,
-        Code.OutOfRange,
-      );
-    }
+    if (partial && after !== undefined && after > log.lastSeq) after = log.lastSeq;
+    if (after !== undefined && after > log.lastSeq) throw beyondLastEvent(live.id, after, log.lastSeq);
     let cursor = after ?? log.lastSeq;
     let replayed = 0n;
     const send = async (ev: SessionEvent) => {
@@ -269,6 +285,8 @@ export class SessionHub {
       // were never created) is gone once the window let go of it.
       if (cursor < upTo) cursor = upTo;
     }
+    // A stream that ended while its replay ran must not stay subscribed.
+    if (queue.closed) throw ConnectError.from(signal.reason ?? new ConnectError("stream closed", Code.Canceled));
     subscribe();
     queue.push(
       event({ sessionId: live.id, turnId: "" }, 0n, {
@@ -283,7 +301,21 @@ export class SessionHub {
   }
 }
 
-async function untilSpace(queue: EventQueue, signal: AbortSignal): Promise<void> {
+/**
+ * beyondLastEvent is the error of a resume from a seq the session has not
+ * reached.
+ */
+export function beyondLastEvent(sessionId: string, after: bigint, lastSeq: bigint): ConnectError {
+  return new ConnectError(
+    `resume after seq ${after}: session ${sessionId} has no event after ${lastSeq}; resume from the last seq you received`,
+    Code.OutOfRange,
+  );
+}
+
+/**
+ * untilSpace resolves once `queue` has room again or `signal` aborts.
+ */
+export async function untilSpace(queue: EventQueue, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return;
   let onAbort: (() => void) | undefined;
   await Promise.race([

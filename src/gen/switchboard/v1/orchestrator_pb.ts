@@ -1529,7 +1529,10 @@ export const OrchestratorService: GenService<{
    * first the events after `after_seq`, then live ones. It is a server
    * stream, so browsers (gRPC-Web, Connect) can use it. A watcher too slow
    * to keep up is failed with RESOURCE_EXHAUSTED and may resume from the
-   * last sequence number it saw.
+   * last sequence number it saw. With several replicas on one MongoDB, any
+   * replica streams the session's live events whichever replica runs its
+   * turns; when the replica running a turn dies mid-turn, the stream ends
+   * with UNAVAILABLE naming the seq to resume from.
    *
    * @generated from rpc switchboard.v1.OrchestratorService.WatchSession
    */

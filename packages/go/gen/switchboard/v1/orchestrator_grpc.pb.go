@@ -102,7 +102,10 @@ type OrchestratorServiceClient interface {
 	// first the events after `after_seq`, then live ones. It is a server
 	// stream, so browsers (gRPC-Web, Connect) can use it. A watcher too slow
 	// to keep up is failed with RESOURCE_EXHAUSTED and may resume from the
-	// last sequence number it saw.
+	// last sequence number it saw. With several replicas on one MongoDB, any
+	// replica streams the session's live events whichever replica runs its
+	// turns; when the replica running a turn dies mid-turn, the stream ends
+	// with UNAVAILABLE naming the seq to resume from.
 	WatchSession(ctx context.Context, in *WatchSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchSessionResponse], error)
 	// ListFlows lists the flows the orchestrator has loaded.
 	ListFlows(ctx context.Context, in *ListFlowsRequest, opts ...grpc.CallOption) (*ListFlowsResponse, error)
@@ -332,7 +335,10 @@ type OrchestratorServiceServer interface {
 	// first the events after `after_seq`, then live ones. It is a server
 	// stream, so browsers (gRPC-Web, Connect) can use it. A watcher too slow
 	// to keep up is failed with RESOURCE_EXHAUSTED and may resume from the
-	// last sequence number it saw.
+	// last sequence number it saw. With several replicas on one MongoDB, any
+	// replica streams the session's live events whichever replica runs its
+	// turns; when the replica running a turn dies mid-turn, the stream ends
+	// with UNAVAILABLE naming the seq to resume from.
 	WatchSession(*WatchSessionRequest, grpc.ServerStreamingServer[WatchSessionResponse]) error
 	// ListFlows lists the flows the orchestrator has loaded.
 	ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error)
