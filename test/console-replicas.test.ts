@@ -6,7 +6,7 @@ import { createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
-import { ConsoleBrowser, replyOf, screenshot } from "./support/console-browser.js";
+import { bargeInOf, ConsoleBrowser, liveText, replyOf, screenshot } from "./support/console-browser.js";
 import { connectClient } from "./support/converse-clients.js";
 import { type RunningOrchestrator, startOrchestratorProcess } from "./support/process.js";
 import { Talker, talkFlowDir, talkerWords } from "./support/talker-agent.js";
@@ -18,7 +18,9 @@ const acme = "acme-console-replicas-token-0123456789";
  * `switchboard serve` processes on one database (FerretDB), while replica
  * 1 runs the session's turns with a real agent: the session view shows the
  * reply grow word by word, the finished turn, and a barge-in at the offset
- * the user heard, all relayed from replica 1.
+ * the user heard, all relayed from replica 1; when replica 1 dies in the
+ * middle of a turn, the view drops that turn and follows the session's
+ * next turn on replica 2.
  */
 describe("the console on any replica", () => {
   const env = { MONGODB_URI: inject("mongoUri"), SWITCHBOARD_DB: `switchboard_console_replicas_${randomBytes(4).toString("hex")}` };
@@ -32,6 +34,23 @@ describe("the console on any replica", () => {
       interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${acme}`), next(req))],
     });
   const grpc = (r: RunningOrchestrator) => createClient(OrchestratorService, transport(r));
+
+  /**
+   * gatedTurnSeenOnReplica2 opens the console on replica 2 for a session
+   * replica 1 started, then runs a turn on replica 1 over Converse whose
+   * agent says "part one. " and waits for the turn's gate; it resolves once
+   * the console shows that much of the reply.
+   */
+  async function gatedTurnSeenOnReplica2(sessionId: string, turnId: string) {
+    await grpc(r1).sendTurn({ sessionId, turnId: "t1", input: { text: "hello" } });
+    const page = await browser.openSession(r2.url, sessionId, { token: acme });
+    const stream = connectClient(r1.url, transport(r1)).converse();
+    stream.send({ kind: { case: "open", value: { sessionId } } });
+    await stream.waitForKind("opened");
+    stream.send({ kind: { case: "turn", value: { turnId, input: { text: `gate:${sessionId}` } } } });
+    await expect.poll(() => replyOf(page, turnId).textContent(), { timeout: 15_000, interval: 20 }).toBe("part one. ");
+    return { page, stream };
+  }
 
   beforeAll(async () => {
     const agent = await talker.start();
@@ -78,22 +97,26 @@ describe("the console on any replica", () => {
   });
 
   it("marks on replica 2 a barge-in on replica 1 at the offset the user heard", { timeout: 60_000 }, async () => {
-    await grpc(r1).sendTurn({ sessionId: "replicas-barge", turnId: "t1", input: { text: "hello" } });
-    const page = await browser.openSession(r2.url, "replicas-barge", { token: acme });
-    const stream = connectClient(r1.url, transport(r1)).converse();
-    stream.send({ kind: { case: "open", value: { sessionId: "replicas-barge" } } });
-    await stream.waitForKind("opened");
-    stream.send({ kind: { case: "turn", value: { turnId: "b1", input: { text: "gate:rb1" } } } });
-    await expect.poll(() => replyOf(page, "b1").textContent(), { timeout: 15_000, interval: 20 }).toBe("part one. ");
+    const { page, stream } = await gatedTurnSeenOnReplica2("replicas-barge", "b1");
     expect(await page.locator('li[data-turn="b1"]').getAttribute("data-state")).toBe("running");
     stream.send({ kind: { case: "bargeIn", value: { turnId: "b1", heardChars: 5 } } });
     await stream.waitForKind("interrupted");
     stream.end();
-    const mark = page.locator('li[data-turn="b1"] mark.barge-in');
-    await mark.waitFor();
-    expect(await mark.getAttribute("data-heard-chars")).toBe("5");
-    expect(await page.locator('li[data-turn="b1"] .heard').textContent()).toBe("part ");
-    expect(await page.locator('li[data-turn="b1"] .unheard').textContent()).toBe("one. ");
+    expect(await bargeInOf(page, "b1")).toEqual({ heardChars: "5", heard: "part ", unheard: "one. " });
     await screenshot(page, "session-other-replica-barge-in");
+  });
+
+  it("drops the turn that died with replica 1, then shows the session's next turn on replica 2", { timeout: 60_000 }, async () => {
+    const { page } = await gatedTurnSeenOnReplica2("replicas-crash", "c1");
+    r1.child.kill("SIGKILL");
+    await page.getByText(/^Not following: .*stopped answering while it ran turn c1 of session replicas-crash/).waitFor();
+    // The view watches again from before the turn that died: what the
+    // session committed since, which has nothing of that turn.
+    await page.getByText(liveText).waitFor();
+    await page.locator('li[data-turn="c1"]').waitFor({ state: "detached" });
+    await grpc(r2).sendTurn({ sessionId: "replicas-crash", turnId: "c2", input: { text: "after the crash" } });
+    await page.locator('li[data-turn="c2"][data-state="completed"]').waitFor();
+    expect(await replyOf(page, "c2").textContent()).toBe("You said: after the crash");
+    expect(await page.locator("li[data-turn]").evaluateAll((turns) => turns.map((t) => t.getAttribute("data-turn")))).toEqual(["t1", "c2"]);
   });
 });
