@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { type SessionEvent, SessionEventSchema } from "../../src/gen/switchboard/v1/orchestrator_pb.js";
-import { applyEvent, emptyTranscript, splitHeard, type Transcript } from "./live-transcript.js";
+import { applyEvent, emptyTranscript, rewindTo, splitHeard, type Transcript } from "./live-transcript.js";
 
 const ev = (seq: number, kind: NonNullable<MessageInitShape<typeof SessionEventSchema>["kind"]>): SessionEvent => create(SessionEventSchema, { seq: BigInt(seq), sessionId: "s", turnId: "t1", kind });
 const run = (events: SessionEvent[]): Transcript => events.reduce(applyEvent, emptyTranscript);
@@ -40,5 +40,32 @@ describe("applyEvent", () => {
   it("takes a replayed turn's reply from its result", () => {
     const t = run([ev(3, { case: "completed", value: { result: { output: "stored reply", agent: "a" } } })]);
     expect(t.turns[0]).toMatchObject({ state: "completed", text: "stored reply", agent: "a" });
+  });
+});
+
+describe("rewindTo", () => {
+  const turn = (turnId: string, seq: number, kind: Parameters<typeof ev>[1]): SessionEvent => ({ ...ev(seq, kind), turnId });
+  const t = run([
+    turn("t1", 1, { case: "accepted", value: { stage: "chat", agent: "a" } }),
+    turn("t1", 6, { case: "output", value: { text: "hello", agent: "a" } }),
+    turn("t1", 7, { case: "completed", value: {} }),
+    turn("t2", 8, { case: "accepted", value: { stage: "chat", agent: "a" } }),
+    turn("t2", 18, { case: "output", value: { text: "part one. ", agent: "a" } }),
+  ]);
+
+  it("drops the turns that began after the seq, and applies what comes after it again", () => {
+    const back = rewindTo(t, 7n);
+    expect(back.turns.map((x) => x.turnId)).toEqual(["t1"]);
+    expect(back.lastSeq).toBe(7n);
+    const next = applyEvent(back, turn("t3", 8, { case: "accepted", value: { stage: "chat", agent: "a" } }));
+    expect(next.turns.map((x) => [x.turnId, x.firstSeq])).toEqual([
+      ["t1", 1n],
+      ["t3", 8n],
+    ]);
+  });
+
+  it("changes nothing at or beyond the last seq applied", () => {
+    expect(rewindTo(t, 18n)).toBe(t);
+    expect(rewindTo(t, 30n)).toBe(t);
   });
 });

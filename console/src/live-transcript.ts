@@ -5,6 +5,8 @@ import type { SessionEvent } from "../../src/gen/switchboard/v1/orchestrator_pb.
  */
 export interface TurnView {
   turnId: string;
+  /** The seq of the turn's first event applied (0 for a turn known only from an answer without a seq). */
+  firstSeq: bigint;
   stage: string;
   agent: string;
   /** The reply as streamed so far: every output chunk, in order. */
@@ -50,7 +52,7 @@ export function applyEvent(t: Transcript, e: SessionEvent): Transcript {
   const turns = [...t.turns];
   let i = turns.findIndex((x) => x.turnId === e.turnId);
   if (i < 0) {
-    turns.push({ turnId: e.turnId, stage: "", agent: "", text: "", parts: [], state: "running", transitions: [] });
+    turns.push({ turnId: e.turnId, firstSeq: e.seq, stage: "", agent: "", text: "", parts: [], state: "running", transitions: [] });
     i = turns.length - 1;
   }
   const turn = { ...(turns[i] as TurnView) };
@@ -103,6 +105,19 @@ export function applyEvent(t: Transcript, e: SessionEvent): Transcript {
   }
   turns[i] = turn;
   return { turns, lastSeq };
+}
+
+/**
+ * rewindTo returns the transcript as it stood at `seq`: without the turns
+ * that began after it. A watch that ends because the replica running a
+ * turn died (or the run it showed was withdrawn) says to watch again from
+ * the seq before that turn: the turn is not part of the session's history
+ * unless the replay brings it back, and the session's next turn numbers
+ * its events from there.
+ */
+export function rewindTo(t: Transcript, seq: bigint): Transcript {
+  if (seq >= t.lastSeq) return t;
+  return { turns: t.turns.filter((turn) => turn.firstSeq <= seq), lastSeq: seq };
 }
 
 /**

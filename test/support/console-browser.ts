@@ -120,6 +120,18 @@ export function replyOf(page: Page, turnId: string): Locator {
 }
 
 /**
+ * bargeInOf waits for the session view to mark a barge-in in a turn's
+ * reply and returns the mark's heard offset (in code points), the part of
+ * the reply the user heard and the part they did not.
+ */
+export async function bargeInOf(page: Page, turnId: string): Promise<{ heardChars: string | null; heard: string | null; unheard: string | null }> {
+  const turn = page.locator(`li[data-turn="${turnId}"]`);
+  const mark = turn.locator("mark.barge-in");
+  await mark.waitFor();
+  return { heardChars: await mark.getAttribute("data-heard-chars"), heard: await turn.locator(".heard").textContent(), unheard: await turn.locator(".unheard").textContent() };
+}
+
+/**
  * screenshot saves the page as test-results/console/NAME.png.
  */
 export async function screenshot(page: Page, name: string): Promise<string> {

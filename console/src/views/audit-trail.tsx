@@ -9,6 +9,7 @@ const kinds: Record<StepKind, string> = {
   [StepKind.COMPENSATION]: "compensation",
   [StepKind.BRANCH]: "branch",
   [StepKind.INTERRUPTION]: "interruption",
+  [StepKind.MIGRATION]: "migration",
 };
 
 const statuses: Record<StepStatus, string> = {

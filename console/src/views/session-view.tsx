@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Api } from "../api.js";
 import { errorText, statusLabel, timeLabel } from "../format.js";
 import { usePolled } from "../hooks.js";
-import { applyEvent, emptyTranscript, type Transcript } from "../live-transcript.js";
+import { applyEvent, emptyTranscript, rewindTo, type Transcript } from "../live-transcript.js";
 import { AuditTrail } from "./audit-trail.js";
 import { SessionActions } from "./session-actions.js";
 import { SnapshotDiff } from "./snapshot-diff.js";
@@ -130,7 +130,18 @@ function watch(api: Api, id: string, set: (f: (t: Transcript) => Transcript) => 
       setLink({ state: "ended" });
     } catch (err) {
       if (abort.signal.aborted) return;
-      const code = ConnectError.from(err).code;
+      const error = ConnectError.from(err);
+      const code = error.code;
+      // A watch that showed a turn which is not part of the history (its
+      // replica died, or its run lost a race) says where to watch again
+      // from: resuming after the last event shown would skip the events the
+      // session's next turn numbers from there.
+      const from = /watch again with after_seq (\d+)/.exec(error.rawMessage);
+      if (from !== null && BigInt(from[1] as string) < lastSeq) {
+        lastSeq = BigInt(from[1] as string);
+        const at = lastSeq;
+        set((t) => rewindTo(t, at));
+      }
       setLink({ state: "ended", error: errorText(err) });
       // A session that is not there (deleted, another tenant's) stays so;
       // anything else (a replica going away) is tried again.
