@@ -1,0 +1,23 @@
+import { type SendTurnResponse, SendTurnView } from "../gen/switchboard/v1/orchestrator_pb.js";
+
+/**
+ * sendTurnView returns a turn's result as the caller's view asks for it
+ * (SendTurnRequest.view). SEND_TURN_VIEW_FULL returns the result itself;
+ * the default, SEND_TURN_VIEW_BASIC, a copy whose session leaves out the
+ * windows that grow with the conversation (the transcript, the completed
+ * stages, the visit counts, the owed compensations and the tally). Their
+ * encoding was most of a reply's bytes and of its share of the turn's CPU,
+ * for gateways that read the reply, the next stage and the state.
+ *
+ * The result is never changed: the same object is the stored result a
+ * retried turn id replays, and the session's event carries it to watchers.
+ * The copy is shallow: the fields kept are shared, not cloned.
+ */
+export function sendTurnView(result: SendTurnResponse, view: SendTurnView): SendTurnResponse {
+  const session = result.session;
+  if (view === SendTurnView.FULL || session === undefined) return result;
+  return {
+    ...result,
+    session: { ...session, history: [], completedStages: [], stageVisits: {}, compensations: [], tally: undefined },
+  };
+}
