@@ -54,12 +54,15 @@ export class MemoryStore implements SessionStore {
     }
     checkNextVersion(commit);
     const now = this.clock.now();
+    // One private copy of the session serves as the head, the snapshot and
+    // the stored result's session: the store never changes what it holds,
+    // and every read hands out a copy of its own.
     const stored = clone(SessionSchema, session);
     const target: Entry = entry ?? { session: stored, snapshots: [], steps: [], turns: new Map() };
     target.session = stored;
-    target.snapshots.push(snapshotOf(stored, commit.reason, now));
+    target.snapshots.push(snapshotOf(stored, commit.reason, now, false));
     commit.steps.forEach((step, i) => target.steps.push(committedStepOf(step, session.version, i)));
-    if (commit.turn) target.turns.set(commit.turn.turnId, clone(SendTurnResponseSchema, commit.turn.result));
+    if (commit.turn) target.turns.set(commit.turn.turnId, storedResult(commit.turn.result, session, stored));
     this.entries.set(session.id, target);
   }
 
@@ -151,6 +154,17 @@ export class MemoryStore implements SessionStore {
     }
     return entry;
   }
+}
+
+/**
+ * storedResult copies a turn's result for keeping; when its session is the
+ * committed one (the same object), the stored copy of that is shared.
+ */
+function storedResult(result: SendTurnResponse, committed: Session, stored: Session): SendTurnResponse {
+  if (result.session !== committed) return clone(SendTurnResponseSchema, result);
+  const copy = clone(SendTurnResponseSchema, { ...result, session: undefined });
+  copy.session = stored;
+  return copy;
 }
 
 function listKey(s: Session): string {

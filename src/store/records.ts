@@ -93,13 +93,15 @@ export function checkNextVersion(commit: Commit): void {
 }
 
 /**
- * snapshotOf is the snapshot of a committed session version.
+ * snapshotOf is the snapshot of a committed session version. With `copy`
+ * false it holds the session itself, for a caller that encodes it at once
+ * or keeps a private copy it never changes.
  */
-export function snapshotOf(session: Session, reason: string, now: Date): Snapshot {
+export function snapshotOf(session: Session, reason: string, now: Date, copy = true): Snapshot {
   return create(SnapshotSchema, {
     sessionId: session.id,
     version: session.version,
-    session: clone(SessionSchema, session),
+    session: copy ? clone(SessionSchema, session) : session,
     createTime: timestampFromDate(now),
     reason,
   });
