@@ -1,5 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { copyMessage } from "../core/copy-message.js";
 import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { type Session, SessionSchema, type Step, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 
@@ -185,7 +185,7 @@ export class Redactor {
 
   /** step returns a redacted copy of an audit-trail step. */
   step(step: Step): Step {
-    const s = clone(StepSchema, step);
+    const s = copyMessage(StepSchema, step);
     if (s.input !== undefined) {
       s.input.text = this.text(s.input.text);
       s.input.metadata = this.map(s.input.metadata);
@@ -214,7 +214,7 @@ export class Redactor {
     const reason = session.waiting === undefined ? "" : this.text(session.waiting.reason);
     const same = texts.every((t, i) => t === session.history[i]?.text) && (session.waiting === undefined || reason === session.waiting.reason);
     if (same) return session;
-    const s = clone(SessionSchema, session);
+    const s = copyMessage(SessionSchema, session);
     s.history.forEach((entry, i) => (entry.text = texts[i] ?? ""));
     if (s.waiting !== undefined) s.waiting.reason = reason;
     return s;
@@ -225,7 +225,7 @@ export class Redactor {
     const output = this.text(result.output);
     const session = result.session === undefined ? undefined : this.session(result.session);
     if (output === result.output && session === result.session) return result;
-    const r = clone(SendTurnResponseSchema, { ...result, session: undefined });
+    const r = copyMessage(SendTurnResponseSchema, { ...result, session: undefined });
     r.output = output;
     if (session !== undefined) r.session = session;
     return r;

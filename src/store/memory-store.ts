@@ -1,5 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { copyMessage } from "../core/copy-message.js";
 import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { type Session, SessionSchema, type Snapshot, SnapshotSchema, type Step, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 import { aborted } from "../core/errors.js";
@@ -37,7 +37,7 @@ export class MemoryStore implements SessionStore {
 
   async get(sessionId: string): Promise<Session | undefined> {
     const entry = this.live(sessionId);
-    return entry && clone(SessionSchema, entry.session);
+    return entry && copyMessage(SessionSchema, entry.session);
   }
 
   async commit(commit: Commit): Promise<void> {
@@ -57,7 +57,7 @@ export class MemoryStore implements SessionStore {
     // One private copy of the session serves as the head, the snapshot and
     // the stored result's session: the store never changes what it holds,
     // and every read hands out a copy of its own.
-    const stored = clone(SessionSchema, session);
+    const stored = copyMessage(SessionSchema, session);
     const target: Entry = entry ?? { session: stored, snapshots: [], steps: [], turns: new Map() };
     target.session = stored;
     target.snapshots.push(snapshotOf(stored, commit.reason, now, false));
@@ -75,7 +75,7 @@ export class MemoryStore implements SessionStore {
 
   async turnResult(sessionId: string, turnId: string): Promise<SendTurnResponse | undefined> {
     const result = this.live(sessionId)?.turns.get(turnId);
-    return result && clone(SendTurnResponseSchema, result);
+    return result && copyMessage(SendTurnResponseSchema, result);
   }
 
   async recordFailure(step: Step): Promise<void> {
@@ -103,7 +103,7 @@ export class MemoryStore implements SessionStore {
       [...entry.steps].sort((a, b) => (a.id < b.id ? -1 : 1)),
       (s) => s.id,
       page,
-      (s) => clone(StepSchema, s),
+      (s) => copyMessage(StepSchema, s),
     );
   }
 
@@ -114,13 +114,13 @@ export class MemoryStore implements SessionStore {
       entry.snapshots,
       (s) => versionKey(s.version),
       page,
-      (s) => clone(SnapshotSchema, s),
+      (s) => copyMessage(SnapshotSchema, s),
     );
   }
 
   async snapshot(sessionId: string, version: bigint): Promise<Snapshot | undefined> {
     const found = this.live(sessionId)?.snapshots.find((s) => s.version === version);
-    return found && clone(SnapshotSchema, found);
+    return found && copyMessage(SnapshotSchema, found);
   }
 
   async list(filter: SessionFilter, page: PageRequest): Promise<Page<Session>> {
@@ -130,7 +130,7 @@ export class MemoryStore implements SessionStore {
       .filter((s) => filter.status === undefined || s.status === filter.status)
       .filter((s) => filter.tenant === undefined || s.tenant === filter.tenant)
       .sort((a, b) => listKey(b).localeCompare(listKey(a)));
-    return pageOf(sessions, listKey, page, (s) => clone(SessionSchema, s), true);
+    return pageOf(sessions, listKey, page, (s) => copyMessage(SessionSchema, s), true);
   }
 
   async delete(sessionId: string): Promise<boolean> {
@@ -161,8 +161,8 @@ export class MemoryStore implements SessionStore {
  * committed one (the same object), the stored copy of that is shared.
  */
 function storedResult(result: SendTurnResponse, committed: Session, stored: Session): SendTurnResponse {
-  if (result.session !== committed) return clone(SendTurnResponseSchema, result);
-  const copy = clone(SendTurnResponseSchema, { ...result, session: undefined });
+  if (result.session !== committed) return copyMessage(SendTurnResponseSchema, result);
+  const copy = copyMessage(SendTurnResponseSchema, { ...result, session: undefined });
   copy.session = stored;
   return copy;
 }

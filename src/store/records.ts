@@ -1,4 +1,5 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { copyMessage } from "../core/copy-message.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type Session,
@@ -63,7 +64,7 @@ export function failedStepIdRange(version: bigint | number): { from: string; to:
  * audit-trail id and the version it made.
  */
 export function committedStepOf(step: Step, version: bigint, index: number): Step {
-  const s = clone(StepSchema, step);
+  const s = copyMessage(StepSchema, step);
   s.id = committedStepId(version, index);
   s.version = version;
   return s;
@@ -74,7 +75,7 @@ export function committedStepOf(step: Step, version: bigint, index: number): Ste
  * audit-trail id and no version, since it changed none.
  */
 export function failedStepOf(step: Step, version: bigint, at: Date, turnId: string): Step {
-  const s = clone(StepSchema, step);
+  const s = copyMessage(StepSchema, step);
   s.id = failedStepId(version, at, turnId);
   s.version = 0n;
   return s;
@@ -101,7 +102,7 @@ export function snapshotOf(session: Session, reason: string, now: Date, copy = t
   return create(SnapshotSchema, {
     sessionId: session.id,
     version: session.version,
-    session: copy ? clone(SessionSchema, session) : session,
+    session: copy ? copyMessage(SessionSchema, session) : session,
     createTime: timestampFromDate(now),
     reason,
   });
