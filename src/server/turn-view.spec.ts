@@ -1,9 +1,9 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { SendTurnResponseSchema, SendTurnView } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { SendTurnResponseSchema, SendTurnView, SessionEventSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Role } from "../gen/switchboard/v1/turn_pb.js";
-import { sendTurnView } from "./turn-view.js";
+import { eventView, sendTurnView } from "./turn-view.js";
 
 describe("sendTurnView", () => {
   const result = () =>
@@ -47,5 +47,22 @@ describe("sendTurnView", () => {
     sendTurnView(full, SendTurnView.BASIC);
     expect(full.session?.history).toHaveLength(2);
     expect(full.session?.tally?.intents).toEqual(["hi"]);
+  });
+
+  it("gives a Converse stream's completed and interrupted events their result in the stream's view, other events as they are", () => {
+    const full = result();
+    const completed = create(SessionEventSchema, { seq: 5n, turnId: "t1", kind: { case: "completed", value: { result: full } } });
+    const basic = eventView(completed, SendTurnView.UNSPECIFIED);
+    expect(basic.seq).toBe(5n);
+    expect(basic.kind.case === "completed" && basic.kind.value.result?.session?.history).toEqual([]);
+    expect(basic.kind.case === "completed" && basic.kind.value.result?.session?.version).toBe(3n);
+    expect(completed.kind.case === "completed" && completed.kind.value.result).toBe(full);
+    expect(eventView(completed, SendTurnView.FULL)).toBe(completed);
+    const interrupted = create(SessionEventSchema, { kind: { case: "interrupted", value: { heard: "You", result: full } } });
+    const cut = eventView(interrupted, SendTurnView.BASIC);
+    expect(cut.kind.case === "interrupted" && cut.kind.value.heard).toBe("You");
+    expect(cut.kind.case === "interrupted" && cut.kind.value.result?.session?.completedStages).toEqual([]);
+    const output = create(SessionEventSchema, { kind: { case: "output", value: { text: "hi" } } });
+    expect(eventView(output, SendTurnView.BASIC)).toBe(output);
   });
 });

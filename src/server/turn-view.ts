@@ -1,4 +1,4 @@
-import { type SendTurnResponse, SendTurnView } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { type SendTurnResponse, SendTurnView, type SessionEvent } from "../gen/switchboard/v1/orchestrator_pb.js";
 
 /**
  * sendTurnView returns a turn's result as the caller's view asks for it
@@ -20,4 +20,22 @@ export function sendTurnView(result: SendTurnResponse, view: SendTurnView): Send
     ...result,
     session: { ...session, history: [], completedStages: [], stageVisits: {}, compensations: [], tally: undefined },
   };
+}
+
+/**
+ * eventView returns a session event as a Converse stream's view asks for
+ * it (ConverseOpen.view): a `completed` or `interrupted` event with its
+ * result in that view, any other event as it is. The event itself is
+ * shared with the session's event log and its watchers, and never changed.
+ */
+export function eventView(ev: SessionEvent, view: SendTurnView): SessionEvent {
+  const kind = ev.kind;
+  if (view === SendTurnView.FULL || (kind.case !== "completed" && kind.case !== "interrupted")) return ev;
+  const result = kind.value.result;
+  if (result === undefined) return ev;
+  const viewed = sendTurnView(result, view);
+  if (viewed === result) return ev;
+  return kind.case === "completed"
+    ? { ...ev, kind: { case: "completed", value: { ...kind.value, result: viewed } } }
+    : { ...ev, kind: { case: "interrupted", value: { ...kind.value, result: viewed } } };
 }

@@ -22,8 +22,8 @@ const (
 )
 
 // SendTurnView says how much of the session a SendTurnResponse carries, as
-// a view does in Google's APIs: a gateway calls SendTurn on every turn of
-// every conversation, and the session's bounded windows (the transcript
+// a view does in Google's APIs: a gateway runs every turn of every
+// conversation through SendTurn or Converse, and the session's bounded windows (the transcript
 // above all) are most of the bytes of a response that few gateways read.
 type SendTurnView int32
 
@@ -195,7 +195,7 @@ type SendTurnResponse struct {
 	// True when the conversation has ended.
 	IsComplete bool `protobuf:"varint,7,opt,name=is_complete,json=isComplete,proto3" json:"is_complete,omitempty"`
 	// The session after the turn, as much of it as the request's `view` asks
-	// for (SendTurn; a Converse result carries the whole session).
+	// for (SendTurnRequest.view, ConverseOpen.view).
 	Session *Session `protobuf:"bytes,8,opt,name=session,proto3" json:"session,omitempty"`
 	// True when this is the stored result of an earlier request with the same
 	// turn id.
@@ -442,8 +442,13 @@ type ConverseOpen struct {
 	// streams live ones; when unset, only live events follow. A number beyond
 	// the session's last event is refused with OUT_OF_RANGE.
 	ResumeAfterSeq *int64 `protobuf:"varint,4,opt,name=resume_after_seq,json=resumeAfterSeq,proto3,oneof" json:"resume_after_seq,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How much of the session each turn's result on this stream carries
+	// (`completed` and `interrupted` events), as SendTurnRequest.view says
+	// for SendTurn. Unset means SEND_TURN_VIEW_BASIC. WatchSession streams
+	// the whole session.
+	View          SendTurnView `protobuf:"varint,5,opt,name=view,proto3,enum=switchboard.v1.SendTurnView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConverseOpen) Reset() {
@@ -502,6 +507,13 @@ func (x *ConverseOpen) GetResumeAfterSeq() int64 {
 		return *x.ResumeAfterSeq
 	}
 	return 0
+}
+
+func (x *ConverseOpen) GetView() SendTurnView {
+	if x != nil {
+		return x.View
+	}
+	return SendTurnView_SEND_TURN_VIEW_UNSPECIFIED
 }
 
 // ConverseTurn starts a turn on a Converse stream.
@@ -2568,14 +2580,15 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\x04turn\x18\x02 \x01(\v2\x1c.switchboard.v1.ConverseTurnH\x00R\x04turn\x125\n" +
 	"\x05input\x18\x03 \x01(\v2\x1d.switchboard.v1.ConverseInputH\x00R\x05input\x124\n" +
 	"\bbarge_in\x18\x04 \x01(\v2\x17.switchboard.v1.BargeInH\x00R\abargeInB\x06\n" +
-	"\x04kind\"\xa9\x01\n" +
+	"\x04kind\"\xdb\x01\n" +
 	"\fConverseOpen\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x12\x17\n" +
 	"\aflow_id\x18\x03 \x01(\tR\x06flowId\x12-\n" +
-	"\x10resume_after_seq\x18\x04 \x01(\x03H\x00R\x0eresumeAfterSeq\x88\x01\x01B\x13\n" +
+	"\x10resume_after_seq\x18\x04 \x01(\x03H\x00R\x0eresumeAfterSeq\x88\x01\x01\x120\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1c.switchboard.v1.SendTurnViewR\x04viewB\x13\n" +
 	"\x11_resume_after_seq\"\x9b\x01\n" +
 	"\fConverseTurn\x12\x17\n" +
 	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12/\n" +
@@ -2795,58 +2808,59 @@ var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
 	5,  // 4: switchboard.v1.ConverseRequest.turn:type_name -> switchboard.v1.ConverseTurn
 	6,  // 5: switchboard.v1.ConverseRequest.input:type_name -> switchboard.v1.ConverseInput
 	7,  // 6: switchboard.v1.ConverseRequest.barge_in:type_name -> switchboard.v1.BargeIn
-	39, // 7: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
-	9,  // 8: switchboard.v1.ConverseResponse.event:type_name -> switchboard.v1.SessionEvent
-	13, // 9: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
-	14, // 10: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
-	15, // 11: switchboard.v1.SessionEvent.transition:type_name -> switchboard.v1.StageTransition
-	16, // 12: switchboard.v1.SessionEvent.completed:type_name -> switchboard.v1.TurnCompleted
-	17, // 13: switchboard.v1.SessionEvent.failed:type_name -> switchboard.v1.TurnFailed
-	18, // 14: switchboard.v1.SessionEvent.interrupted:type_name -> switchboard.v1.TurnInterrupted
-	10, // 15: switchboard.v1.SessionEvent.opened:type_name -> switchboard.v1.StreamOpened
-	11, // 16: switchboard.v1.SessionEvent.rejected:type_name -> switchboard.v1.RequestRejected
-	12, // 17: switchboard.v1.SessionEvent.taken_over:type_name -> switchboard.v1.StreamTakenOver
-	40, // 18: switchboard.v1.StreamOpened.session:type_name -> switchboard.v1.Session
-	2,  // 19: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
-	2,  // 20: switchboard.v1.TurnInterrupted.result:type_name -> switchboard.v1.SendTurnResponse
-	40, // 21: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	41, // 22: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
-	40, // 23: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
-	42, // 24: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
-	43, // 25: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
-	40, // 26: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
-	40, // 27: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
-	9,  // 28: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
-	44, // 29: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
-	1,  // 30: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
-	3,  // 31: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
-	19, // 32: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
-	21, // 33: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
-	23, // 34: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
-	25, // 35: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
-	27, // 36: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
-	29, // 37: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
-	31, // 38: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
-	33, // 39: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
-	35, // 40: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
-	37, // 41: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
-	2,  // 42: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
-	8,  // 43: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
-	20, // 44: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	22, // 45: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
-	24, // 46: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
-	26, // 47: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
-	28, // 48: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
-	30, // 49: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
-	32, // 50: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	34, // 51: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
-	36, // 52: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
-	38, // 53: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
-	42, // [42:54] is the sub-list for method output_type
-	30, // [30:42] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	0,  // 7: switchboard.v1.ConverseOpen.view:type_name -> switchboard.v1.SendTurnView
+	39, // 8: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
+	9,  // 9: switchboard.v1.ConverseResponse.event:type_name -> switchboard.v1.SessionEvent
+	13, // 10: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
+	14, // 11: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
+	15, // 12: switchboard.v1.SessionEvent.transition:type_name -> switchboard.v1.StageTransition
+	16, // 13: switchboard.v1.SessionEvent.completed:type_name -> switchboard.v1.TurnCompleted
+	17, // 14: switchboard.v1.SessionEvent.failed:type_name -> switchboard.v1.TurnFailed
+	18, // 15: switchboard.v1.SessionEvent.interrupted:type_name -> switchboard.v1.TurnInterrupted
+	10, // 16: switchboard.v1.SessionEvent.opened:type_name -> switchboard.v1.StreamOpened
+	11, // 17: switchboard.v1.SessionEvent.rejected:type_name -> switchboard.v1.RequestRejected
+	12, // 18: switchboard.v1.SessionEvent.taken_over:type_name -> switchboard.v1.StreamTakenOver
+	40, // 19: switchboard.v1.StreamOpened.session:type_name -> switchboard.v1.Session
+	2,  // 20: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
+	2,  // 21: switchboard.v1.TurnInterrupted.result:type_name -> switchboard.v1.SendTurnResponse
+	40, // 22: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	41, // 23: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
+	40, // 24: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
+	42, // 25: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
+	43, // 26: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
+	40, // 27: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
+	40, // 28: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
+	9,  // 29: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
+	44, // 30: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
+	1,  // 31: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
+	3,  // 32: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
+	19, // 33: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
+	21, // 34: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
+	23, // 35: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
+	25, // 36: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
+	27, // 37: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
+	29, // 38: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
+	31, // 39: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
+	33, // 40: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
+	35, // 41: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
+	37, // 42: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
+	2,  // 43: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
+	8,  // 44: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
+	20, // 45: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	22, // 46: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
+	24, // 47: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
+	26, // 48: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
+	28, // 49: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
+	30, // 50: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
+	32, // 51: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	34, // 52: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
+	36, // 53: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
+	38, // 54: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
+	43, // [43:55] is the sub-list for method output_type
+	31, // [31:43] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_orchestrator_proto_init() }

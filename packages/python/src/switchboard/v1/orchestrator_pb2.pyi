@@ -72,16 +72,18 @@ class ConverseRequest(_message.Message):
     def __init__(self, open: _Optional[_Union[ConverseOpen, _Mapping]] = ..., turn: _Optional[_Union[ConverseTurn, _Mapping]] = ..., input: _Optional[_Union[ConverseInput, _Mapping]] = ..., barge_in: _Optional[_Union[BargeIn, _Mapping]] = ...) -> None: ...
 
 class ConverseOpen(_message.Message):
-    __slots__ = ("session_id", "account_id", "flow_id", "resume_after_seq")
+    __slots__ = ("session_id", "account_id", "flow_id", "resume_after_seq", "view")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     FLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RESUME_AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     account_id: str
     flow_id: str
     resume_after_seq: int
-    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., resume_after_seq: _Optional[int] = ...) -> None: ...
+    view: SendTurnView
+    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., resume_after_seq: _Optional[int] = ..., view: _Optional[_Union[SendTurnView, str]] = ...) -> None: ...
 
 class ConverseTurn(_message.Message):
     __slots__ = ("turn_id", "input", "input_streaming", "enqueue")
