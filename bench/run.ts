@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { ensureFerretDb } from "../test/support/ferretdb.js";
 import type { CapacityResult } from "./lib/capacity.js";
-import { measureCapacity, startCapacitySystems } from "./lib/capacity-scenario.js";
+import { capacityEnv, measureCapacity, startCapacitySystems } from "./lib/capacity-scenario.js";
 import { built, type Child, planCpus, repoRoot, startChild, switchboard, tsx } from "./lib/children.js";
 import { agentClient, type ClientStack, orchestratorClient, type TurnTiming } from "./lib/clients.js";
 import { converseAvailable, ConverseSession } from "./lib/converse.js";
@@ -170,7 +170,7 @@ try {
   // serving path, not the guard rails.
   const servingLimits = ["--max-streams-per-token", "0", "--agent-max-turns", "512", "--agent-max-queue", "512"];
   const serve = (name: string, ...extra: string[]) =>
-    start(name, switchboard("serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agentC.url}`, ...servingLimits, ...extra));
+    start(name, switchboard("serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agentC.url}`, ...servingLimits, ...extra), name === "switchboard-memory" ? capacityEnv : {});
   const [relayC, relayG, relayGC, sbMem, sbMemG, sbMongo, lg, bareC, bareG] = await Promise.all([
     start("relay-connect", tsx("bench/systems/relay-connect.ts", "--port", "{port}", "--upstream", agentC.url)),
     start("relay-grpc-js", tsx("bench/systems/relay-grpc-js.ts", "--port", "{port}", "--upstream", agentG.url)),

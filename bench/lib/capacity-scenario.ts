@@ -31,13 +31,22 @@ export async function measureCapacity(
 }
 
 /**
+ * capacityEnv is the environment of the orchestrator that holds scenario
+ * F's streams: 100,000 idle streams take more than Node's default heap
+ * limit (about 4 GiB here; the process died of it at about 80,000), so its
+ * heap may grow to 8 GiB, as docs/operations.md advises for that many
+ * streams on one replica.
+ */
+export const capacityEnv: NodeJS.ProcessEnv = { NODE_OPTIONS: "--max-old-space-size=8192" };
+
+/**
  * startCapacitySystems starts what scenario F alone needs (`npm run bench
  * -- --only capacity`): the two bare servers and `switchboard serve` with
  * the benchmark's raised limits, its agent the built echo agent.
  */
 export async function startCapacitySystems(cpus: CpuPlan, logDir: string, children: Child[]): Promise<[CapacityKey, Child][]> {
-  const start = async (name: string, command: string[]) => {
-    const c = await startChild({ name, command, cpus, logDir });
+  const start = async (name: string, command: string[], env: NodeJS.ProcessEnv = {}) => {
+    const c = await startChild({ name, command, env, cpus, logDir });
     children.push(c);
     return c;
   };
@@ -48,6 +57,7 @@ export async function startCapacitySystems(cpus: CpuPlan, logDir: string, childr
     start(
       "switchboard-memory",
       switchboard("serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agent.url}`, "--max-streams-per-token", "0"),
+      capacityEnv,
     ),
   ]);
   return [
