@@ -1309,8 +1309,9 @@ export const ReloadFlowsResponseSchema: GenMessage<ReloadFlowsResponse> = /*@__P
 /**
  * SendTurnView says how much of the session a SendTurnResponse carries, as
  * a view does in Google's APIs: a gateway runs every turn of every
- * conversation through SendTurn or Converse, and the session's bounded windows (the transcript
- * above all) are most of the bytes of a response that few gateways read.
+ * conversation through SendTurn or Converse, and the session's bounded
+ * windows (the transcript above all) are most of the bytes of a result
+ * that few gateways read.
  *
  * @generated from enum switchboard.v1.SendTurnView
  */

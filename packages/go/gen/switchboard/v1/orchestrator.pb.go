@@ -23,8 +23,9 @@ const (
 
 // SendTurnView says how much of the session a SendTurnResponse carries, as
 // a view does in Google's APIs: a gateway runs every turn of every
-// conversation through SendTurn or Converse, and the session's bounded windows (the transcript
-// above all) are most of the bytes of a response that few gateways read.
+// conversation through SendTurn or Converse, and the session's bounded
+// windows (the transcript above all) are most of the bytes of a result
+// that few gateways read.
 type SendTurnView int32
 
 const (
