@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { ensureFerretDb } from "../test/support/ferretdb.js";
 import type { CapacityResult } from "./lib/capacity.js";
-import { capacityEnv, measureCapacity, startCapacitySystems } from "./lib/capacity-scenario.js";
+import { capacityAlone, capacityEnv, measureCapacity } from "./lib/capacity-scenario.js";
 import { built, type Child, planCpus, repoRoot, startChild, switchboard, tsx } from "./lib/children.js";
 import { agentClient, type ClientStack, orchestratorClient, type TurnTiming } from "./lib/clients.js";
 import { converseAvailable, ConverseSession } from "./lib/converse.js";
@@ -46,15 +46,9 @@ const began = Date.now();
 // well under one (it proves the scenarios run, not how fast).
 const plan = quick
   ? { concurrency: [1, 8], rounds: 1, warmupMs: 200, sliceMs: 500, idleStreams: 200, connections: 2, capacityCapSeconds: 40, bytesTurns: 10, engineTurns: 300, foau: 100, capSeconds: 40, starts: 3 }
-  : {
-      concurrency: [1, 16, 64, 256], rounds: 2, warmupMs: 600, sliceMs: 2500,
-      // 100,000 idle streams, 1,000 per connection: a tenth of the streams
-      // a connection may carry (--max-streams-per-connection), as gateways
-      // would spread them. Opening and settling them takes a minute or two
-      // per system, hence their own cap.
-      idleStreams: 100_000, connections: 100, capacityCapSeconds: 300,
-      bytesTurns: 200, engineTurns: 3000, foau: 1000, capSeconds: 90, starts: 10,
-    };
+  : { concurrency: [1, 16, 64, 256], rounds: 2, warmupMs: 600, sliceMs: 2500, idleStreams: 100_000, connections: 100, capacityCapSeconds: 300, bytesTurns: 200, engineTurns: 3000, foau: 1000, capSeconds: 90, starts: 10 };
+// Scenario F: 1,000 idle streams per connection, a tenth of what one may
+// carry; opening and settling 100,000 takes minutes per system (own cap).
 // A scenario that outlasts its cap (a stuck or saturated system) is cut
 // short and reported as incomplete instead of holding up the run.
 const capMs = plan.capSeconds * 1000;
@@ -103,14 +97,8 @@ if (values.profile !== undefined) {
 
 if (values.only === "capacity") {
   // Scenario F alone, at the size of the full run (or --quick's).
-  const children: Child[] = [];
-  try {
-    const systems = await startCapacitySystems(cpus, logDir, children);
-    const capacity = await measureCapacity(systems, plan.idleStreams, plan.connections, (name, work) => capped(name, work, () => undefined, plan.capacityCapSeconds * 1000), log);
-    process.stdout.write(capacityMarkdown(capacity));
-  } finally {
-    await Promise.all(children.map((c) => c.stop()));
-  }
+  const capacityCap = (name: string, work: (deadline: number) => Promise<CapacityResult>) => capped(name, work, () => undefined, plan.capacityCapSeconds * 1000);
+  process.stdout.write(capacityMarkdown(await capacityAlone(cpus, logDir, plan.idleStreams, plan.connections, capacityCap, log)));
   process.exit(0);
 }
 

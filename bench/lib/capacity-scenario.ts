@@ -40,11 +40,32 @@ export async function measureCapacity(
 export const capacityEnv: NodeJS.ProcessEnv = { NODE_OPTIONS: "--max-old-space-size=8192" };
 
 /**
+ * capacityAlone runs scenario F on its own (`npm run bench -- --only
+ * capacity`): it starts the systems, holds the streams on each and stops
+ * the systems again.
+ */
+export async function capacityAlone(
+  cpus: CpuPlan,
+  logDir: string,
+  streams: number,
+  connections: number,
+  capped: (name: string, work: (deadline: number) => Promise<CapacityResult>) => Promise<CapacityResult | undefined>,
+  log: (msg: string) => void,
+): Promise<Record<string, CapacityResult>> {
+  const children: Child[] = [];
+  try {
+    return await measureCapacity(await startCapacitySystems(cpus, logDir, children), streams, connections, capped, log);
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
+
+/**
  * startCapacitySystems starts what scenario F alone needs (`npm run bench
  * -- --only capacity`): the two bare servers and `switchboard serve` with
  * the benchmark's raised limits, its agent the built echo agent.
  */
-export async function startCapacitySystems(cpus: CpuPlan, logDir: string, children: Child[]): Promise<[CapacityKey, Child][]> {
+async function startCapacitySystems(cpus: CpuPlan, logDir: string, children: Child[]): Promise<[CapacityKey, Child][]> {
   const start = async (name: string, command: string[], env: NodeJS.ProcessEnv = {}) => {
     const c = await startChild({ name, command, env, cpus, logDir });
     children.push(c);
