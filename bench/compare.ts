@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { type Child, planCpus, repoRoot, startChild } from "./lib/children.js";
 import { orchestratorClient } from "./lib/clients.js";
 import { runLoad } from "./lib/load.js";
+import { cpuSeconds } from "./lib/proc-stats.js";
 import { summarize } from "./lib/stats.js";
 
 const { values } = parseArgs({ options: { before: { type: "string" }, rounds: { type: "string", default: "4" } } });
@@ -48,31 +49,46 @@ try {
     children.push(c);
     systems[name] = c;
   }
-  const lines: string[] = ["| scenario | before p50 ms | after p50 ms | before turns/s | after turns/s |", "|---|---:|---:|---:|---:|"];
+  // CPU per turn of the orchestrator's process (the agent is shared): on a
+  // machine others load, it moves far less than latency and turns/s do.
+  const lines: string[] = [
+    "| scenario | before p50 ms | after p50 ms | before turns/s | after turns/s | before CPU ms/turn | after CPU ms/turn |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
   for (const concurrency of [1, 16]) {
-    const acc: Record<string, { lat: number[]; tps: number[] }> = { before: { lat: [], tps: [] }, after: { lat: [], tps: [] } };
+    const acc: Record<string, { lat: number[]; tps: number[]; cpu: number; turns: number }> = {
+      before: { lat: [], tps: [], cpu: 0, turns: 0 },
+      after: { lat: [], tps: [], cpu: 0, turns: 0 },
+    };
     for (let round = 0; round < rounds; round++) {
       for (const name of round % 2 === 0 ? ["before", "after"] : ["after", "before"]) {
         const { client, close } = orchestratorClient((systems[name] as Child).url);
+        const pid = (systems[name] as Child).pid;
+        const cpu0 = cpuSeconds(pid);
+        let turns = 0;
         const res = await runLoad({
           concurrency,
           warmupMs: 500,
           durationMs: 3000,
           turn: async (vu, n) => {
             await client.sendTurn({ sessionId: `${name}-${round}-${vu}-${Math.floor(n / 20)}`, input: { text: "hello there" } });
+            turns++;
             return {};
           },
         });
         close();
-        const a = acc[name] as { lat: number[]; tps: number[] };
+        const a = acc[name] as { lat: number[]; tps: number[]; cpu: number; turns: number };
         a.lat.push(...res.latencies);
         a.tps.push(res.throughput);
+        a.cpu += cpuSeconds(pid) - cpu0;
+        a.turns += turns;
         log(`C c=${concurrency} round ${round + 1}/${rounds} ${name}: ${res.throughput.toFixed(0)} turns/s`);
       }
     }
-    const row = (name: string) => acc[name] as { lat: number[]; tps: number[] };
+    const row = (name: string) => acc[name] as { lat: number[]; tps: number[]; cpu: number; turns: number };
+    const cpuMs = (name: string) => ((row(name).cpu / row(name).turns) * 1000).toFixed(2);
     const tps = (name: string) => row(name).tps.reduce((s, v) => s + v, 0) / row(name).tps.length;
-    lines.push(`| C, concurrency ${concurrency} | ${summarize(row("before").lat).p50.toFixed(2)} | ${summarize(row("after").lat).p50.toFixed(2)} | ${tps("before").toFixed(0)} | ${tps("after").toFixed(0)} |`);
+    lines.push(`| C, concurrency ${concurrency} | ${summarize(row("before").lat).p50.toFixed(2)} | ${summarize(row("after").lat).p50.toFixed(2)} | ${tps("before").toFixed(0)} | ${tps("after").toFixed(0)} | ${cpuMs("before")} | ${cpuMs("after")} |`);
   }
   const engine: Record<string, number[]> = { before: [], after: [] };
   for (let round = 0; round < rounds; round++) {
@@ -84,7 +100,7 @@ try {
     }
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
-  lines.push(`| engine alone, 3 chained stages (median of ${rounds} p50s) | ${median(engine["before"] as number[]).toFixed(3)} | ${median(engine["after"] as number[]).toFixed(3)} | | |`);
+  lines.push(`| engine alone, 3 chained stages (median of ${rounds} p50s) | ${median(engine["before"] as number[]).toFixed(3)} | ${median(engine["after"] as number[]).toFixed(3)} | | | | |`);
   process.stdout.write(`${lines.join("\n")}\n`);
   writeFileSync(
     join(repoRoot, "bench/results/compare.md"),

@@ -1,6 +1,6 @@
 // Switchboard's benchmark: every scenario in one run on one machine, with
 // ratios taken in the same run. See bench/README.md.
-// Usage: npm run bench [-- --quick] [-- --out DIR] [-- --only startup] [-- --profile C]
+// Usage: npm run bench [-- --quick] [-- --out DIR] [-- --only startup|capacity] [-- --profile C]
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { ensureFerretDb } from "../test/support/ferretdb.js";
-import { type CapacityResult, holdIdleStreams } from "./lib/capacity.js";
+import type { CapacityResult } from "./lib/capacity.js";
+import { capacityAlone, capacityEnv, measureCapacity } from "./lib/capacity-scenario.js";
 import { built, type Child, planCpus, repoRoot, startChild, switchboard, tsx } from "./lib/children.js";
 import { agentClient, type ClientStack, orchestratorClient, type TurnTiming } from "./lib/clients.js";
 import { converseAvailable, ConverseSession } from "./lib/converse.js";
@@ -17,7 +18,7 @@ import { runLoad } from "./lib/load.js";
 import { turnStart, userText } from "./lib/payload.js";
 import { cpuSeconds, memory, resetPeak } from "./lib/proc-stats.js";
 import { profileScenarioC } from "./lib/profile-scenario.js";
-import { type BenchReport, markdownReport, type Row, startupMarkdown, svgChart, type Target } from "./lib/report.js";
+import { type BenchReport, capacityMarkdown, markdownReport, type Row, startupMarkdown, svgChart, type Target } from "./lib/report.js";
 import { summarize, type Summary } from "./lib/stats.js";
 import { measureStartups } from "./lib/startup.js";
 import { evaluate, startupTarget } from "./lib/targets.js";
@@ -33,7 +34,9 @@ const { values } = parseArgs({
   },
 });
 if (values.profile !== undefined && values.profile !== "C") throw new Error(`--profile: "${values.profile}" is not a scenario that is profiled; C is`);
-if (values.only !== undefined && values.only !== "startup") throw new Error(`--only: "${values.only}" is not a scenario that runs alone; startup is`);
+if (values.only !== undefined && values.only !== "startup" && values.only !== "capacity") {
+  throw new Error(`--only: "${values.only}" is not a scenario that runs alone; startup and capacity are`);
+}
 const quick = values.quick === true;
 const outDir = values.out ?? join(repoRoot, "bench/results", quick ? "quick" : "");
 const logDir = join(outDir, "logs");
@@ -42,8 +45,10 @@ const began = Date.now();
 // Settings: the full run fits in ten minutes on two cores; the quick one in
 // well under one (it proves the scenarios run, not how fast).
 const plan = quick
-  ? { concurrency: [1, 8], rounds: 1, warmupMs: 200, sliceMs: 500, idleStreams: 200, connections: 2, bytesTurns: 10, engineTurns: 300, foau: 100, capSeconds: 40, starts: 3 }
-  : { concurrency: [1, 16, 64, 256], rounds: 2, warmupMs: 600, sliceMs: 2500, idleStreams: 10_000, connections: 10, bytesTurns: 200, engineTurns: 3000, foau: 1000, capSeconds: 90, starts: 10 };
+  ? { concurrency: [1, 8], rounds: 1, warmupMs: 200, sliceMs: 500, idleStreams: 200, connections: 2, capacityCapSeconds: 40, bytesTurns: 10, engineTurns: 300, foau: 100, capSeconds: 40, starts: 3 }
+  : { concurrency: [1, 16, 64, 256], rounds: 2, warmupMs: 600, sliceMs: 2500, idleStreams: 100_000, connections: 100, capacityCapSeconds: 300, bytesTurns: 200, engineTurns: 3000, foau: 1000, capSeconds: 90, starts: 10 };
+// Scenario F: 1,000 idle streams per connection, a tenth of what one may
+// carry; opening and settling 100,000 takes minutes per system (own cap).
 // A scenario that outlasts its cap (a stuck or saturated system) is cut
 // short and reported as incomplete instead of holding up the run.
 const capMs = plan.capSeconds * 1000;
@@ -87,6 +92,13 @@ if (values.profile !== undefined) {
   const profiled = await profileScenarioC({ outDir, logDir, cpus, quick, log });
   process.stdout.write(profiled.markdown);
   log(`profiles, flame graphs and summary in ${profiled.dir}`);
+  process.exit(0);
+}
+
+if (values.only === "capacity") {
+  // Scenario F alone, at the size of the full run (or --quick's).
+  const capacityCap = (name: string, work: (deadline: number) => Promise<CapacityResult>) => capped(name, work, () => undefined, plan.capacityCapSeconds * 1000);
+  process.stdout.write(capacityMarkdown(await capacityAlone(cpus, logDir, plan.idleStreams, plan.connections, capacityCap, log)));
   process.exit(0);
 }
 
@@ -146,10 +158,13 @@ try {
   // serving path, not the guard rails.
   const servingLimits = ["--max-streams-per-token", "0", "--agent-max-turns", "512", "--agent-max-queue", "512"];
   const serve = (name: string, ...extra: string[]) =>
-    start(name, switchboard("serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agentC.url}`, ...servingLimits, ...extra));
-  const [relayC, relayG, sbMem, sbMemG, sbMongo, lg, bareC, bareG] = await Promise.all([
+    start(name, switchboard("serve", "--port", "{port}", "--flows", "bench/flows", "--default-flow", "bench-1", "--agent", `echo=${agentC.url}`, ...servingLimits, ...extra), name === "switchboard-memory" ? capacityEnv : {});
+  const [relayC, relayG, relayGC, sbMem, sbMemG, sbMongo, lg, bareC, bareG] = await Promise.all([
     start("relay-connect", tsx("bench/systems/relay-connect.ts", "--port", "{port}", "--upstream", agentC.url)),
     start("relay-grpc-js", tsx("bench/systems/relay-grpc-js.ts", "--port", "{port}", "--upstream", agentG.url)),
+    // The fair pair for C's throughput: the fastest relay stack, calling
+    // the same agent as C (Switchboard's agent, on connect-node).
+    start("relay-grpc-js-connect-agent", tsx("bench/systems/relay-grpc-js.ts", "--port", "{port}", "--upstream", agentC.url)),
     serve("switchboard-memory"),
     serve("switchboard-memory-grpc-js", "--agent-transport", "grpc-js"),
     serve("switchboard-mongodb", "--mongodb-uri", mongoUri, "--db", sbDb),
@@ -224,6 +239,7 @@ try {
     direct("A-mixed", "A direct, Connect client over grpc-js → connect-node agent", agentC, "connect-over-grpc-js"),
     direct("B-connect", "B bare relay, connect-node", agentC, "connect", [relayC]),
     direct("B-grpc-js", "B bare relay, grpc-js", agentG, "grpc-js", [relayG]),
+    direct("B-grpc-js-c", "B bare relay, grpc-js → connect-node agent (C's agent)", agentC, "grpc-js", [relayGC]),
     orchestrated("C", "C Switchboard, memory store", sbMem, "bench-1", [agentC.pid], hasConverse),
     orchestrated("C-grpc-js", "C Switchboard, memory store, grpc-js agent transport", sbMemG, "bench-1", [agentC.pid], hasConverse),
     { ...orchestrated("D", "D Switchboard, MongoDB store", sbMongo, "bench-1", [agentC.pid, ...dbPids], hasConverse), maxConcurrency: durableMax },
@@ -386,12 +402,13 @@ try {
   }, () => noEngine);
 
   // Capacity: idle Converse streams.
-  const capacity: Record<string, CapacityResult> = {};
-  for (const [key, child] of [["bare-connect", bareC], ["bare-grpc-js", bareG], ["switchboard", sbMem]] as const) {
-    log(`capacity: ${plan.idleStreams} idle Converse streams on ${key}`);
-    const r = await capped(`capacity on ${key}`, (deadline) => holdIdleStreams(child.url, child.pid, plan.idleStreams, plan.connections, deadline), () => undefined);
-    if (r !== undefined) capacity[key] = r;
-  }
+  const capacity: Record<string, CapacityResult> = await measureCapacity(
+    [["bare-connect", bareC], ["bare-grpc-js", bareG], ["switchboard", sbMem]],
+    plan.idleStreams,
+    plan.connections,
+    (name, work) => capped(name, work, () => undefined, plan.capacityCapSeconds * 1000),
+    log,
+  );
 
   for (const name of [sbDb, lgDb, sbBytesDb, lgBytesDb]) await mc.db(name).dropDatabase().catch(() => undefined);
   await mc.close();

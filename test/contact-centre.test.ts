@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
+import { OrchestratorService, SendTurnView } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus, StepKind, StepStatus } from "../src/gen/switchboard/v1/session_pb.js";
 import type { TurnInputSchema } from "../src/gen/switchboard/v1/turn_pb.js";
 import { jsonLine, type Proc, repoRoot, type RunningOrchestrator, startContactCentreAgentsProcess, startOrchestratorProcess } from "./support/process.js";
@@ -35,7 +35,8 @@ describe("the contact-centre flow over gRPC", () => {
   });
 
   const say = (sessionId: string, input: MessageInitShape<typeof TurnInputSchema>, accountId = "acct-1") =>
-    client.sendTurn({ sessionId, accountId, input });
+    // The assertions read the session's visit counts and compensations: the full view.
+    client.sendTurn({ sessionId, accountId, input, view: SendTurnView.FULL });
   const refused = (sessionId: string, input: MessageInitShape<typeof TurnInputSchema>) =>
     say(sessionId, input).then(
       () => {

@@ -1,7 +1,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
+import { OrchestratorService, SendTurnView } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { SessionStatus, StepStatus } from "../src/gen/switchboard/v1/session_pb.js";
 import { Action } from "../src/gen/switchboard/v1/turn_pb.js";
 import {
@@ -91,7 +91,7 @@ describe("a conversation served by TypeScript, Python and Go agents", () => {
     expect(state["served_by"]).toEqual(["python", "go"]);
     expect(state["turns"]).toBe(1);
 
-    const third = await client.sendTurn({ sessionId, input: { text: "thanks, bye" } });
+    const third = await client.sendTurn({ sessionId, input: { text: "thanks, bye" }, view: SendTurnView.FULL });
     expect(third.agent).toBe("go");
     expect(third.output).toBe("go heard: thanks, bye");
     expect(third.isComplete).toBe(true);

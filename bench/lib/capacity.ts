@@ -1,11 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
   type ConverseRequest,
   ConverseRequestSchema,
   OrchestratorService,
 } from "../../src/gen/switchboard/v1/orchestrator_pb.js";
-import { connectTransport } from "./clients.js";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { noDelayConnection } from "../../src/mesh/no-delay.js";
 import { RequestQueue } from "./converse.js";
 import { memory, resetPeak } from "./proc-stats.js";
 
@@ -40,7 +41,13 @@ const mib = (b: number) => b / (1 << 20);
  * reports what it has: `streams` is then the number it opened.
  */
 export async function holdIdleStreams(url: string, pid: number, streams: number, connections: number, deadline = Infinity): Promise<CapacityResult> {
-  const transports = Array.from({ length: connections }, () => connectTransport(url, "connect"));
+  // No client PINGs here (the server PINGs every connection anyway): a
+  // server busy opening 100,000 streams may answer one late, and
+  // connect-node then closes the connection with every stream on it (and,
+  // with no listener for that error, takes the load generator down).
+  const transports = Array.from({ length: connections }, () =>
+    createGrpcTransport({ baseUrl: url, idleConnectionTimeoutMs: 600_000, nodeOptions: { createConnection: noDelayConnection } }) as Transport & { close?: () => void },
+  );
   const clients = transports.map((t) => createClient(OrchestratorService, t));
   const aborts: AbortController[] = [];
   const queues: RequestQueue<ConverseRequest>[] = [];

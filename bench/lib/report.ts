@@ -1,6 +1,7 @@
 import type { CapacityResult } from "./capacity.js";
 import type { StartupResult } from "./startup.js";
 import { round, type Summary } from "./stats.js";
+import { capacityTarget } from "./targets.js";
 
 /** Row is one system at one concurrency. Times in ms, RSS in MiB. */
 export interface Row {
@@ -93,14 +94,23 @@ export function markdownReport(r: BenchReport): string {
       : `- Bytes stored per turn after a ${bt.turns}-turn 3-stage conversation (each on a fresh database): Switchboard ${f(bt.switchboard)}, LangGraph ${f(bt.langgraph)}.`,
   );
   lines.push(`- Engine alone, 3 chained stages with in-process agents: Switchboard p50 ${f(r.engine.switchboard.p50)} ms (p99 ${f(r.engine.switchboard.p99)}), LangGraph with MemorySaver p50 ${f(r.engine.langgraph.p50)} ms (p99 ${f(r.engine.langgraph.p99)}).`);
-  for (const [key, c] of Object.entries(r.capacity)) {
-    lines.push(
-      c.available
-        ? `- ${c.streams} idle Converse streams on ${key}: ${f(c.bytesPerStream / 1024, " KiB")} per stream (RSS ${f(c.rssBeforeMiB)} → ${f(c.rssAfterMiB)} MiB, peak ${f(c.peakRssMiB)} MiB), ${c.failed} failed${c.resourceExhausted ? ` (${c.resourceExhausted} RESOURCE_EXHAUSTED)` : ""}, opened in ${f(c.openSeconds)} s.`
-        : `- Idle Converse streams on ${key}: not available (the server answers UNIMPLEMENTED).`,
-    );
-  }
+  lines.push(...capacityLines(r.capacity));
   return `${lines.join("\n")}\n`;
+}
+
+/** capacityLines describes scenario F's runs, one line per system. */
+function capacityLines(capacity: Record<string, CapacityResult>): string[] {
+  return Object.entries(capacity).map(([key, c]) =>
+    c.available
+      ? `- ${c.streams} idle Converse streams on ${key}: ${f(c.bytesPerStream / 1024, " KiB")} per stream (RSS ${f(c.rssBeforeMiB)} → ${f(c.rssAfterMiB)} MiB, peak ${f(c.peakRssMiB)} MiB), ${c.failed} failed${c.resourceExhausted ? ` (${c.resourceExhausted} RESOURCE_EXHAUSTED)` : ""}, opened in ${f(c.openSeconds)} s.`
+      : `- Idle Converse streams on ${key}: not available (the server answers UNIMPLEMENTED).`,
+  );
+}
+
+/** capacityMarkdown is scenario F alone (`--only capacity`): its lines and its target. */
+export function capacityMarkdown(capacity: Record<string, CapacityResult>): string {
+  const t = capacityTarget(capacity);
+  return `## Idle streams\n\n${capacityLines(capacity).join("\n")}\n\n${t.name}: ${t.value} (goal ${t.goal}; ${t.met === null ? "n/a" : t.met ? "met" : "not met"}): ${t.detail}\n`;
 }
 
 function targetsTable(targets: Target[]): string[] {

@@ -1,4 +1,5 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { copyMessage } from "./copy-message.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Session, SessionSchema, SessionStatus, type Step, StepKind, StepSchema, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Role, type TranscriptEntry, TranscriptEntrySchema, type TurnInput } from "../gen/switchboard/v1/turn_pb.js";
@@ -78,7 +79,7 @@ export function interruptTurn(
   running: { plan: TurnPlan; streamed: string } | undefined,
   facts: InterruptFacts,
 ): InterruptedTurn {
-  const session = clone(SessionSchema, current);
+  const session = copyMessage(SessionSchema, current);
   const streamedAll = done.map((d) => d.streamed).join("") + (running?.streamed ?? "");
   const heard = heardPart(streamedAll, facts.heard);
   let budget = codePoints(heard);
@@ -90,7 +91,7 @@ export function interruptTurn(
   const ms = facts.heard.ms;
   const steps: Step[] = [];
   for (const d of done) {
-    const step = clone(StepSchema, d.step);
+    const step = copyMessage(StepSchema, d.step);
     const part = take(d.streamed);
     if (part !== d.streamed || (running === undefined && d === done[done.length - 1])) {
       markHeard(step, part, ms);
@@ -176,7 +177,7 @@ export function amendHeard(current: Session, facts: AmendFacts): Amendment {
   const latest = [...current.history].reverse().find((e) => e.role !== Role.SYSTEM)?.turnId ?? "";
   const turnId = facts.turnId || latest;
   if (turnId === "" || turnId !== latest) return { kind: "not-latest", latest };
-  const session = clone(SessionSchema, current);
+  const session = copyMessage(SessionSchema, current);
   const replies = session.history.filter((e) => e.role === Role.AGENT && e.turnId === turnId);
   if (replies.length === 0 || replies.some((e) => e.interrupted)) return { kind: "unchanged", turnId };
   const streamed = replies.map((e) => e.text).join("");

@@ -1,4 +1,5 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { copyMessage } from "./copy-message.js";
 import { durationFromMs, durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
@@ -80,7 +81,7 @@ export async function failStage(deps: SagaDeps, facts: StageFailureFacts): Promi
   const { flow, plan, error } = facts;
   const stage = plan.stage;
   const onFailure = stage.onFailure;
-  const session = clone(SessionSchema, facts.session);
+  const session = copyMessage(SessionSchema, facts.session);
   const now = () => deps.now();
   const steps: Step[] = [
     create(StepSchema, {

@@ -1,4 +1,5 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { copyMessage } from "./copy-message.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Session, SessionSchema, type Step, StepKind, StepSchema, StepStatus } from "../gen/switchboard/v1/session_pb.js";
 
@@ -24,7 +25,7 @@ export interface RewrittenVersion {
  * destroyed.
  */
 export function rollbackVersion(current: Session, target: Session, facts: AdminFacts): RewrittenVersion {
-  const next = clone(SessionSchema, target);
+  const next = copyMessage(SessionSchema, target);
   next.version = current.version + 1n;
   next.createTime = current.createTime;
   // The history goes on: a rollback adds a version, it does not rewind events.
@@ -49,7 +50,7 @@ export function rollbackVersion(current: Session, target: Session, facts: AdminF
  * as `source` was.
  */
 export function forkVersion(source: Session, id: string, facts: AdminFacts): RewrittenVersion {
-  const fork = clone(SessionSchema, source);
+  const fork = copyMessage(SessionSchema, source);
   fork.id = id;
   fork.version = 1n;
   fork.origin = { $typeName: "switchboard.v1.SessionOrigin", sessionId: source.id, version: source.version };

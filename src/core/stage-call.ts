@@ -1,5 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
+import { copyMessage } from "./copy-message.js";
 import { ConnectError } from "@connectrpc/connect";
 import { type OutputDelta, TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Stage } from "../gen/switchboard/v1/flow_pb.js";
@@ -58,7 +58,7 @@ export async function callStage(
     parallel,
     call.signal,
     (branch, signal) => {
-      const start = clone(TurnStartSchema, call.start);
+      const start = copyMessage(TurnStartSchema, call.start);
       start.metadata["branch"] = branch.name;
       const branchCall: AgentCall = {
         agent: branch.agent,

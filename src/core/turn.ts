@@ -1,4 +1,5 @@
-import { clone, create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { copyMessage } from "./copy-message.js";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Flow, Stage } from "../gen/switchboard/v1/flow_pb.js";
 import {
@@ -88,7 +89,7 @@ export function applyResult(
   result: AgentResult,
   facts: TurnFacts,
 ): AppliedTurn {
-  const session = clone(SessionSchema, before);
+  const session = copyMessage(SessionSchema, before);
   const stage = plan.stage;
   session.state = applyPatch(session.state ?? {}, result.statePatch);
   if (facts.first) {

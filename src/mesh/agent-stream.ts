@@ -47,14 +47,15 @@ export async function streamTurn(
 ): Promise<AgentResult> {
   // The request side stays open until the agent answers, so the agent can
   // be sent more input or a cancel while it works.
-  const done = new AbortController();
+  // A plain promise, not an AbortController: aborting one builds a
+  // DOMException with a stack on every call, for a reason nobody reads.
+  let done!: () => void;
+  const ended = new Promise<undefined>((resolve) => {
+    done = () => resolve(undefined);
+  });
   // grpc-timeout takes whole units.
   timeoutMs = Math.max(1, Math.floor(timeoutMs));
   const start = { ...call.start, attempt, budget: durationFromMs(timeoutMs) };
-  const ended = new Promise<undefined>((resolve) => {
-    if (done.signal.aborted) resolve(undefined);
-    done.signal.addEventListener("abort", () => resolve(undefined), { once: true });
-  });
   const requests = async function* (): AsyncGenerator<HandleTurnRequest> {
     yield create(HandleTurnRequestSchema, { kind: { case: "start", value: start } });
     // Streamed user input follows the start as it arrives.
@@ -90,7 +91,7 @@ export async function streamTurn(
     if (err.code === Code.DeadlineExceeded && loop.stalledSince(t0)) excuseAsLate(err);
     throw err;
   } finally {
-    done.abort();
+    done();
   }
   if (result === undefined) {
     throw new ConnectError(`agent ${call.agent} at ${endpoint} closed the turn's stream without a result`, Code.Internal);

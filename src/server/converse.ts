@@ -10,6 +10,7 @@ import {
   ConverseResponseSchema,
   type ConverseTurn,
   type OrchestratorService,
+  SendTurnView,
   type WatchSessionResponse,
   WatchSessionResponseSchema,
 } from "../gen/switchboard/v1/orchestrator_pb.js";
@@ -26,6 +27,7 @@ import { inputLimits, turnRequest } from "./orchestrator-service.js";
 import type { SessionHub } from "./session-hub.js";
 import type { Owner } from "./session-subscribers.js";
 import type { TurnEntry } from "./turn-entry.js";
+import { eventView } from "./turn-view.js";
 import { type RelayDeps, RelayedWatch, relayHeader } from "./watch-relay.js";
 
 /**
@@ -70,7 +72,7 @@ async function* converse(
   const stream = new ConverseStream(deps, ctx);
   void stream.run(requests);
   try {
-    for await (const ev of stream.queue) yield create(ConverseResponseSchema, { event: ev });
+    for await (const ev of stream.queue) yield create(ConverseResponseSchema, { event: eventView(ev, stream.view) });
   } finally {
     stream.close();
   }
@@ -128,6 +130,8 @@ class ConverseStream implements Owner {
   private inputTarget: InputChannel | undefined;
   private closed = false;
   private idle: (() => void) | undefined;
+  /** How much of the session the turns' results on this stream carry (ConverseOpen.view). */
+  view: SendTurnView = SendTurnView.UNSPECIFIED;
 
   constructor(
     private readonly deps: StreamingDeps,
@@ -186,6 +190,7 @@ class ConverseStream implements Owner {
     }
     if (open.sessionId !== "") await refuseOtherTenants(this.deps.store, open.sessionId, this.ctx);
     this.open = open;
+    this.view = open.view;
     this.sessionId = open.sessionId || this.deps.newId();
     await this.deps.hub.open(this.sessionId, this, open.resumeAfterSeq, this.ctx.signal);
   }

@@ -1,5 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
 import { SpanKind, trace } from "@opentelemetry/api";
+import { copyMessage } from "../core/copy-message.js";
 import { ConnectError } from "@connectrpc/connect";
 import { TurnStartSchema } from "../gen/switchboard/v1/agent_pb.js";
 import { codeName } from "../core/errors.js";
@@ -32,7 +32,7 @@ export function instrumentInvoker(invoker: AgentInvoker, metrics: Metrics | unde
       const traceparent = traced ? formatTraceparent(sc) : undefined;
       let start = call.start;
       if (traceparent !== undefined) {
-        start = clone(TurnStartSchema, call.start);
+        start = copyMessage(TurnStartSchema, call.start);
         start.metadata["traceparent"] = traceparent;
         const tracestate = sc.traceState?.serialize();
         if (tracestate) start.metadata["tracestate"] = tracestate;

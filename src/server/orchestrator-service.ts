@@ -25,6 +25,7 @@ import { type FlowCatalog, FlowLoadError, type LoadedFlows } from "./flow-catalo
 import { sessionOfCaller, tenantScopeOf } from "./identity.js";
 import { checkStructDepth } from "./input-depth.js";
 import type { TurnEntry } from "./turn-entry.js";
+import { sendTurnView } from "./turn-view.js";
 
 /**
  * Limits on a turn's input, checked before anything runs.
@@ -81,7 +82,7 @@ export function orchestratorService(deps: OrchestratorDeps): Partial<ServiceImpl
         whenDraining: "send the turn to another replica",
       });
       if ("error" in end) throw end.error;
-      return end.result;
+      return sendTurnView(end.result, req.view);
     },
 
     async getSession(req, ctx) {

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { StepSchema } from "../gen/switchboard/v1/session_pb.js";
+import { SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { SessionSchema, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 import { compilePatterns, luhn, presets, Redactor } from "./redaction.js";
 
 describe("Redactor", () => {
@@ -48,6 +49,30 @@ describe("Redactor", () => {
     expect(step.output).toBe("charged [redacted:card]");
     expect(step.error?.message).toBe("card [redacted:card] declined");
     expect(step.statePatch).toEqual({ account_number: "[redacted]", note: "[redacted:card]" });
+  });
+
+  it("copies a log object, session or turn result only when something in it is redacted", () => {
+    const r = new Redactor([card], ["accountId"], true);
+    const clean = { sessionId: "s1", turn: { agent: "echo", stages: ["a", "b"] } };
+    expect(r.value(clean)).toBe(clean);
+    const dirty = { sessionId: "s1", turn: { text: "4111 1111 1111 1111", stages: ["a"] }, accountId: "acct-1" };
+    const out = r.value(dirty) as typeof dirty;
+    expect(out).toEqual({ sessionId: "s1", turn: { text: "[redacted:card]", stages: ["a"] }, accountId: "[redacted]" });
+    expect(out.turn.stages).toBe(dirty.turn.stages);
+    expect(dirty.turn.text).toBe("4111 1111 1111 1111");
+
+    const session = create(SessionSchema, { id: "s1", history: [{ text: "hello" }, { text: "You said: hello" }] });
+    expect(r.session(session)).toBe(session);
+    const result = create(SendTurnResponseSchema, { output: "You said: hello", session });
+    expect(r.turnResult(result)).toBe(result);
+    const paid = create(SendTurnResponseSchema, {
+      output: "charged 4111 1111 1111 1111",
+      session: { id: "s1", history: [{ text: "pay with 4111 1111 1111 1111" }] },
+    });
+    const redacted = r.turnResult(paid);
+    expect(redacted.output).toBe("charged [redacted:card]");
+    expect(redacted.session?.history[0]?.text).toBe("pay with [redacted:card]");
+    expect(paid.session?.history[0]?.text).toBe("pay with 4111 1111 1111 1111");
   });
 
   it("refuses an unknown preset and a bad regex with the setting's name", () => {

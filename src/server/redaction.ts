@@ -1,5 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { copyMessage } from "../core/copy-message.js";
 import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { type Session, SessionSchema, type Step, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 
@@ -141,8 +141,10 @@ export class Redactor {
   }
 
   /**
-   * value returns a copy of a JSON-like value with sensitive keys and
-   * matching strings redacted (errors become { type, message, stack }).
+   * value returns a JSON-like value with sensitive keys and matching
+   * strings redacted (errors become { type, message, stack }). An object or
+   * array in which nothing needed redacting is returned as it is, not
+   * copied: every log line passes through here, and most redact nothing.
    */
   value(v: unknown, depth = 0): unknown {
     if (typeof v === "string") return this.text(v);
@@ -151,13 +153,24 @@ export class Redactor {
     if (v instanceof Error) {
       return { type: v.name, message: this.text(v.message), ...(v.stack ? { stack: this.text(v.stack) } : {}) };
     }
-    if (Array.isArray(v)) return v.map((x) => this.value(x, depth + 1));
-    if (v instanceof Uint8Array || v instanceof Date) return v;
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      out[k] = this.isSensitiveKey(k) && x !== undefined && x !== null && x !== "" ? "[redacted]" : this.value(x, depth + 1);
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        const r = this.value(x, depth + 1);
+        if (r !== x) (out ??= v.slice())[i] = r;
+      }
+      return out ?? v;
     }
-    return out;
+    if (v instanceof Uint8Array || v instanceof Date) return v;
+    let out: Record<string, unknown> | undefined;
+    for (const k in v) {
+      if (!Object.hasOwn(v, k)) continue;
+      const x: unknown = (v as Record<string, unknown>)[k];
+      const r = this.isSensitiveKey(k) && x !== undefined && x !== null && x !== "" ? "[redacted]" : this.value(x, depth + 1);
+      if (r !== x) (out ??= { ...v })[k] = r;
+    }
+    return out ?? v;
   }
 
   private struct(s: JsonObject | undefined): JsonObject | undefined {
@@ -172,7 +185,7 @@ export class Redactor {
 
   /** step returns a redacted copy of an audit-trail step. */
   step(step: Step): Step {
-    const s = clone(StepSchema, step);
+    const s = copyMessage(StepSchema, step);
     if (s.input !== undefined) {
       s.input.text = this.text(s.input.text);
       s.input.metadata = this.map(s.input.metadata);
@@ -190,19 +203,31 @@ export class Redactor {
     return s;
   }
 
-  /** session returns a copy of a session with its transcript window redacted. */
+  /**
+   * session returns a session with its transcript window redacted: a copy
+   * when anything needed redacting, else the session itself (a commit
+   * passes through here on every turn, and a transcript rarely holds a
+   * match).
+   */
   session(session: Session): Session {
-    const s = clone(SessionSchema, session);
-    for (const entry of s.history) entry.text = this.text(entry.text);
-    if (s.waiting !== undefined) s.waiting.reason = this.text(s.waiting.reason);
+    const texts = session.history.map((entry) => this.text(entry.text));
+    const reason = session.waiting === undefined ? "" : this.text(session.waiting.reason);
+    const same = texts.every((t, i) => t === session.history[i]?.text) && (session.waiting === undefined || reason === session.waiting.reason);
+    if (same) return session;
+    const s = copyMessage(SessionSchema, session);
+    s.history.forEach((entry, i) => (entry.text = texts[i] ?? ""));
+    if (s.waiting !== undefined) s.waiting.reason = reason;
     return s;
   }
 
-  /** turnResult returns a redacted copy of a stored turn result. */
+  /** turnResult returns a stored turn result redacted: a copy when anything needed redacting, else the result itself. */
   turnResult(result: SendTurnResponse): SendTurnResponse {
-    const r = clone(SendTurnResponseSchema, result);
-    r.output = this.text(r.output);
-    if (r.session !== undefined) r.session = this.session(r.session);
+    const output = this.text(result.output);
+    const session = result.session === undefined ? undefined : this.session(result.session);
+    if (output === result.output && session === result.session) return result;
+    const r = copyMessage(SendTurnResponseSchema, { ...result, session: undefined });
+    r.output = output;
+    if (session !== undefined) r.session = session;
     return r;
   }
 }

@@ -1,5 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { copyMessage } from "../core/copy-message.js";
 import { type SendTurnResponse, SendTurnResponseSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
 import { type Session, SessionSchema, type Snapshot, SnapshotSchema, type Step, StepSchema } from "../gen/switchboard/v1/session_pb.js";
 import { aborted } from "../core/errors.js";
@@ -41,7 +41,7 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
 
   async get(sessionId: string): Promise<Session | undefined> {
     const entry = this.live(sessionId);
-    return entry && clone(SessionSchema, entry.session);
+    return entry && copyMessage(SessionSchema, entry.session);
   }
 
   async commit(commit: Commit): Promise<void> {
@@ -58,12 +58,15 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
     }
     checkNextVersion(commit);
     const now = this.clock.now();
-    const stored = clone(SessionSchema, session);
+    // One private copy of the session serves as the head, the snapshot and
+    // the stored result's session: the store never changes what it holds,
+    // and every read hands out a copy of its own.
+    const stored = copyMessage(SessionSchema, session);
     const target: Entry = entry ?? { session: stored, snapshots: [], steps: [], turns: new Map(), failedTurns: 0 };
     target.session = stored;
-    target.snapshots.push(snapshotOf(stored, commit.reason, now));
+    target.snapshots.push(snapshotOf(stored, commit.reason, now, false));
     commit.steps.forEach((step, i) => target.steps.push(committedStepOf(step, session.version, i)));
-    if (commit.turn) target.turns.set(commit.turn.turnId, clone(SendTurnResponseSchema, commit.turn.result));
+    if (commit.turn) target.turns.set(commit.turn.turnId, storedResult(commit.turn.result, session, stored));
     this.entries.set(session.id, target);
   }
 
@@ -76,7 +79,7 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
 
   async turnResult(sessionId: string, turnId: string): Promise<SendTurnResponse | undefined> {
     const result = this.live(sessionId)?.turns.get(turnId);
-    return result && clone(SendTurnResponseSchema, result);
+    return result && copyMessage(SendTurnResponseSchema, result);
   }
 
   async recordFailure(step: Step): Promise<void> {
@@ -105,7 +108,7 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
       [...entry.steps].sort((a, b) => (a.id < b.id ? -1 : 1)),
       (s) => s.id,
       page,
-      (s) => clone(StepSchema, s),
+      (s) => copyMessage(StepSchema, s),
     );
   }
 
@@ -116,13 +119,13 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
       entry.snapshots,
       (s) => versionKey(s.version),
       page,
-      (s) => clone(SnapshotSchema, s),
+      (s) => copyMessage(SnapshotSchema, s),
     );
   }
 
   async snapshot(sessionId: string, version: bigint): Promise<Snapshot | undefined> {
     const found = this.live(sessionId)?.snapshots.find((s) => s.version === version);
-    return found && clone(SnapshotSchema, found);
+    return found && copyMessage(SnapshotSchema, found);
   }
 
   async list(filter: SessionFilter, page: PageRequest): Promise<Page<Session>> {
@@ -135,7 +138,7 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
       .filter((s) => filter.flowVersion === undefined || s.flowVersion === filter.flowVersion)
       .filter((s) => filter.agent === undefined || (s.tally?.agents ?? []).includes(filter.agent))
       .sort((a, b) => listKey(b).localeCompare(listKey(a)));
-    return pageOf(sessions, listKey, page, (s) => clone(SessionSchema, s), true);
+    return pageOf(sessions, listKey, page, (s) => copyMessage(SessionSchema, s), true);
   }
 
   async delete(sessionId: string): Promise<boolean> {
@@ -163,6 +166,17 @@ export class MemoryStore implements SessionStore, FlowStatsSource {
     }
     return entry;
   }
+}
+
+/**
+ * storedResult copies a turn's result for keeping; when its session is the
+ * committed one (the same object), the stored copy of that is shared.
+ */
+function storedResult(result: SendTurnResponse, committed: Session, stored: Session): SendTurnResponse {
+  if (result.session !== committed) return copyMessage(SendTurnResponseSchema, result);
+  const copy = copyMessage(SendTurnResponseSchema, { ...result, session: undefined });
+  copy.session = stored;
+  return copy;
 }
 
 function listKey(s: Session): string {

@@ -241,7 +241,7 @@ export function versionDocOf(commit: Commit, inc: string, now: Date, recentTurns
     version,
     reason: commit.reason,
     createdAt: now,
-    snapshot: new Binary(toBinary(SnapshotSchema, snapshotOf(session, commit.reason, now))),
+    snapshot: new Binary(toBinary(SnapshotSchema, snapshotOf(session, commit.reason, now, false))),
     steps: commit.steps.map((step, i) => new Binary(toBinary(StepSchema, committedStepOf(step, session.version, i)))),
     recentTurns,
     ...(commit.turn

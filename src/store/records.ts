@@ -1,4 +1,5 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { copyMessage } from "../core/copy-message.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type Session,
@@ -63,7 +64,7 @@ export function failedStepIdRange(version: bigint | number): { from: string; to:
  * audit-trail id and the version it made.
  */
 export function committedStepOf(step: Step, version: bigint, index: number): Step {
-  const s = clone(StepSchema, step);
+  const s = copyMessage(StepSchema, step);
   s.id = committedStepId(version, index);
   s.version = version;
   return s;
@@ -74,7 +75,7 @@ export function committedStepOf(step: Step, version: bigint, index: number): Ste
  * audit-trail id and no version, since it changed none.
  */
 export function failedStepOf(step: Step, version: bigint, at: Date, turnId: string): Step {
-  const s = clone(StepSchema, step);
+  const s = copyMessage(StepSchema, step);
   s.id = failedStepId(version, at, turnId);
   s.version = 0n;
   return s;
@@ -93,13 +94,15 @@ export function checkNextVersion(commit: Commit): void {
 }
 
 /**
- * snapshotOf is the snapshot of a committed session version.
+ * snapshotOf is the snapshot of a committed session version. With `copy`
+ * false it holds the session itself, for a caller that encodes it at once
+ * or keeps a private copy it never changes.
  */
-export function snapshotOf(session: Session, reason: string, now: Date): Snapshot {
+export function snapshotOf(session: Session, reason: string, now: Date, copy = true): Snapshot {
   return create(SnapshotSchema, {
     sessionId: session.id,
     version: session.version,
-    session: clone(SessionSchema, session),
+    session: copy ? copyMessage(SessionSchema, session) : session,
     createTime: timestampFromDate(now),
     reason,
   });

@@ -21,6 +21,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SendTurnView says how much of the session a SendTurnResponse carries, as
+// a view does in Google's APIs: a gateway runs every turn of every
+// conversation through SendTurn or Converse, and the session's bounded
+// windows (the transcript above all) are most of the bytes of a result
+// that few gateways read.
+type SendTurnView int32
+
+const (
+	// Not set: the same as SEND_TURN_VIEW_BASIC.
+	SendTurnView_SEND_TURN_VIEW_UNSPECIFIED SendTurnView = 0
+	// The session without `history`, `completed_stages`, `stage_visits`,
+	// `compensations` and `tally` (left empty): its id, account, tenant,
+	// flow, version, stage, state, status, waiting, summary, times, agent,
+	// intent and last_seq. The default.
+	SendTurnView_SEND_TURN_VIEW_BASIC SendTurnView = 1
+	// The whole session after the turn, as GetSession returns it.
+	SendTurnView_SEND_TURN_VIEW_FULL SendTurnView = 2
+)
+
+// Enum value maps for SendTurnView.
+var (
+	SendTurnView_name = map[int32]string{
+		0: "SEND_TURN_VIEW_UNSPECIFIED",
+		1: "SEND_TURN_VIEW_BASIC",
+		2: "SEND_TURN_VIEW_FULL",
+	}
+	SendTurnView_value = map[string]int32{
+		"SEND_TURN_VIEW_UNSPECIFIED": 0,
+		"SEND_TURN_VIEW_BASIC":       1,
+		"SEND_TURN_VIEW_FULL":        2,
+	}
+)
+
+func (x SendTurnView) Enum() *SendTurnView {
+	p := new(SendTurnView)
+	*p = x
+	return p
+}
+
+func (x SendTurnView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SendTurnView) Descriptor() protoreflect.EnumDescriptor {
+	return file_switchboard_v1_orchestrator_proto_enumTypes[0].Descriptor()
+}
+
+func (SendTurnView) Type() protoreflect.EnumType {
+	return &file_switchboard_v1_orchestrator_proto_enumTypes[0]
+}
+
+func (x SendTurnView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SendTurnView.Descriptor instead.
+func (SendTurnView) EnumDescriptor() ([]byte, []int) {
+	return file_switchboard_v1_orchestrator_proto_rawDescGZIP(), []int{0}
+}
+
 // SendTurnRequest is one conversation turn.
 type SendTurnRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -35,7 +95,13 @@ type SendTurnRequest struct {
 	// returns the first result. Empty generates one (no deduplication).
 	TurnId string `protobuf:"bytes,4,opt,name=turn_id,json=turnId,proto3" json:"turn_id,omitempty"`
 	// What the user said or did.
-	Input         *TurnInput `protobuf:"bytes,5,opt,name=input,proto3" json:"input,omitempty"`
+	Input *TurnInput `protobuf:"bytes,5,opt,name=input,proto3" json:"input,omitempty"`
+	// How much of the session the response carries (`session`). Unset means
+	// SEND_TURN_VIEW_BASIC: what a gateway needs to go on with the
+	// conversation, without the transcript and the other windows that grow
+	// with it. Ask for SEND_TURN_VIEW_FULL to get them, or read them with
+	// GetSession.
+	View          SendTurnView `protobuf:"varint,6,opt,name=view,proto3,enum=switchboard.v1.SendTurnView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,6 +171,13 @@ func (x *SendTurnRequest) GetInput() *TurnInput {
 	return nil
 }
 
+func (x *SendTurnRequest) GetView() SendTurnView {
+	if x != nil {
+		return x.View
+	}
+	return SendTurnView_SEND_TURN_VIEW_UNSPECIFIED
+}
+
 // SendTurnResponse is the result of a turn.
 type SendTurnResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -122,7 +195,8 @@ type SendTurnResponse struct {
 	NextStage string `protobuf:"bytes,6,opt,name=next_stage,json=nextStage,proto3" json:"next_stage,omitempty"`
 	// True when the conversation has ended.
 	IsComplete bool `protobuf:"varint,7,opt,name=is_complete,json=isComplete,proto3" json:"is_complete,omitempty"`
-	// The session after the turn.
+	// The session after the turn, as much of it as the request's `view` asks
+	// for (SendTurnRequest.view, ConverseOpen.view).
 	Session *Session `protobuf:"bytes,8,opt,name=session,proto3" json:"session,omitempty"`
 	// True when this is the stored result of an earlier request with the same
 	// turn id.
@@ -369,8 +443,13 @@ type ConverseOpen struct {
 	// streams live ones; when unset, only live events follow. A number beyond
 	// the session's last event is refused with OUT_OF_RANGE.
 	ResumeAfterSeq *int64 `protobuf:"varint,4,opt,name=resume_after_seq,json=resumeAfterSeq,proto3,oneof" json:"resume_after_seq,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How much of the session each turn's result on this stream carries
+	// (`completed` and `interrupted` events), as SendTurnRequest.view says
+	// for SendTurn. Unset means SEND_TURN_VIEW_BASIC. WatchSession streams
+	// the whole session.
+	View          SendTurnView `protobuf:"varint,5,opt,name=view,proto3,enum=switchboard.v1.SendTurnView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConverseOpen) Reset() {
@@ -429,6 +508,13 @@ func (x *ConverseOpen) GetResumeAfterSeq() int64 {
 		return *x.ResumeAfterSeq
 	}
 	return 0
+}
+
+func (x *ConverseOpen) GetView() SendTurnView {
+	if x != nil {
+		return x.View
+	}
+	return SendTurnView_SEND_TURN_VIEW_UNSPECIFIED
 }
 
 // ConverseTurn starts a turn on a Converse stream.
@@ -2625,7 +2711,7 @@ var File_switchboard_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\n" +
-	"!switchboard/v1/orchestrator.proto\x12\x0eswitchboard.v1\x1a\x19switchboard/v1/flow.proto\x1a\x1cswitchboard/v1/session.proto\x1a\x19switchboard/v1/turn.proto\"\xb2\x01\n" +
+	"!switchboard/v1/orchestrator.proto\x12\x0eswitchboard.v1\x1a\x19switchboard/v1/flow.proto\x1a\x1cswitchboard/v1/session.proto\x1a\x19switchboard/v1/turn.proto\"\xe4\x01\n" +
 	"\x0fSendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
@@ -2633,7 +2719,8 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x12\x17\n" +
 	"\aflow_id\x18\x03 \x01(\tR\x06flowId\x12\x17\n" +
 	"\aturn_id\x18\x04 \x01(\tR\x06turnId\x12/\n" +
-	"\x05input\x18\x05 \x01(\v2\x19.switchboard.v1.TurnInputR\x05input\"\xd2\x02\n" +
+	"\x05input\x18\x05 \x01(\v2\x19.switchboard.v1.TurnInputR\x05input\x120\n" +
+	"\x04view\x18\x06 \x01(\x0e2\x1c.switchboard.v1.SendTurnViewR\x04view\"\xd2\x02\n" +
 	"\x10SendTurnResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -2654,14 +2741,15 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\x04turn\x18\x02 \x01(\v2\x1c.switchboard.v1.ConverseTurnH\x00R\x04turn\x125\n" +
 	"\x05input\x18\x03 \x01(\v2\x1d.switchboard.v1.ConverseInputH\x00R\x05input\x124\n" +
 	"\bbarge_in\x18\x04 \x01(\v2\x17.switchboard.v1.BargeInH\x00R\abargeInB\x06\n" +
-	"\x04kind\"\xa9\x01\n" +
+	"\x04kind\"\xdb\x01\n" +
 	"\fConverseOpen\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x12\x17\n" +
 	"\aflow_id\x18\x03 \x01(\tR\x06flowId\x12-\n" +
-	"\x10resume_after_seq\x18\x04 \x01(\x03H\x00R\x0eresumeAfterSeq\x88\x01\x01B\x13\n" +
+	"\x10resume_after_seq\x18\x04 \x01(\x03H\x00R\x0eresumeAfterSeq\x88\x01\x01\x120\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1c.switchboard.v1.SendTurnViewR\x04viewB\x13\n" +
 	"\x11_resume_after_seq\"\x9b\x01\n" +
 	"\fConverseTurn\x12\x17\n" +
 	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12/\n" +
@@ -2806,7 +2894,11 @@ const file_switchboard_v1_orchestrator_proto_rawDesc = "" +
 	"\x12ReloadFlowsRequest\"C\n" +
 	"\x13ReloadFlowsResponse\x12\x14\n" +
 	"\x05added\x18\x01 \x03(\tR\x05added\x12\x16\n" +
-	"\x06loaded\x18\x02 \x03(\tR\x06loaded2\x99\t\n" +
+	"\x06loaded\x18\x02 \x03(\tR\x06loaded*a\n" +
+	"\fSendTurnView\x12\x1e\n" +
+	"\x1aSEND_TURN_VIEW_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SEND_TURN_VIEW_BASIC\x10\x01\x12\x17\n" +
+	"\x13SEND_TURN_VIEW_FULL\x10\x022\x99\t\n" +
 	"\x13OrchestratorService\x12M\n" +
 	"\bSendTurn\x12\x1f.switchboard.v1.SendTurnRequest\x1a .switchboard.v1.SendTurnResponse\x12Q\n" +
 	"\bConverse\x12\x1f.switchboard.v1.ConverseRequest\x1a .switchboard.v1.ConverseResponse(\x010\x01\x12S\n" +
@@ -2835,117 +2927,121 @@ func file_switchboard_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_orchestrator_proto_rawDescData
 }
 
+var file_switchboard_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_switchboard_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_switchboard_v1_orchestrator_proto_goTypes = []any{
-	(*SendTurnRequest)(nil),         // 0: switchboard.v1.SendTurnRequest
-	(*SendTurnResponse)(nil),        // 1: switchboard.v1.SendTurnResponse
-	(*ConverseRequest)(nil),         // 2: switchboard.v1.ConverseRequest
-	(*ConverseOpen)(nil),            // 3: switchboard.v1.ConverseOpen
-	(*ConverseTurn)(nil),            // 4: switchboard.v1.ConverseTurn
-	(*ConverseInput)(nil),           // 5: switchboard.v1.ConverseInput
-	(*BargeIn)(nil),                 // 6: switchboard.v1.BargeIn
-	(*ConverseResponse)(nil),        // 7: switchboard.v1.ConverseResponse
-	(*SessionEvent)(nil),            // 8: switchboard.v1.SessionEvent
-	(*StreamOpened)(nil),            // 9: switchboard.v1.StreamOpened
-	(*RequestRejected)(nil),         // 10: switchboard.v1.RequestRejected
-	(*StreamTakenOver)(nil),         // 11: switchboard.v1.StreamTakenOver
-	(*TurnAccepted)(nil),            // 12: switchboard.v1.TurnAccepted
-	(*OutputChunk)(nil),             // 13: switchboard.v1.OutputChunk
-	(*StageTransition)(nil),         // 14: switchboard.v1.StageTransition
-	(*TurnCompleted)(nil),           // 15: switchboard.v1.TurnCompleted
-	(*TurnFailed)(nil),              // 16: switchboard.v1.TurnFailed
-	(*TurnInterrupted)(nil),         // 17: switchboard.v1.TurnInterrupted
-	(*GetSessionRequest)(nil),       // 18: switchboard.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),      // 19: switchboard.v1.GetSessionResponse
-	(*ListSessionsRequest)(nil),     // 20: switchboard.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),    // 21: switchboard.v1.ListSessionsResponse
-	(*ListStepsRequest)(nil),        // 22: switchboard.v1.ListStepsRequest
-	(*ListStepsResponse)(nil),       // 23: switchboard.v1.ListStepsResponse
-	(*ListSnapshotsRequest)(nil),    // 24: switchboard.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),   // 25: switchboard.v1.ListSnapshotsResponse
-	(*RollbackSessionRequest)(nil),  // 26: switchboard.v1.RollbackSessionRequest
-	(*RollbackSessionResponse)(nil), // 27: switchboard.v1.RollbackSessionResponse
-	(*ForkSessionRequest)(nil),      // 28: switchboard.v1.ForkSessionRequest
-	(*ForkSessionResponse)(nil),     // 29: switchboard.v1.ForkSessionResponse
-	(*MigrateSessionRequest)(nil),   // 30: switchboard.v1.MigrateSessionRequest
-	(*MigrateSessionResponse)(nil),  // 31: switchboard.v1.MigrateSessionResponse
-	(*DeleteSessionRequest)(nil),    // 32: switchboard.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),   // 33: switchboard.v1.DeleteSessionResponse
-	(*WatchSessionRequest)(nil),     // 34: switchboard.v1.WatchSessionRequest
-	(*WatchSessionResponse)(nil),    // 35: switchboard.v1.WatchSessionResponse
-	(*ListFlowsRequest)(nil),        // 36: switchboard.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),       // 37: switchboard.v1.ListFlowsResponse
-	(*ReloadFlowsRequest)(nil),      // 38: switchboard.v1.ReloadFlowsRequest
-	(*ReloadFlowsResponse)(nil),     // 39: switchboard.v1.ReloadFlowsResponse
-	(*TurnInput)(nil),               // 40: switchboard.v1.TurnInput
-	(*Session)(nil),                 // 41: switchboard.v1.Session
-	(SessionStatus)(0),              // 42: switchboard.v1.SessionStatus
-	(*Step)(nil),                    // 43: switchboard.v1.Step
-	(*Snapshot)(nil),                // 44: switchboard.v1.Snapshot
-	(*Flow)(nil),                    // 45: switchboard.v1.Flow
+	(SendTurnView)(0),               // 0: switchboard.v1.SendTurnView
+	(*SendTurnRequest)(nil),         // 1: switchboard.v1.SendTurnRequest
+	(*SendTurnResponse)(nil),        // 2: switchboard.v1.SendTurnResponse
+	(*ConverseRequest)(nil),         // 3: switchboard.v1.ConverseRequest
+	(*ConverseOpen)(nil),            // 4: switchboard.v1.ConverseOpen
+	(*ConverseTurn)(nil),            // 5: switchboard.v1.ConverseTurn
+	(*ConverseInput)(nil),           // 6: switchboard.v1.ConverseInput
+	(*BargeIn)(nil),                 // 7: switchboard.v1.BargeIn
+	(*ConverseResponse)(nil),        // 8: switchboard.v1.ConverseResponse
+	(*SessionEvent)(nil),            // 9: switchboard.v1.SessionEvent
+	(*StreamOpened)(nil),            // 10: switchboard.v1.StreamOpened
+	(*RequestRejected)(nil),         // 11: switchboard.v1.RequestRejected
+	(*StreamTakenOver)(nil),         // 12: switchboard.v1.StreamTakenOver
+	(*TurnAccepted)(nil),            // 13: switchboard.v1.TurnAccepted
+	(*OutputChunk)(nil),             // 14: switchboard.v1.OutputChunk
+	(*StageTransition)(nil),         // 15: switchboard.v1.StageTransition
+	(*TurnCompleted)(nil),           // 16: switchboard.v1.TurnCompleted
+	(*TurnFailed)(nil),              // 17: switchboard.v1.TurnFailed
+	(*TurnInterrupted)(nil),         // 18: switchboard.v1.TurnInterrupted
+	(*GetSessionRequest)(nil),       // 19: switchboard.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),      // 20: switchboard.v1.GetSessionResponse
+	(*ListSessionsRequest)(nil),     // 21: switchboard.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),    // 22: switchboard.v1.ListSessionsResponse
+	(*ListStepsRequest)(nil),        // 23: switchboard.v1.ListStepsRequest
+	(*ListStepsResponse)(nil),       // 24: switchboard.v1.ListStepsResponse
+	(*ListSnapshotsRequest)(nil),    // 25: switchboard.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),   // 26: switchboard.v1.ListSnapshotsResponse
+	(*RollbackSessionRequest)(nil),  // 27: switchboard.v1.RollbackSessionRequest
+	(*RollbackSessionResponse)(nil), // 28: switchboard.v1.RollbackSessionResponse
+	(*ForkSessionRequest)(nil),      // 29: switchboard.v1.ForkSessionRequest
+	(*ForkSessionResponse)(nil),     // 30: switchboard.v1.ForkSessionResponse
+	(*MigrateSessionRequest)(nil),   // 31: switchboard.v1.MigrateSessionRequest
+	(*MigrateSessionResponse)(nil),  // 32: switchboard.v1.MigrateSessionResponse
+	(*DeleteSessionRequest)(nil),    // 33: switchboard.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),   // 34: switchboard.v1.DeleteSessionResponse
+	(*WatchSessionRequest)(nil),     // 35: switchboard.v1.WatchSessionRequest
+	(*WatchSessionResponse)(nil),    // 36: switchboard.v1.WatchSessionResponse
+	(*ListFlowsRequest)(nil),        // 37: switchboard.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),       // 38: switchboard.v1.ListFlowsResponse
+	(*ReloadFlowsRequest)(nil),      // 39: switchboard.v1.ReloadFlowsRequest
+	(*ReloadFlowsResponse)(nil),     // 40: switchboard.v1.ReloadFlowsResponse
+	(*TurnInput)(nil),               // 41: switchboard.v1.TurnInput
+	(*Session)(nil),                 // 42: switchboard.v1.Session
+	(SessionStatus)(0),              // 43: switchboard.v1.SessionStatus
+	(*Step)(nil),                    // 44: switchboard.v1.Step
+	(*Snapshot)(nil),                // 45: switchboard.v1.Snapshot
+	(*Flow)(nil),                    // 46: switchboard.v1.Flow
 }
 var file_switchboard_v1_orchestrator_proto_depIdxs = []int32{
-	40, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
-	41, // 1: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
-	3,  // 2: switchboard.v1.ConverseRequest.open:type_name -> switchboard.v1.ConverseOpen
-	4,  // 3: switchboard.v1.ConverseRequest.turn:type_name -> switchboard.v1.ConverseTurn
-	5,  // 4: switchboard.v1.ConverseRequest.input:type_name -> switchboard.v1.ConverseInput
-	6,  // 5: switchboard.v1.ConverseRequest.barge_in:type_name -> switchboard.v1.BargeIn
-	40, // 6: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
-	8,  // 7: switchboard.v1.ConverseResponse.event:type_name -> switchboard.v1.SessionEvent
-	12, // 8: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
-	13, // 9: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
-	14, // 10: switchboard.v1.SessionEvent.transition:type_name -> switchboard.v1.StageTransition
-	15, // 11: switchboard.v1.SessionEvent.completed:type_name -> switchboard.v1.TurnCompleted
-	16, // 12: switchboard.v1.SessionEvent.failed:type_name -> switchboard.v1.TurnFailed
-	17, // 13: switchboard.v1.SessionEvent.interrupted:type_name -> switchboard.v1.TurnInterrupted
-	9,  // 14: switchboard.v1.SessionEvent.opened:type_name -> switchboard.v1.StreamOpened
-	10, // 15: switchboard.v1.SessionEvent.rejected:type_name -> switchboard.v1.RequestRejected
-	11, // 16: switchboard.v1.SessionEvent.taken_over:type_name -> switchboard.v1.StreamTakenOver
-	41, // 17: switchboard.v1.StreamOpened.session:type_name -> switchboard.v1.Session
-	1,  // 18: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
-	1,  // 19: switchboard.v1.TurnInterrupted.result:type_name -> switchboard.v1.SendTurnResponse
-	41, // 20: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	42, // 21: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
-	41, // 22: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
-	43, // 23: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
-	44, // 24: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
-	41, // 25: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
-	41, // 26: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
-	41, // 27: switchboard.v1.MigrateSessionResponse.session:type_name -> switchboard.v1.Session
-	8,  // 28: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
-	45, // 29: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
-	0,  // 30: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
-	2,  // 31: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
-	18, // 32: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
-	20, // 33: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
-	22, // 34: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
-	24, // 35: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
-	26, // 36: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
-	28, // 37: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
-	30, // 38: switchboard.v1.OrchestratorService.MigrateSession:input_type -> switchboard.v1.MigrateSessionRequest
-	32, // 39: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
-	34, // 40: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
-	36, // 41: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
-	38, // 42: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
-	1,  // 43: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
-	7,  // 44: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
-	19, // 45: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	21, // 46: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
-	23, // 47: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
-	25, // 48: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
-	27, // 49: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
-	29, // 50: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
-	31, // 51: switchboard.v1.OrchestratorService.MigrateSession:output_type -> switchboard.v1.MigrateSessionResponse
-	33, // 52: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	35, // 53: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
-	37, // 54: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
-	39, // 55: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
-	43, // [43:56] is the sub-list for method output_type
-	30, // [30:43] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	41, // 0: switchboard.v1.SendTurnRequest.input:type_name -> switchboard.v1.TurnInput
+	0,  // 1: switchboard.v1.SendTurnRequest.view:type_name -> switchboard.v1.SendTurnView
+	42, // 2: switchboard.v1.SendTurnResponse.session:type_name -> switchboard.v1.Session
+	4,  // 3: switchboard.v1.ConverseRequest.open:type_name -> switchboard.v1.ConverseOpen
+	5,  // 4: switchboard.v1.ConverseRequest.turn:type_name -> switchboard.v1.ConverseTurn
+	6,  // 5: switchboard.v1.ConverseRequest.input:type_name -> switchboard.v1.ConverseInput
+	7,  // 6: switchboard.v1.ConverseRequest.barge_in:type_name -> switchboard.v1.BargeIn
+	0,  // 7: switchboard.v1.ConverseOpen.view:type_name -> switchboard.v1.SendTurnView
+	41, // 8: switchboard.v1.ConverseTurn.input:type_name -> switchboard.v1.TurnInput
+	9,  // 9: switchboard.v1.ConverseResponse.event:type_name -> switchboard.v1.SessionEvent
+	13, // 10: switchboard.v1.SessionEvent.accepted:type_name -> switchboard.v1.TurnAccepted
+	14, // 11: switchboard.v1.SessionEvent.output:type_name -> switchboard.v1.OutputChunk
+	15, // 12: switchboard.v1.SessionEvent.transition:type_name -> switchboard.v1.StageTransition
+	16, // 13: switchboard.v1.SessionEvent.completed:type_name -> switchboard.v1.TurnCompleted
+	17, // 14: switchboard.v1.SessionEvent.failed:type_name -> switchboard.v1.TurnFailed
+	18, // 15: switchboard.v1.SessionEvent.interrupted:type_name -> switchboard.v1.TurnInterrupted
+	10, // 16: switchboard.v1.SessionEvent.opened:type_name -> switchboard.v1.StreamOpened
+	11, // 17: switchboard.v1.SessionEvent.rejected:type_name -> switchboard.v1.RequestRejected
+	12, // 18: switchboard.v1.SessionEvent.taken_over:type_name -> switchboard.v1.StreamTakenOver
+	42, // 19: switchboard.v1.StreamOpened.session:type_name -> switchboard.v1.Session
+	2,  // 20: switchboard.v1.TurnCompleted.result:type_name -> switchboard.v1.SendTurnResponse
+	2,  // 21: switchboard.v1.TurnInterrupted.result:type_name -> switchboard.v1.SendTurnResponse
+	42, // 22: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	43, // 23: switchboard.v1.ListSessionsRequest.status:type_name -> switchboard.v1.SessionStatus
+	42, // 24: switchboard.v1.ListSessionsResponse.sessions:type_name -> switchboard.v1.Session
+	44, // 25: switchboard.v1.ListStepsResponse.steps:type_name -> switchboard.v1.Step
+	45, // 26: switchboard.v1.ListSnapshotsResponse.snapshots:type_name -> switchboard.v1.Snapshot
+	42, // 27: switchboard.v1.RollbackSessionResponse.session:type_name -> switchboard.v1.Session
+	42, // 28: switchboard.v1.ForkSessionResponse.session:type_name -> switchboard.v1.Session
+	42, // 29: switchboard.v1.MigrateSessionResponse.session:type_name -> switchboard.v1.Session
+	9,  // 30: switchboard.v1.WatchSessionResponse.event:type_name -> switchboard.v1.SessionEvent
+	46, // 31: switchboard.v1.ListFlowsResponse.flows:type_name -> switchboard.v1.Flow
+	1,  // 32: switchboard.v1.OrchestratorService.SendTurn:input_type -> switchboard.v1.SendTurnRequest
+	3,  // 33: switchboard.v1.OrchestratorService.Converse:input_type -> switchboard.v1.ConverseRequest
+	19, // 34: switchboard.v1.OrchestratorService.GetSession:input_type -> switchboard.v1.GetSessionRequest
+	21, // 35: switchboard.v1.OrchestratorService.ListSessions:input_type -> switchboard.v1.ListSessionsRequest
+	23, // 36: switchboard.v1.OrchestratorService.ListSteps:input_type -> switchboard.v1.ListStepsRequest
+	25, // 37: switchboard.v1.OrchestratorService.ListSnapshots:input_type -> switchboard.v1.ListSnapshotsRequest
+	27, // 38: switchboard.v1.OrchestratorService.RollbackSession:input_type -> switchboard.v1.RollbackSessionRequest
+	29, // 39: switchboard.v1.OrchestratorService.ForkSession:input_type -> switchboard.v1.ForkSessionRequest
+	31, // 40: switchboard.v1.OrchestratorService.MigrateSession:input_type -> switchboard.v1.MigrateSessionRequest
+	33, // 41: switchboard.v1.OrchestratorService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
+	35, // 42: switchboard.v1.OrchestratorService.WatchSession:input_type -> switchboard.v1.WatchSessionRequest
+	37, // 43: switchboard.v1.OrchestratorService.ListFlows:input_type -> switchboard.v1.ListFlowsRequest
+	39, // 44: switchboard.v1.OrchestratorService.ReloadFlows:input_type -> switchboard.v1.ReloadFlowsRequest
+	2,  // 45: switchboard.v1.OrchestratorService.SendTurn:output_type -> switchboard.v1.SendTurnResponse
+	8,  // 46: switchboard.v1.OrchestratorService.Converse:output_type -> switchboard.v1.ConverseResponse
+	20, // 47: switchboard.v1.OrchestratorService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	22, // 48: switchboard.v1.OrchestratorService.ListSessions:output_type -> switchboard.v1.ListSessionsResponse
+	24, // 49: switchboard.v1.OrchestratorService.ListSteps:output_type -> switchboard.v1.ListStepsResponse
+	26, // 50: switchboard.v1.OrchestratorService.ListSnapshots:output_type -> switchboard.v1.ListSnapshotsResponse
+	28, // 51: switchboard.v1.OrchestratorService.RollbackSession:output_type -> switchboard.v1.RollbackSessionResponse
+	30, // 52: switchboard.v1.OrchestratorService.ForkSession:output_type -> switchboard.v1.ForkSessionResponse
+	32, // 53: switchboard.v1.OrchestratorService.MigrateSession:output_type -> switchboard.v1.MigrateSessionResponse
+	34, // 54: switchboard.v1.OrchestratorService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	36, // 55: switchboard.v1.OrchestratorService.WatchSession:output_type -> switchboard.v1.WatchSessionResponse
+	38, // 56: switchboard.v1.OrchestratorService.ListFlows:output_type -> switchboard.v1.ListFlowsResponse
+	40, // 57: switchboard.v1.OrchestratorService.ReloadFlows:output_type -> switchboard.v1.ReloadFlowsResponse
+	45, // [45:58] is the sub-list for method output_type
+	32, // [32:45] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_orchestrator_proto_init() }
@@ -2981,13 +3077,14 @@ func file_switchboard_v1_orchestrator_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_orchestrator_proto_rawDesc), len(file_switchboard_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_switchboard_v1_orchestrator_proto_goTypes,
 		DependencyIndexes: file_switchboard_v1_orchestrator_proto_depIdxs,
+		EnumInfos:         file_switchboard_v1_orchestrator_proto_enumTypes,
 		MessageInfos:      file_switchboard_v1_orchestrator_proto_msgTypes,
 	}.Build()
 	File_switchboard_v1_orchestrator_proto = out.File

@@ -2,6 +2,7 @@ from switchboard.v1 import flow_pb2 as _flow_pb2
 from switchboard.v1 import session_pb2 as _session_pb2
 from switchboard.v1 import turn_pb2 as _turn_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -9,19 +10,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SendTurnView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEND_TURN_VIEW_UNSPECIFIED: _ClassVar[SendTurnView]
+    SEND_TURN_VIEW_BASIC: _ClassVar[SendTurnView]
+    SEND_TURN_VIEW_FULL: _ClassVar[SendTurnView]
+SEND_TURN_VIEW_UNSPECIFIED: SendTurnView
+SEND_TURN_VIEW_BASIC: SendTurnView
+SEND_TURN_VIEW_FULL: SendTurnView
+
 class SendTurnRequest(_message.Message):
-    __slots__ = ("session_id", "account_id", "flow_id", "turn_id", "input")
+    __slots__ = ("session_id", "account_id", "flow_id", "turn_id", "input", "view")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     FLOW_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     account_id: str
     flow_id: str
     turn_id: str
     input: _turn_pb2.TurnInput
-    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., input: _Optional[_Union[_turn_pb2.TurnInput, _Mapping]] = ...) -> None: ...
+    view: SendTurnView
+    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., input: _Optional[_Union[_turn_pb2.TurnInput, _Mapping]] = ..., view: _Optional[_Union[SendTurnView, str]] = ...) -> None: ...
 
 class SendTurnResponse(_message.Message):
     __slots__ = ("session_id", "turn_id", "output", "agent", "stage_completed", "next_stage", "is_complete", "session", "replayed", "interrupted")
@@ -60,16 +72,18 @@ class ConverseRequest(_message.Message):
     def __init__(self, open: _Optional[_Union[ConverseOpen, _Mapping]] = ..., turn: _Optional[_Union[ConverseTurn, _Mapping]] = ..., input: _Optional[_Union[ConverseInput, _Mapping]] = ..., barge_in: _Optional[_Union[BargeIn, _Mapping]] = ...) -> None: ...
 
 class ConverseOpen(_message.Message):
-    __slots__ = ("session_id", "account_id", "flow_id", "resume_after_seq")
+    __slots__ = ("session_id", "account_id", "flow_id", "resume_after_seq", "view")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     FLOW_ID_FIELD_NUMBER: _ClassVar[int]
     RESUME_AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     account_id: str
     flow_id: str
     resume_after_seq: int
-    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., resume_after_seq: _Optional[int] = ...) -> None: ...
+    view: SendTurnView
+    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., resume_after_seq: _Optional[int] = ..., view: _Optional[_Union[SendTurnView, str]] = ...) -> None: ...
 
 class ConverseTurn(_message.Message):
     __slots__ = ("turn_id", "input", "input_streaming", "enqueue")
