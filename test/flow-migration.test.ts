@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { contactCentreAgents } from "../agents/contact-centre/index.js";
 import { authAgent } from "../agents/contact-centre/front-desk.js";
 import { createLogger } from "../src/log.js";
-import { OrchestratorService } from "../src/gen/switchboard/v1/orchestrator_pb.js";
+import { OrchestratorService, SendTurnView } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { type Session, SessionStatus, StepKind } from "../src/gen/switchboard/v1/session_pb.js";
 import type { TurnInputSchema } from "../src/gen/switchboard/v1/turn_pb.js";
 import type { SessionStore } from "../src/core/ports.js";
@@ -236,7 +236,8 @@ describe.each(["memory", "ferretdb"] as const)("live migration of sessions (%s s
     let release = () => {};
     gate = { entered, released: new Promise<void>((resolve) => (release = resolve)) };
     try {
-      const turn = client.sendTurn({ sessionId: "gate", input: { text: "my code is 1111" } });
+      // The full view: the assertions compare the sessions' visit counts.
+      const turn = client.sendTurn({ sessionId: "gate", input: { text: "my code is 1111" }, view: SendTurnView.FULL });
       await inAgent;
       const move = client.migrateSession({ sessionId: "gate", toVersion: "2" });
       release();

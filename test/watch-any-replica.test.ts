@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { OrchestratorService, type SessionEvent } from "../src/gen/switchboard/v1/orchestrator_pb.js";
+import { OrchestratorService, type SessionEvent, SendTurnView } from "../src/gen/switchboard/v1/orchestrator_pb.js";
 import { connectClient, type EventStream } from "./support/converse-clients.js";
 import { historyFacts } from "./support/history-facts.js";
 import { type RunningOrchestrator, startOrchestratorProcess } from "./support/process.js";
@@ -52,7 +52,8 @@ describe("WatchSession on any replica", () => {
   /** converse opens a Converse stream on `r` for session w-1 and starts a turn. */
   async function converse(r: RunningOrchestrator, turnId: string, text: string): Promise<EventStream> {
     const owner = streams(r).converse();
-    owner.send({ kind: { case: "open", value: { sessionId: "w-1" } } });
+    // The watch is compared with this stream event for event: both carry the full session.
+    owner.send({ kind: { case: "open", value: { sessionId: "w-1", view: SendTurnView.FULL } } });
     await owner.waitForKind("opened");
     owner.send({ kind: { case: "turn", value: { turnId, input: { text } } } });
     return owner;
