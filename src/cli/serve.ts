@@ -42,12 +42,13 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
   const orchestrator = await startOrchestrator({
     ...(store ? { store } : {}),
     // Replicas sharing the database share the agent registry too.
-    ...(mongo !== undefined ? { registryStore: new mongo.MongoRegistryStore({ uri: c.mongoUri, database: c.database }) } : {}),
+    // The stores beside the sessions share the session store's client.
+    ...(mongo !== undefined && store !== undefined ? { registryStore: new mongo.MongoRegistryStore({ db: store.database }) } : {}),
     // ...and the replica directory, so that a watch on any replica sees them all.
-    ...(mongo !== undefined
+    ...(mongo !== undefined && store !== undefined
       ? {
           replicas: {
-            directory: new mongo.MongoReplicaDirectory({ uri: c.mongoUri, database: c.database }),
+            directory: new mongo.MongoReplicaDirectory({ db: store.database }),
             advertise: c.advertise,
             heartbeatMs: c.replicaHeartbeatMs,
           },
@@ -62,7 +63,7 @@ async function serve(c: ServeConfig, log: Logger): Promise<Orchestrator> {
     registryToken: c.registryToken,
     registryRefreshMs: c.registryRefreshMs,
     // Replicas sharing the database split new sessions by the same rollouts.
-    ...(mongo !== undefined ? { rolloutStore: new mongo.MongoRolloutStore({ uri: c.mongoUri, database: c.database }) } : {}),
+    ...(mongo !== undefined && store !== undefined ? { rolloutStore: new mongo.MongoRolloutStore({ db: store.database }) } : {}),
     rolloutRefreshMs: c.rolloutRefreshMs,
     rolloutGuardIntervalMs: c.rolloutGuardIntervalMs,
     keepaliveMs: c.keepaliveMs,

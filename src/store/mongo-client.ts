@@ -1,4 +1,4 @@
-import { type CommandStartedEvent, MongoClient, type MongoClientOptions } from "mongodb";
+import { type CommandStartedEvent, type Db, MongoClient, type MongoClientOptions } from "mongodb";
 
 /**
  * storeConcerns are the consistency settings the stores rely on, applied
@@ -84,4 +84,31 @@ export function databaseNameOf(uri: string, database: string | undefined): strin
 export function databaseOf(uri: string): string | undefined {
   const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
   return m?.[1] ? decodeURIComponent(m[1]) : undefined;
+}
+
+/**
+ * MongoTarget is where a store beside the session store keeps its
+ * collections: a database of its own (a URI, a client made for it), or the
+ * session store's database, whose client it then shares — one pool and one
+ * set of server monitors per process instead of one per store.
+ */
+export type MongoTarget =
+  | {
+      uri: string;
+      /** The database; the URI's, else "switchboard". */
+      database?: string;
+      /** How long to look for a reachable server before failing UNAVAILABLE (default 2000). */
+      serverSelectionTimeoutMs?: number;
+    }
+  | { db: Db };
+
+/**
+ * databaseOfTarget returns a store's database and how to let go of it:
+ * closing the client made for it, or nothing when the database is shared
+ * (its owner closes the client).
+ */
+export function databaseOfTarget(target: MongoTarget, appName: string): { db: Db; close: () => Promise<void> } {
+  if ("db" in target) return { db: target.db, close: async () => {} };
+  const client = mongoClientOf(target.uri, target.serverSelectionTimeoutMs, appName);
+  return { db: client.db(databaseNameOf(target.uri, target.database)), close: () => client.close() };
 }

@@ -1,8 +1,8 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Binary, type Collection, type MongoClient } from "mongodb";
+import { Binary, type Collection } from "mongodb";
 import { AgentCardSchema } from "../gen/switchboard/v1/agent_pb.js";
 import type { Registration, RegistryStore } from "../mesh/registry-store.js";
-import { databaseNameOf, mongoClientOf } from "./mongo-client.js";
+import { databaseOfTarget, type MongoTarget } from "./mongo-client.js";
 import { guard } from "./mongo-errors.js";
 
 /**
@@ -23,13 +23,7 @@ interface RegistrationDoc {
 /**
  * MongoRegistryStoreOptions configure a MongoRegistryStore.
  */
-export interface MongoRegistryStoreOptions {
-  uri: string;
-  /** The database; the URI's, else "switchboard". */
-  database?: string;
-  /** How long to look for a reachable server before failing UNAVAILABLE (default 2000). */
-  serverSelectionTimeoutMs?: number;
-}
+export type MongoRegistryStoreOptions = MongoTarget;
 
 /**
  * MongoRegistryStore keeps agent registrations in MongoDB, so every
@@ -40,13 +34,13 @@ export interface MongoRegistryStoreOptions {
  * simply lasts one more period.)
  */
 export class MongoRegistryStore implements RegistryStore {
-  private readonly client: MongoClient;
+  private readonly release: () => Promise<void>;
   private readonly registrations: Collection<RegistrationDoc>;
   private ready: Promise<void> | undefined;
 
   constructor(opts: MongoRegistryStoreOptions) {
-    this.client = mongoClientOf(opts.uri, opts.serverSelectionTimeoutMs, "switchboard-registry");
-    const db = this.client.db(databaseNameOf(opts.uri, opts.database));
+    const { db, close } = databaseOfTarget(opts, "switchboard-registry");
+    this.release = close;
     this.registrations = db.collection<RegistrationDoc>("agent_registrations");
   }
 
@@ -107,7 +101,7 @@ export class MongoRegistryStore implements RegistryStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.release();
   }
 }
 

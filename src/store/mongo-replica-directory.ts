@@ -1,6 +1,6 @@
-import type { Collection, MongoClient } from "mongodb";
+import type { Collection } from "mongodb";
 import type { ReplicaDirectory, ReplicaEntry } from "../server/replica-directory.js";
-import { databaseNameOf, mongoClientOf } from "./mongo-client.js";
+import { databaseOfTarget, type MongoTarget } from "./mongo-client.js";
 import { guard } from "./mongo-errors.js";
 
 /**
@@ -16,13 +16,7 @@ interface ReplicaDoc {
 /**
  * MongoReplicaDirectoryOptions configure a MongoReplicaDirectory.
  */
-export interface MongoReplicaDirectoryOptions {
-  uri: string;
-  /** The database; the URI's, else "switchboard". */
-  database?: string;
-  /** How long to look for a reachable server before failing UNAVAILABLE (default 2000). */
-  serverSelectionTimeoutMs?: number;
-}
+export type MongoReplicaDirectoryOptions = MongoTarget;
 
 /**
  * MongoReplicaDirectory keeps the orchestrator replicas' addresses in the
@@ -31,12 +25,13 @@ export interface MongoReplicaDirectoryOptions {
  * turn's path.
  */
 export class MongoReplicaDirectory implements ReplicaDirectory {
-  private readonly client: MongoClient;
+  private readonly release: () => Promise<void>;
   private readonly replicas: Collection<ReplicaDoc>;
 
   constructor(opts: MongoReplicaDirectoryOptions) {
-    this.client = mongoClientOf(opts.uri, opts.serverSelectionTimeoutMs, "switchboard-replicas");
-    this.replicas = this.client.db(databaseNameOf(opts.uri, opts.database)).collection<ReplicaDoc>("replicas");
+    const { db, close } = databaseOfTarget(opts, "switchboard-replicas");
+    this.release = close;
+    this.replicas = db.collection<ReplicaDoc>("replicas");
   }
 
   async announce(entry: ReplicaEntry): Promise<void> {
@@ -59,6 +54,6 @@ export class MongoReplicaDirectory implements ReplicaDirectory {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.release();
   }
 }

@@ -1,9 +1,9 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Binary, type Collection, type MongoClient } from "mongodb";
+import { Binary, type Collection } from "mongodb";
 import { type Rollout, type RolloutChange, RolloutChangeSchema, RolloutSchema } from "../gen/switchboard/v1/rollout_pb.js";
 import { aborted } from "../core/errors.js";
 import type { RolloutStore } from "../core/rollout-store.js";
-import { databaseNameOf, mongoClientOf } from "./mongo-client.js";
+import { databaseOfTarget, type MongoTarget } from "./mongo-client.js";
 import { guard, isDuplicateKey } from "./mongo-errors.js";
 
 /**
@@ -38,13 +38,7 @@ interface ChangeDoc {
 /**
  * MongoRolloutStoreOptions configure a MongoRolloutStore.
  */
-export interface MongoRolloutStoreOptions {
-  uri: string;
-  /** The database; the URI's, else "switchboard". */
-  database?: string;
-  /** How long to look for a reachable server before failing UNAVAILABLE (default 2000). */
-  serverSelectionTimeoutMs?: number;
-}
+export type MongoRolloutStoreOptions = MongoTarget;
 
 const changeId = (flowId: string, revision: bigint | number) => `${flowId}/${revision.toString().padStart(12, "0")}`;
 
@@ -57,13 +51,13 @@ const changeId = (flowId: string, revision: bigint | number) => `${flowId}/${rev
  * change; the next change brings the rollout document up again.
  */
 export class MongoRolloutStore implements RolloutStore {
-  private readonly client: MongoClient;
+  private readonly release: () => Promise<void>;
   private readonly rollouts: Collection<RolloutDoc>;
   private readonly changeDocs: Collection<ChangeDoc>;
 
   constructor(opts: MongoRolloutStoreOptions) {
-    this.client = mongoClientOf(opts.uri, opts.serverSelectionTimeoutMs, "switchboard-rollouts");
-    const db = this.client.db(databaseNameOf(opts.uri, opts.database));
+    const { db, close } = databaseOfTarget(opts, "switchboard-rollouts");
+    this.release = close;
     this.rollouts = db.collection<RolloutDoc>("rollouts");
     this.changeDocs = db.collection<ChangeDoc>("rollout_changes");
   }
@@ -121,6 +115,6 @@ export class MongoRolloutStore implements RolloutStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.release();
   }
 }

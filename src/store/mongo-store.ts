@@ -167,6 +167,15 @@ export class MongoStore implements SessionStore, FlowStatsSource {
     await this.client.close();
   }
 
+  /**
+   * database is the store's database, for the stores that keep their
+   * collections beside the sessions (registry, rollouts, replica
+   * directory) and share this client; closing this store closes it.
+   */
+  get database(): Db {
+    return this.db;
+  }
+
   /** databaseName is the database the store uses. */
   get databaseName(): string {
     return this.db.databaseName;
