@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
+import type { GrpcStreamHandler } from "./grpc-stream-handler.js";
 
 /**
  * RequestHandler handles both HTTP/1.1 and HTTP/2 requests, as the handler
@@ -31,6 +32,12 @@ export interface ListenOptions {
   keepaliveMs?: number;
   /** Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) instead of clear text. */
   tls?: ServerTls;
+  /**
+   * Offered every HTTP/2 stream before the request handler: the streams it
+   * takes (gRPC calls) skip Node's compatibility layer; the rest reach the
+   * handler as requests.
+   */
+  grpc?: GrpcStreamHandler;
 }
 
 /**
@@ -73,6 +80,7 @@ export class HttpServer {
             },
             handler,
           );
+    if (opts.grpc !== undefined) offerStreams(this.h2, opts.grpc);
     this.h2.on("session", (session) => {
       // A larger connection window lets many streams run at full speed.
       session.setLocalWindowSize?.(8 << 20);
@@ -149,6 +157,21 @@ export class HttpServer {
     await closed;
     clearTimeout(timer);
   }
+}
+
+/**
+ * offerStreams puts `grpc` in front of the server's compatibility layer:
+ * Node installs that layer as the server's "stream" listener when a
+ * request handler is given; it now runs only for the streams `grpc`
+ * declines. (HTTP/1.1 requests on a TLS port reach the handler directly.)
+ */
+function offerStreams(server: http2.Http2Server | http2.Http2SecureServer, grpc: GrpcStreamHandler): void {
+  const compat = server.listeners("stream") as Array<(...args: unknown[]) => void>;
+  server.removeAllListeners("stream");
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    if (grpc(stream, headers)) return;
+    for (const listener of compat) listener.call(server, stream, headers, ...rest);
+  });
 }
 
 /**

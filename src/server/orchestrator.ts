@@ -36,7 +36,7 @@ import { orchestratorService } from "./orchestrator-service.js";
 import { Reflector, reflectionServices } from "./reflection.js";
 import type { Metrics } from "./metrics.js";
 import { operability, type OperabilityConfig } from "./operability.js";
-import { rpcHandler } from "./rpc-adapter.js";
+import { grpcHandler, rpcHandler } from "./rpc-adapter.js";
 import { streamingService } from "./converse.js";
 import { registryService } from "./registry-service.js";
 import { defaultHubLimits, type HubLimits } from "./live-sessions.js";
@@ -270,7 +270,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const rpc = rpcHandler({ routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes });
+  const rpcOptions = { routes, interceptors: ops.interceptors, readMaxBytes: ops.limits.maxMessageBytes };
+  const rpc = rpcHandler(rpcOptions);
   // A2A's JSON-RPC and agent cards are plain HTTP paths beside the RPCs, and
   // the console is static files on the same port: the browser talks Connect
   // to the origin it was loaded from, with no CORS to configure.
@@ -281,6 +282,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Orc
     host: config.host,
     port: config.port,
     ...ops.listen,
+    // gRPC calls (every gateway and agent SDK) are served on HTTP/2's stream
+    // API; Connect, gRPC-Web, A2A's JSON-RPC and the console by the handler.
+    grpc: grpcHandler(rpcOptions),
     ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
   });
   const port = await server.listen();

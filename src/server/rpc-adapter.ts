@@ -6,6 +6,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { grpcStreamHandler, type GrpcStreamHandler } from "./grpc-stream-handler.js";
 import type { RequestHandler } from "./http-server.js";
 import { peerKey } from "./identity.js";
 import { requestErrorsAsInvalidArgument, requestJsonOptions } from "./unreadable-request.js";
@@ -22,6 +23,22 @@ import { requestErrorsAsInvalidArgument, requestJsonOptions } from "./unreadable
  */
 export const responseCompressMinBytes = 64 * 1024;
 
+const acceptCompression = [compressionGzip, compressionBrotli];
+
+/**
+ * grpcHandler serves the gRPC protocol for the services `options.routes`
+ * registers, with the interceptors and limits rpcHandler gives Connect's
+ * router for them; HttpServer hands it every HTTP/2 stream first.
+ */
+export function grpcHandler(options: Pick<ConnectNodeAdapterOptions, "routes" | "interceptors" | "readMaxBytes">): GrpcStreamHandler {
+  return grpcStreamHandler(options.routes, {
+    interceptors: options.interceptors ?? [],
+    readMaxBytes: options.readMaxBytes ?? 0xffffffff,
+    compressMinBytes: responseCompressMinBytes,
+    acceptCompression,
+  });
+}
+
 /**
  * rpcHandler is connectNodeAdapter with three additions: it records the
  * caller's address for per-client limits; it answers a request body that
@@ -34,7 +51,7 @@ export const responseCompressMinBytes = 64 * 1024;
  */
 export function rpcHandler(options: ConnectNodeAdapterOptions): RequestHandler {
   const router = createConnectRouter({
-    acceptCompression: [compressionGzip, compressionBrotli],
+    acceptCompression,
     compressMinBytes: responseCompressMinBytes,
     jsonOptions: requestJsonOptions,
     ...options,

@@ -58,6 +58,24 @@ function clientMessage(message: string, inputType: string): string {
 const encoder = new TextEncoder();
 
 /**
+ * parseFailure is the error Connect's binary serialization raises for a
+ * body that is not the method's message.
+ */
+export function parseFailure(e: unknown): ConnectError {
+  return new ConnectError(`${parseBinary}${e instanceof Error ? e.message : String(e)}`, Code.Internal);
+}
+
+/**
+ * asClientError restates a request-side failure (see isRequestFailure) as
+ * INVALID_ARGUMENT with what the client can fix; any other error is
+ * returned as it is. `inputType` is the method's request message.
+ */
+export function asClientError(error: ConnectError, inputType: string): ConnectError {
+  if (error.code !== Code.Internal || !isRequestFailure(error.rawMessage)) return error;
+  return new ConnectError(clientMessage(error.rawMessage, inputType), Code.InvalidArgument);
+}
+
+/**
  * requestErrorsAsInvalidArgument rewrites a request-parse failure in a
  * response from INTERNAL to INVALID_ARGUMENT, in the place each protocol
  * carries it: the gRPC trailer, the Connect unary error body (with its

@@ -1,0 +1,212 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { constants } from "node:http2";
+import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createHandlerContext,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type Interceptor,
+  type MethodImplSpec,
+} from "@connectrpc/connect";
+import {
+  type Compression,
+  compressionNegotiate,
+  encodeEnvelope,
+  envelopeCompress,
+  type EnvelopedMessage,
+  transformInvokeImplementation,
+} from "@connectrpc/connect/protocol";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { GrpcRequestReader } from "./grpc-request-reader.js";
+import { peerKey } from "./identity.js";
+import { asClientError, parseFailure } from "./unreadable-request.js";
+
+/**
+ * GrpcStreamHandler serves one HTTP/2 stream if it is a gRPC call (POST,
+ * content-type application/grpc or application/grpc+proto) and returns
+ * true; it returns false, touching nothing, for any other request.
+ */
+export type GrpcStreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean;
+
+/**
+ * GrpcStreamOptions are the settings Connect's router takes for the same
+ * services, so a call behaves alike on both paths.
+ */
+export interface GrpcStreamOptions {
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  compressMinBytes: number;
+  acceptCompression: Compression[];
+}
+
+const grpcContentType = /^application\/grpc(\+proto)?(;|$)/;
+
+/**
+ * grpcStreamHandler serves the gRPC protocol (binary Protobuf) for every
+ * service that `routes` registers, on Node's HTTP/2 stream API, beside
+ * Connect's router for the same registration.
+ *
+ * Why not Connect's own handler for gRPC too: it runs on Node's HTTP/2
+ * compatibility layer (a request and a response object per call) and
+ * moves each message through a chain of async-iterable transforms; on
+ * scenario C that was most of the orchestrator's CPU per turn outside
+ * Switchboard's own work. Why not grpc-js's server: it takes whole
+ * connections, and one connection carries Connect, gRPC-Web and gRPC
+ * requests alike, told apart only by each request's content-type — long
+ * after the server must have answered the connection's SETTINGS (gRPC-Go
+ * clients wait for them); its entry point for a single stream is private.
+ *
+ * What is Connect's stays Connect's: the implementations and interceptors
+ * run through `transformInvokeImplementation` with a `HandlerContext`,
+ * the deadline comes from `parseTimeout`, the status, message and details
+ * go into the trailers through `setTrailerStatus`, and compression is
+ * negotiated and applied by Connect's functions. This module only frames
+ * messages and moves them between the stream and the implementation.
+ */
+export function grpcStreamHandler(routes: (router: ConnectRouter) => void, opts: GrpcStreamOptions): GrpcStreamHandler {
+  const methods = new Map<string, MethodImplSpec>();
+  routes({
+    service(service, impl) {
+      const spec = createServiceImplSpec(service, impl);
+      for (const method of Object.values(spec.methods)) methods.set(`/${service.typeName}/${method.method.name}`, method);
+      return this;
+    },
+    rpc() {
+      throw new Error("grpcStreamHandler: register whole services with router.service");
+    },
+    handlers: [],
+  } as ConnectRouter);
+  return (stream, headers) => {
+    if (headers[":method"] !== "POST" || !grpcContentType.test(headers["content-type"] ?? "")) return false;
+    const path = headers[":path"] ?? "";
+    const spec = methods.get(path);
+    if (spec === undefined) {
+      // What gRPC servers answer for a method they do not have.
+      respondTrailersOnly(stream, new Headers(), setTrailerStatus(new Headers(), new ConnectError(`${path} is not a method this server serves`, Code.Unimplemented)));
+      return true;
+    }
+    serveCall(stream, headers, spec, opts);
+    return true;
+  };
+}
+
+function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec: MethodImplSpec, opts: GrpcStreamOptions): void {
+  // A stream error is followed by "close", which ends the call.
+  stream.on("error", () => undefined);
+  const requestHeader = new Headers();
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ":" */) continue;
+    const value = headers[name];
+    if (typeof value === "string") requestHeader.set(name, value);
+    else if (Array.isArray(value)) for (const v of value) requestHeader.append(name, v);
+  }
+  const timeout = parseTimeout(requestHeader.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
+  const values = createContextValues();
+  values.set(peerKey, stream.session?.socket?.remoteAddress ?? "");
+  const ctx = createHandlerContext({
+    service: spec.method.parent,
+    method: spec.method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`,
+    ...(timeout.timeoutMs !== undefined ? { timeoutMs: timeout.timeoutMs } : {}),
+    requestHeader,
+    responseHeader: { "content-type": "application/grpc+proto" },
+    responseTrailer: { "grpc-status": "0" },
+    contextValues: values,
+  });
+  const compression = compressionNegotiate(opts.acceptCompression, requestHeader.get("grpc-encoding"), requestHeader.get("grpc-accept-encoding"), "grpc-accept-encoding");
+  if (compression.response !== null) ctx.responseHeader.set("grpc-encoding", compression.response.name);
+
+  const input = spec.method.input as DescMessage;
+  const reader = new GrpcRequestReader<Message>(
+    stream,
+    (bytes) => {
+      try {
+        return fromBinary(input, bytes);
+      } catch (e) {
+        throw asClientError(parseFailure(e), input.typeName);
+      }
+    },
+    compression.request,
+    opts.readMaxBytes,
+  );
+  let finished = false;
+  stream.once("close", () => {
+    if (finished) return;
+    const reason = stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR
+      ? new ConnectError(`http/2 stream closed with error code 0x${stream.rstCode.toString(16)}`, stream.rstCode === constants.NGHTTP2_CANCEL ? Code.Canceled : Code.Internal)
+      : new ConnectError("the client closed the stream", Code.Canceled);
+    ctx.abort(reason);
+    reader.fail(reason);
+  });
+  ctx.signal.addEventListener("abort", () => reader.fail(ctx.signal.reason), { once: true });
+  const early = compression.error ?? timeout.error;
+  if (early !== undefined) reader.fail(early);
+
+  void (async () => {
+    let headersSent = false;
+    let failure: ConnectError | undefined;
+    try {
+      if (early !== undefined) throw early;
+      const output = transformInvokeImplementation(spec, ctx, opts.interceptors)(reader);
+      for await (const message of output) {
+        if (stream.destroyed) throw ctx.signal.reason ?? new ConnectError("the client closed the stream", Code.Canceled);
+        let envelope: EnvelopedMessage = { flags: 0, data: toBinary(spec.method.output as DescMessage, message as Message) };
+        if (compression.response !== null && envelope.data.byteLength >= opts.compressMinBytes) {
+          envelope = await envelopeCompress(envelope, compression.response, opts.compressMinBytes);
+        }
+        if (!headersSent) {
+          stream.respond(outgoing(ctx.responseHeader, { [constants.HTTP2_HEADER_STATUS]: 200 }), { waitForTrailers: true });
+          headersSent = true;
+        }
+        if (!stream.write(encodeEnvelope(envelope.flags, envelope.data))) await drained(stream);
+      }
+    } catch (e) {
+      failure = e instanceof ConnectError ? asClientError(e, input.typeName) : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+    }
+    finished = true;
+    ctx.abort(failure);
+    if (stream.destroyed || stream.closed) return;
+    if (failure !== undefined) setTrailerStatus(ctx.responseTrailer, failure);
+    if (!headersSent) {
+      respondTrailersOnly(stream, ctx.responseHeader, ctx.responseTrailer);
+      return;
+    }
+    stream.once("wantTrailers", () => stream.sendTrailers(outgoing(ctx.responseTrailer, {})));
+    stream.end();
+  })();
+}
+
+/**
+ * respondTrailersOnly answers with one HEADERS frame that ends the stream
+ * and carries the status: gRPC's reply for a call that fails before its
+ * first message.
+ */
+function respondTrailersOnly(stream: ServerHttp2Stream, header: Headers, trailer: Headers): void {
+  const out = outgoing(header, { [constants.HTTP2_HEADER_STATUS]: 200, "content-type": "application/grpc+proto" });
+  stream.respond(outgoing(trailer, out), { endStream: true });
+}
+
+/** outgoing adds `header` to Node's header object `into`. */
+function outgoing(header: Headers, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  header.forEach((value, name) => {
+    into[name] = value;
+  });
+  return into;
+}
+
+function drained(stream: ServerHttp2Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.once("drain", done);
+    stream.once("close", done);
+  });
+}
