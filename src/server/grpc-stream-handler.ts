@@ -1,15 +1,17 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { constants } from "node:http2";
-import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
-  createContextValues,
-  createHandlerContext,
   createServiceImplSpec,
   type ConnectRouter,
   type Interceptor,
   type MethodImplSpec,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
 } from "@connectrpc/connect";
 import {
   type Compression,
@@ -17,9 +19,9 @@ import {
   encodeEnvelope,
   envelopeCompress,
   type EnvelopedMessage,
-  transformInvokeImplementation,
 } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { CallValues, GrpcHandlerContext } from "./grpc-handler-context.js";
 import { GrpcRequestReader } from "./grpc-request-reader.js";
 import { peerKey } from "./identity.js";
 import { asClientError, parseFailure } from "./unreadable-request.js";
@@ -59,9 +61,10 @@ const grpcContentType = /^application\/grpc(\+proto)?(;|$)/;
  * after the server must have answered the connection's SETTINGS (gRPC-Go
  * clients wait for them); its entry point for a single stream is private.
  *
- * What is Connect's stays Connect's: the implementations and interceptors
- * run through `transformInvokeImplementation` with a `HandlerContext`,
- * the deadline comes from `parseTimeout`, the status, message and details
+ * What is Connect's stays Connect's: the implementations run behind the
+ * interceptors with a `HandlerContext`, as Connect's
+ * `invokeUnaryImplementation` and `transformInvokeImplementation` run them
+ * (minus the generators those wrap a call in), the deadline comes from `parseTimeout`, the status, message and details
  * go into the trailers through `setTrailerStatus`, and compression is
  * negotiated and applied by Connect's functions. This module only frames
  * messages and moves them between the stream and the implementation.
@@ -104,20 +107,9 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
     else if (Array.isArray(value)) for (const v of value) requestHeader.append(name, v);
   }
   const timeout = parseTimeout(requestHeader.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
-  const values = createContextValues();
+  const values = new CallValues();
   values.set(peerKey, stream.session?.socket?.remoteAddress ?? "");
-  const ctx = createHandlerContext({
-    service: spec.method.parent,
-    method: spec.method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`,
-    ...(timeout.timeoutMs !== undefined ? { timeoutMs: timeout.timeoutMs } : {}),
-    requestHeader,
-    responseHeader: { "content-type": "application/grpc+proto" },
-    responseTrailer: { "grpc-status": "0" },
-    contextValues: values,
-  });
+  const ctx = new GrpcHandlerContext(spec.method.parent, spec.method, requestHeader, values, headers[":authority"] ?? "localhost", timeout.timeoutMs);
   const compression = compressionNegotiate(opts.acceptCompression, requestHeader.get("grpc-encoding"), requestHeader.get("grpc-accept-encoding"), "grpc-accept-encoding");
   if (compression.response !== null) ctx.responseHeader.set("grpc-encoding", compression.response.name);
 
@@ -147,23 +139,30 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
   const early = compression.error ?? timeout.error;
   if (early !== undefined) reader.fail(early);
 
+  const output = spec.method.output as DescMessage;
+  let headersSent = false;
+  const send = async (message: Message): Promise<void> => {
+    if (stream.destroyed) throw ctx.signal.reason ?? new ConnectError("the client closed the stream", Code.Canceled);
+    let envelope: EnvelopedMessage = { flags: 0, data: toBinary(output, message) };
+    if (compression.response !== null && envelope.data.byteLength >= opts.compressMinBytes) {
+      envelope = await envelopeCompress(envelope, compression.response, opts.compressMinBytes);
+    }
+    if (!headersSent) {
+      stream.respond(outgoing(ctx.responseHeader, { [constants.HTTP2_HEADER_STATUS]: 200 }), { waitForTrailers: true });
+      headersSent = true;
+    }
+    if (!stream.write(encodeEnvelope(envelope.flags, envelope.data))) await drained(stream);
+  };
   void (async () => {
-    let headersSent = false;
     let failure: ConnectError | undefined;
     try {
       if (early !== undefined) throw early;
-      const output = transformInvokeImplementation(spec, ctx, opts.interceptors)(reader);
-      for await (const message of output) {
-        if (stream.destroyed) throw ctx.signal.reason ?? new ConnectError("the client closed the stream", Code.Canceled);
-        let envelope: EnvelopedMessage = { flags: 0, data: toBinary(spec.method.output as DescMessage, message as Message) };
-        if (compression.response !== null && envelope.data.byteLength >= opts.compressMinBytes) {
-          envelope = await envelopeCompress(envelope, compression.response, opts.compressMinBytes);
+      if (spec.kind === "unary") {
+        await send(await invokeUnary(spec, ctx, await single(reader, spec.kind), opts.interceptors));
+      } else {
+        for await (const message of await invokeStreaming(spec, ctx, reader, opts.interceptors)) {
+          await send(normalize(output, message));
         }
-        if (!headersSent) {
-          stream.respond(outgoing(ctx.responseHeader, { [constants.HTTP2_HEADER_STATUS]: 200 }), { waitForTrailers: true });
-          headersSent = true;
-        }
-        if (!stream.write(encodeEnvelope(envelope.flags, envelope.data))) await drained(stream);
       }
     } catch (e) {
       failure = e instanceof ConnectError ? asClientError(e, input.typeName) : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
@@ -179,6 +178,118 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
     stream.once("wantTrailers", () => stream.sendTrailers(outgoing(ctx.responseTrailer, {})));
     stream.end();
   })();
+}
+
+/**
+ * invokeStreaming runs a streaming method's implementation behind the
+ * interceptors, as Connect's `transformInvokeImplementation` does, but
+ * with the implementation's own iterable as the reply: no generator
+ * around it per call, which an idle stream would hold for its lifetime.
+ */
+async function invokeStreaming(
+  spec: Exclude<MethodImplSpec, { kind: "unary" }>,
+  ctx: GrpcHandlerContext,
+  requests: AsyncIterable<Message>,
+  interceptors: Interceptor[],
+): Promise<AsyncIterable<unknown>> {
+  const call: StreamingFn = async (req) => {
+    const context = ctx.with(req.header, req.contextValues, req.signal);
+    const message =
+      spec.kind === "bidi_streaming"
+        ? spec.impl(req.message, context)
+        : spec.kind === "server_streaming"
+          ? spec.impl(await single(req.message, spec.kind), context)
+          : [await spec.impl(req.message, context)];
+    return { stream: true, service: spec.method.parent, method: spec.method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: message as AsyncIterable<Message> };
+  };
+  const res = await intercepted(interceptors, call)({
+    stream: true,
+    service: spec.method.parent,
+    method: spec.method,
+    requestMethod: "POST",
+    url: ctx.url,
+    signal: ctx.signal,
+    header: ctx.requestHeader,
+    contextValues: ctx.values,
+    message: requests,
+  } as StreamRequest<DescMessage, DescMessage>);
+  copyHeaders(res.header, ctx.responseHeader);
+  return {
+    [Symbol.asyncIterator]: () => {
+      const it = res.message[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          const r = await it.next();
+          if (r.done === true) copyHeaders(res.trailer, ctx.responseTrailer);
+          return r;
+        },
+        return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
+      };
+    },
+  };
+}
+
+type StreamingFn = (req: StreamRequest<DescMessage, DescMessage>) => Promise<StreamResponse<DescMessage, DescMessage>>;
+type UnaryFn = (req: UnaryRequest<DescMessage, DescMessage>) => Promise<UnaryResponse<DescMessage, DescMessage>>;
+
+/** intercepted wraps `call` in the interceptors, the first outermost, as Connect's applyInterceptors does. */
+function intercepted<F extends StreamingFn | UnaryFn>(interceptors: Interceptor[], call: F): F {
+  return interceptors.reduceRight<F>((inner, interceptor) => interceptor(inner as never) as unknown as F, call);
+}
+
+/**
+ * invokeUnary runs a unary method's implementation behind the
+ * interceptors, as Connect's `invokeUnaryImplementation` does.
+ */
+async function invokeUnary(spec: Extract<MethodImplSpec, { kind: "unary" }>, ctx: GrpcHandlerContext, request: Message, interceptors: Interceptor[]): Promise<Message> {
+  const output = spec.method.output as DescMessage;
+  const call: UnaryFn = async (req) => ({
+    stream: false,
+    service: spec.method.parent,
+    method: spec.method,
+    header: ctx.responseHeader,
+    trailer: ctx.responseTrailer,
+    message: normalize(output, await spec.impl(req.message as never, ctx.with(req.header, req.contextValues, req.signal))),
+  });
+  const res = await intercepted(interceptors, call)({
+    stream: false,
+    service: spec.method.parent,
+    method: spec.method,
+    requestMethod: "POST",
+    url: ctx.url,
+    signal: ctx.signal,
+    header: ctx.requestHeader,
+    contextValues: ctx.values,
+    message: request,
+  } as UnaryRequest<DescMessage, DescMessage>);
+  copyHeaders(res.header, ctx.responseHeader);
+  copyHeaders(res.trailer, ctx.responseTrailer);
+  return res.message;
+}
+
+/** normalize makes a message of what an implementation returned (a message or its init shape). */
+function normalize(schema: DescMessage, value: unknown): Message {
+  return isMessage(value, schema) ? value : create(schema, value as MessageInitShape<DescMessage>);
+}
+
+/**
+ * single reads the one request message of a unary or server-streaming
+ * call, with Connect's statuses for none or more than one.
+ */
+async function single(requests: AsyncIterable<Message>, kind: string): Promise<Message> {
+  const it = requests[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done === true) throw new ConnectError(`protocol error: missing input message for ${kind.replace("_", "-")} method`, Code.Unimplemented);
+  const second = await it.next();
+  if (second.done !== true) throw new ConnectError(`protocol error: received extra input message for ${kind.replace("_", "-")} method`, Code.Unimplemented);
+  return first.value;
+}
+
+/** copyHeaders makes `to` what `from` is, as Connect does with what interceptors return. */
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  for (const name of [...to.keys()]) to.delete(name);
+  from.forEach((value, name) => to.set(name, value));
 }
 
 /**

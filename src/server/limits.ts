@@ -114,12 +114,39 @@ export function streamsInterceptor(counter: StreamCounter, metrics: Metrics | un
   };
 }
 
-async function* endsWith<T>(source: AsyncIterable<T>, done: () => void): AsyncIterable<T> {
-  try {
-    yield* source;
-  } finally {
-    done();
-  }
+/**
+ * endsWith calls `done` once when `source` ends, fails or is given up.
+ * (An iterator object, not a generator: an idle stream holds it open.)
+ */
+function endsWith<T>(source: AsyncIterable<T>, done: () => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = source[Symbol.asyncIterator]();
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        done();
+      };
+      return {
+        next: () =>
+          it.next().then(
+            (r) => {
+              if (r.done === true) end();
+              return r;
+            },
+            (e: unknown) => {
+              end();
+              throw e;
+            },
+          ),
+        return: (value?: unknown) => {
+          end();
+          return it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined });
+        },
+      };
+    },
+  };
 }
 
 /**
