@@ -161,6 +161,6 @@ describe("orchestrator with the grpc-js agent transport", () => {
   it("rejects an unknown transport name with a usage error", async () => {
     const proc = startSwitchboard(["serve", "--port", "0", "--agent-transport", "carrier-pigeon"]);
     expect(await proc.exited).toBe(2);
-    expect(proc.lines.join("\n")).toMatch(/--agent-transport: "carrier-pigeon" is not one of connect, grpc-js/);
+    expect(proc.lines.join("\n")).toMatch(/--agent-transport: "carrier-pigeon" is not one of stream, connect, grpc-js/);
   });
 });

@@ -34,7 +34,7 @@ export interface ServeConfig {
   replicaHeartbeatMs: number;
   logLevel: string;
   /** The wire stack of agent calls. */
-  agentTransport: "connect" | "grpc-js";
+  agentTransport: "stream" | "connect" | "grpc-js";
   mesh: Partial<MeshOptions>;
   registryToken: string;
   registryRefreshMs: number;
@@ -77,6 +77,7 @@ export function serveConfig(s: ServeSettings, env: NodeJS.ProcessEnv): ServeConf
       intervalMs: Math.round(s["mesh.agentKeepalive"] * 1000),
       timeoutMs: Math.round(s["mesh.agentKeepaliveTimeout"] * 1000),
     },
+    ...(s.agentTransport === "connect" ? { agentStack: "connect" as const } : {}),
   };
   if (s["metrics.port"] !== undefined) operability.metricsListen = { host: s["metrics.host"], port: s["metrics.port"] };
   const tls = { cert: s["tls.cert"], key: s["tls.key"], clientCa: s["tls.clientCa"] };

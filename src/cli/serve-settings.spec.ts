@@ -50,6 +50,8 @@ describe("serve settings", () => {
     expect(c.mesh.health?.timeoutMs).toBe(1000);
     expect(c.registryRefreshMs).toBe(3000);
     expect(c.mesh.agentLimits).toEqual({ maxConcurrentTurns: 64, maxQueuedTurns: 64 });
-    expect(c.agentTransport).toBe("connect");
+    expect(c.agentTransport).toBe("stream");
+    expect(c.operability.agentStack).toBeUndefined();
+    expect(serveConfig(load(["--agent-transport", "connect"]), {}).operability.agentStack).toBe("connect");
   });
 });

@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { TransportFactory } from "./connection-pool.js";
+import { createGrpcStreamTransport } from "./grpc-stream-transport.js";
 import { defaultKeepaliveOptions, type KeepaliveOptions, KeepaliveSessionManager } from "./keepalive.js";
 import { noDelayConnection } from "./no-delay.js";
 
@@ -28,11 +29,21 @@ export interface AgentTransportOptions {
   interceptors?: Interceptor[];
   /** The PINGs on each agent connection (defaultKeepaliveOptions when unset). */
   keepalive?: KeepaliveOptions;
+  /** The client stack; "stream" when unset. */
+  stack?: AgentStack;
 }
 
 /**
- * agentTransport is the TransportFactory for agents: Connect's gRPC
- * transport over one HTTP/2 connection per endpoint, kept alive with pings
+ * AgentStack is how an agent call goes on the wire under Connect's client
+ * API: "stream" frames gRPC on Node's HTTP/2 stream API
+ * (createGrpcStreamTransport), "connect" uses Connect's own gRPC
+ * transport. Both share the connection handling (KeepaliveSessionManager).
+ */
+export type AgentStack = "stream" | "connect";
+
+/**
+ * agentTransport is the TransportFactory for agents: a gRPC transport over
+ * one HTTP/2 connection per endpoint, kept alive with pings
  * judged against this process's own event-loop delay (KeepaliveSessionManager),
  * with TLS settings for `https://` endpoints.
  */
@@ -49,12 +60,9 @@ export function agentTransport(opts: AgentTransportOptions = {}): TransportFacto
       : // Clear text: Nagle off (see noDelayConnection).
         { createConnection: noDelayConnection };
     const sessionManager = new KeepaliveSessionManager(endpoint, keepalive, nodeOptions);
+    const options = { baseUrl: endpoint, sessionManager, interceptors: [connectionErrors, ...(opts.interceptors ?? [])] };
     return {
-      transport: createGrpcTransport({
-        baseUrl: endpoint,
-        sessionManager,
-        interceptors: [connectionErrors, ...(opts.interceptors ?? [])],
-      }),
+      transport: opts.stack === "connect" ? createGrpcTransport(options) : createGrpcStreamTransport(options),
       close: () => sessionManager.abort(),
     };
   };

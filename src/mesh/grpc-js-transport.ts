@@ -9,19 +9,7 @@ import {
   type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ContextValues,
-  createContextValues,
-  type Interceptor,
-  type StreamRequest,
-  type StreamResponse,
-  type Transport,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
-import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   type CallOptions,
   Client,
@@ -31,7 +19,9 @@ import {
   Metadata,
   type StatusObject,
 } from "@grpc/grpc-js";
+import { drained } from "../wire/drained.js";
 import type { TransportFactory } from "./connection-pool.js";
+import { type Exchange, type Exchanger, exchangeTransport } from "./exchange-transport.js";
 import { defaultKeepaliveOptions, type KeepaliveOptions } from "./keepalive.js";
 
 /**
@@ -93,80 +83,13 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
     return { call, response: exchange(call, signal) };
   };
 
-  return {
-    async unary<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodUnary<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: ConstructorParameters<typeof Headers>[0],
-      input: MessageInitShape<I>,
-      contextValues?: ContextValues,
-    ): Promise<UnaryResponse<I, O>> {
-      return runUnaryCall<I, O>({
-        interceptors: opts.interceptors ?? [],
-        ...(signal ? { signal } : {}),
-        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: `${opts.baseUrl.replace(/\/+$/, "")}/${method.parent.typeName}/${method.name}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> => {
-          const { call, response } = open(req.method, req.signal, timeoutMs, req.header);
-          call.end(req.message);
-          const ex = await response;
-          const messages: MessageShape<O>[] = [];
-          for await (const m of ex.messages) messages.push(m);
-          const [message] = messages;
-          if (message === undefined || messages.length > 1) {
-            throw new ConnectError(
-              `${method.parent.typeName}/${method.name}: a unary call got ${messages.length} response messages`,
-              Code.Unimplemented,
-            );
-          }
-          return { stream: false, service: req.service, method: req.method, header: ex.header, trailer: ex.trailer, message };
-        },
-      });
-    },
-
-    async stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: ConstructorParameters<typeof Headers>[0],
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
-    ): Promise<StreamResponse<I, O>> {
-      return runStreamingCall<I, O>({
-        interceptors: opts.interceptors ?? [],
-        ...(signal ? { signal } : {}),
-        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: `${opts.baseUrl.replace(/\/+$/, "")}/${method.parent.typeName}/${method.name}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req: StreamRequest<I, O>): Promise<StreamResponse<I, O>> => {
-          const { call, response } = open(req.method, req.signal, timeoutMs, req.header);
-          void pump(req.message, call, method.input);
-          const ex = await response;
-          return { stream: true, service: req.service, method: req.method, header: ex.header, trailer: ex.trailer, message: ex.messages };
-        },
-      });
-    },
-
-    close: () => client.close(),
+  const exchanger: Exchanger = (method, signal, timeoutMs, header, input) => {
+    const { call, response } = open(method, signal, timeoutMs, header);
+    if (input.kind === "unary") call.end(input.message);
+    else void pump(input.messages, call, method.input);
+    return response;
   };
+  return Object.assign(exchangeTransport(opts.baseUrl, opts.interceptors ?? [], exchanger), { close: () => client.close() });
 }
 
 /**
@@ -196,14 +119,6 @@ export function grpcJsAgentTransport(keepalive: KeepaliveOptions = defaultKeepal
  */
 export const grpcJsTransport: TransportFactory = grpcJsAgentTransport();
 
-/** Exchange is a call whose response headers arrived. */
-interface Exchange<O extends DescMessage> {
-  header: Headers;
-  /** Filled in when the call ends. */
-  trailer: Headers;
-  messages: AsyncIterable<MessageShape<O>>;
-}
-
 /**
  * pump writes the request messages to the call, waiting for the channel
  * when it is full, and half-closes it after the last one. A request
@@ -220,17 +135,7 @@ async function pump<I extends DescMessage, O extends DescMessage>(
     for await (const m of input) {
       if (ended) break;
       const message = isMessage(m, schema) ? m : create(schema, m as MessageInitShape<I>);
-      if (!call.write(message)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            call.off("drain", go);
-            call.off("status", go);
-            resolve();
-          };
-          call.on("drain", go);
-          call.on("status", go);
-        });
-      }
+      if (!call.write(message)) await drained(call, "status");
     }
     if (!ended) call.end();
   } catch {

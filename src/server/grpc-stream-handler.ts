@@ -22,7 +22,8 @@ import {
 } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { CallValues, GrpcHandlerContext } from "./grpc-handler-context.js";
-import { GrpcRequestReader } from "./grpc-request-reader.js";
+import { drained } from "../wire/drained.js";
+import { GrpcMessageReader } from "../wire/grpc-message-reader.js";
 import { peerKey } from "./identity.js";
 import { asClientError, parseFailure } from "./unreadable-request.js";
 
@@ -114,7 +115,7 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
   if (compression.response !== null) ctx.responseHeader.set("grpc-encoding", compression.response.name);
 
   const input = spec.method.input as DescMessage;
-  const reader = new GrpcRequestReader<Message>(
+  const reader = new GrpcMessageReader<Message>(
     stream,
     (bytes) => {
       try {
@@ -151,7 +152,7 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
       stream.respond(outgoing(ctx.responseHeader, { [constants.HTTP2_HEADER_STATUS]: 200 }), { waitForTrailers: true });
       headersSent = true;
     }
-    if (!stream.write(encodeEnvelope(envelope.flags, envelope.data))) await drained(stream);
+    if (!stream.write(encodeEnvelope(envelope.flags, envelope.data))) await drained(stream, "close");
   };
   void (async () => {
     let failure: ConnectError | undefined;
@@ -308,16 +309,4 @@ function outgoing(header: Headers, into: OutgoingHttpHeaders): OutgoingHttpHeade
     into[name] = value;
   });
   return into;
-}
-
-function drained(stream: ServerHttp2Stream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.once("drain", done);
-    stream.once("close", done);
-  });
 }

@@ -3,7 +3,7 @@ import type { TurnReport } from "../core/turn-events.js";
 import type { AgentInvoker, SessionStore } from "../core/ports.js";
 import type { Logger } from "../log.js";
 import type { TransportFactory } from "../mesh/connection-pool.js";
-import { type AgentTls, agentTransport } from "../mesh/agent-transport.js";
+import { type AgentStack, type AgentTls, agentTransport } from "../mesh/agent-transport.js";
 import type { KeepaliveOptions } from "../mesh/keepalive.js";
 import { processLoopDelay } from "../mesh/loop-delay.js";
 import { Authenticator, type AuthSettings, authInterceptor } from "./auth.js";
@@ -32,6 +32,8 @@ export interface OperabilityConfig {
   agentTls?: AgentTls;
   /** The PINGs on agent connections (defaultKeepaliveOptions when unset). */
   agentKeepalive?: KeepaliveOptions;
+  /** The client stack of agent calls (see AgentTransportOptions.stack). */
+  agentStack?: AgentStack;
   /** Serve the metrics on this address (GET /metrics). */
   metricsListen?: { host: string; port: number };
   /** Use these metrics (e.g. to share them with a mesh); new ones otherwise. */
@@ -93,6 +95,7 @@ export function operability(config: OperabilityConfig, log: Logger): Operability
     agentTransport: agentTransport({
       ...(config.agentTls !== undefined ? { tls: config.agentTls } : {}),
       ...(config.agentKeepalive !== undefined ? { keepalive: config.agentKeepalive } : {}),
+      ...(config.agentStack !== undefined ? { stack: config.agentStack } : {}),
       interceptors: [traceHeaderInterceptor],
     }),
     turnRate: new TurnRateLimit(limits, metrics),

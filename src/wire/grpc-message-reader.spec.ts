@@ -1,10 +1,9 @@
-import type { ServerHttp2Stream } from "node:http2";
 import { PassThrough } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { compressionGzip } from "@connectrpc/connect-node";
 import { describe, expect, it } from "vitest";
 import { gzipSync } from "node:zlib";
-import { GrpcRequestReader } from "./grpc-request-reader.js";
+import { GrpcMessageReader } from "./grpc-message-reader.js";
 
 const frame = (text: string, flags = 0, body = Buffer.from(text)) => {
   const b = Buffer.alloc(5 + body.length);
@@ -16,7 +15,7 @@ const frame = (text: string, flags = 0, body = Buffer.from(text)) => {
 
 const reader = (maxBytes = 1024, compression: typeof compressionGzip | null = null) => {
   const stream = new PassThrough();
-  const r = new GrpcRequestReader(stream as unknown as ServerHttp2Stream, (bytes) => Buffer.from(bytes).toString(), compression, maxBytes);
+  const r = new GrpcMessageReader(stream, (bytes) => Buffer.from(bytes).toString(), compression, maxBytes);
   return { stream, r };
 };
 
@@ -26,7 +25,7 @@ const all = async (r: AsyncIterable<string>) => {
   return out;
 };
 
-describe("GrpcRequestReader", () => {
+describe("GrpcMessageReader", () => {
   it("reads messages split across chunks and several in one chunk", async () => {
     const { stream, r } = reader();
     const bytes = Buffer.concat([frame("one"), frame("two"), frame("three")]);

@@ -1,19 +1,20 @@
-import type { ServerHttp2Stream } from "node:http2";
+import type { Duplex } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Compression, envelopeDecompress, type EnvelopedMessage } from "@connectrpc/connect/protocol";
 
 /**
- * GrpcRequestReader is the request side of one gRPC call served on an
- * HTTP/2 stream: it splits the stream's bytes into length-prefixed
- * messages and hands them, decompressed and parsed, to whoever iterates it.
- * It pauses the stream while a message waits to be read, so HTTP/2 flow
- * control holds back a client that sends faster than its handler reads.
+ * GrpcMessageReader reads the messages of one side of a gRPC call on an
+ * HTTP/2 stream (a server's requests, a client's replies): it splits the
+ * stream's bytes into length-prefixed messages and hands them,
+ * decompressed and parsed, to whoever iterates it. It pauses the stream
+ * while a message waits to be read, so HTTP/2 flow control holds back a
+ * peer that sends faster than this side reads.
  *
  * Unlike a Readable's own async iterator, ending the iteration early does
  * not destroy the stream: a handler that stops reading requests can still
  * write its replies.
  */
-export class GrpcRequestReader<T> implements AsyncIterableIterator<T> {
+export class GrpcMessageReader<T> implements AsyncIterableIterator<T> {
   private pending: Buffer | undefined;
   private readonly queue: EnvelopedMessage[] = [];
   private ended = false;
@@ -21,20 +22,37 @@ export class GrpcRequestReader<T> implements AsyncIterableIterator<T> {
   private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
+    private readonly stream: Duplex,
     private readonly parse: (bytes: Uint8Array) => T,
-    private readonly compression: Compression | null,
+    private compression: Compression | null,
     private readonly readMaxBytes: number,
+    /** Called with each chunk read (a client tells its keepalive the connection is alive). */
+    onChunk?: () => void,
   ) {
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    stream.on("data", (chunk: Buffer) => {
+      onChunk?.();
+      this.onData(chunk);
+    });
+    // The peer or the connection went away mid-stream ("aborted" comes
+    // before the "end" Node then emits): the messages stop there, and that
+    // is no clean end.
+    stream.once("aborted", () => this.fail(new ConnectError("the HTTP/2 stream was closed before it ended (the peer or its connection went away)", Code.Canceled)));
     stream.once("end", () => {
       this.ended = true;
       if (this.pending !== undefined && this.pending.byteLength > 0) {
-        this.fail(new ConnectError(`protocol error: the request ended inside a message (${this.pending.byteLength} bytes of a frame left over)`, Code.InvalidArgument));
+        this.fail(new ConnectError(`protocol error: the stream ended inside a message (${this.pending.byteLength} bytes of a frame left over)`, Code.InvalidArgument));
         return;
       }
       this.wake();
     });
+  }
+
+  /**
+   * decompressWith names how compressed messages are compressed, once the
+   * peer's headers say it (a client learns it from the reply's headers).
+   */
+  decompressWith(compression: Compression | null): void {
+    this.compression = compression;
   }
 
   /**

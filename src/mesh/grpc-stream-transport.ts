@@ -1,0 +1,203 @@
+import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import { constants } from "node:http2";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  isMessage,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, type Http2SessionManager } from "@connectrpc/connect-node";
+import { type Compression, encodeEnvelope } from "@connectrpc/connect/protocol";
+import { codeFromHttpStatus, findTrailerError, parseContentType, requestHeader, validateTrailer } from "@connectrpc/connect/protocol-grpc";
+import { drained } from "../wire/drained.js";
+import { GrpcMessageReader } from "../wire/grpc-message-reader.js";
+import { type Exchange, type Exchanger, exchangeTransport } from "./exchange-transport.js";
+
+/**
+ * GrpcStreamTransportOptions configure a transport over one HTTP/2
+ * connection manager.
+ */
+export interface GrpcStreamTransportOptions {
+  /** The server, e.g. "http://127.0.0.1:7001". */
+  baseUrl: string;
+  /** Opens (and keeps, pings, reopens) the connection the calls go out on. */
+  sessionManager: Http2SessionManager;
+  /** Interceptors, as for Connect's own transports. */
+  interceptors?: Interceptor[];
+  /** The largest reply message accepted (default: no limit below 4 GiB). */
+  readMaxBytes?: number;
+}
+
+const replyCompressions: Record<string, Compression> = { gzip: compressionGzip, br: compressionBrotli };
+
+/**
+ * createGrpcStreamTransport returns a Connect Transport that speaks gRPC
+ * (binary Protobuf) on Node's HTTP/2 stream API: clients made with
+ * `createClient` keep Connect's API — async iterables, ConnectError,
+ * interceptors, signals, timeouts (see exchangeTransport) — while each call is one request on a connection
+ * from `sessionManager`, its messages framed here and read by
+ * GrpcMessageReader. Connect's own gRPC transport does the same through a
+ * chain of async-iterable transforms per call: on the orchestrator's agent
+ * hop that chain cost more CPU than the call's HTTP/2 work
+ * (bench/README.md). It asks for no compressed replies (an agent's replies
+ * are small, and compressing them costs both sides) but reads gzip and
+ * brotli if a server sends them.
+ */
+export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Transport {
+  const prefix = new URL(opts.baseUrl).pathname.replace(/\/+$/, "");
+  const readMaxBytes = opts.readMaxBytes ?? 0xffffffff;
+  const exchange: Exchanger = async (method, signal, timeoutMs, header, input) => {
+    const outgoing: OutgoingHttpHeaders = {};
+    requestHeader(true, timeoutMs, header).forEach((value, name) => {
+      outgoing[name] = value;
+    });
+    signal.throwIfAborted();
+    const stream = await opts.sessionManager.request("POST", `${prefix}/${method.parent.typeName}/${method.name}`, outgoing, {});
+    const reader = new GrpcMessageReader(
+      stream,
+      (bytes) => {
+        try {
+          return fromBinary(method.output, bytes);
+        } catch (e) {
+          throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
+        }
+      },
+      null,
+      readMaxBytes,
+      () => opts.sessionManager.notifyResponseByteRead(stream),
+    );
+    const onAbort = () => {
+      reader.fail(ConnectError.from(signal.reason, Code.Canceled));
+      // A call given up (cancelled, past its deadline, failed here) ends
+      // with RST_STREAM CANCEL, as gRPC specifies for a client's cancel.
+      if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    const pending = reply(stream, reader);
+    if (input.kind === "unary") stream.end(encodeEnvelope(0, toBinary(method.input, input.message)));
+    else void pump(input.messages, stream, method.input);
+    return pending;
+  };
+  return exchangeTransport(opts.baseUrl, opts.interceptors ?? [], exchange);
+}
+
+/**
+ * reply resolves once the server's response headers arrive (or rejects
+ * with the call's status when it fails before any message), and yields the
+ * reply messages as they come, ending with the status in the trailers.
+ */
+function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMessageReader<MessageShape<O>>): Promise<Exchange<O>> {
+  const trailer = new Headers();
+  return new Promise((resolve, reject) => {
+    const fail = (err: ConnectError) => {
+      reader.fail(err);
+      reject(err);
+    };
+    stream.on("error", (e: Error) => {
+      // The server answered and closed while the request was still being
+      // written: what it answered is what counts.
+      if (stream.writableEnded && (e as { code?: unknown }).code === "ERR_STREAM_WRITE_AFTER_END") return;
+      // A stream the server reset: its code says what happened (REFUSED_STREAM
+      // is UNAVAILABLE, CANCEL is CANCELED), the error stays the cause.
+      const reset = (e as { code?: unknown }).code === "ERR_HTTP2_STREAM_ERROR" ? resetError(stream.rstCode, e) : undefined;
+      fail(reset ?? streamError(e));
+    });
+    stream.once("close", () => {
+      const err = resetError(stream.rstCode);
+      if (err !== undefined) fail(err);
+    });
+    stream.once("trailers", (t: IncomingHttpHeaders) => copyInto(t, trailer));
+    stream.once("response", (h: IncomingHttpHeaders) => {
+      const status = Number(h[":status"] ?? 0);
+      const header = copyInto(h, new Headers());
+      if (status !== 200) return fail(new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status), header));
+      if (parseContentType(header.get("content-type")) === undefined) {
+        return fail(new ConnectError(`unsupported content type ${header.get("content-type") ?? "(none)"}`, Code.Unknown));
+      }
+      // A status in the headers is a trailers-only reply: no messages follow.
+      if (header.has("grpc-status")) {
+        const err = findTrailerError(header);
+        if (err !== undefined) return fail(err);
+      }
+      const encoding = header.get("grpc-encoding");
+      if (encoding !== null && encoding !== "identity") {
+        const compression = replyCompressions[encoding];
+        if (compression === undefined) return fail(new ConnectError(`the server compressed its reply with ${encoding}, which this client does not read`, Code.Internal));
+        reader.decompressWith(compression);
+      }
+      resolve({ header, trailer, messages: messages(reader, header, trailer) });
+    });
+  });
+}
+
+async function* messages<O extends DescMessage>(reader: GrpcMessageReader<MessageShape<O>>, header: Headers, trailer: Headers): AsyncGenerator<MessageShape<O>> {
+  yield* reader;
+  validateTrailer(trailer, header);
+}
+
+/**
+ * pump writes the request messages to the stream, waiting when HTTP/2
+ * flow control holds it, and ends the request after the last one. A
+ * request iterable that fails cancels the call.
+ */
+async function pump<I extends DescMessage>(input: AsyncIterable<MessageShape<I>>, stream: ClientHttp2Stream, schema: I): Promise<void> {
+  try {
+    for await (const m of input) {
+      if (stream.closed || stream.destroyed) return;
+      const message = isMessage(m, schema) ? m : create(schema, m as MessageInitShape<I>);
+      if (!stream.write(encodeEnvelope(0, toBinary(schema, message)))) await drained(stream, "close");
+    }
+    if (!stream.closed && !stream.destroyed) stream.end();
+  } catch {
+    if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+  }
+}
+
+function copyInto(from: IncomingHttpHeaders, to: Headers): Headers {
+  for (const name in from) {
+    if (name.charCodeAt(0) === 58 /* ":" */) continue;
+    const value = from[name];
+    if (typeof value === "string") to.set(name, value);
+    else if (Array.isArray(value)) for (const v of value) to.append(name, v);
+  }
+  return to;
+}
+
+/**
+ * streamError maps a Node stream or connection error to a ConnectError,
+ * as Connect's Node client does, keeping the error as the cause (the mesh
+ * reads its code to tell a broken connection from an agent's answer).
+ */
+function streamError(e: Error): ConnectError {
+  if (e instanceof ConnectError) return e;
+  const code = String((e as { code?: unknown }).code ?? "");
+  const connectCode =
+    code === "ERR_STREAM_DESTROYED" || code === "ERR_HTTP2_INVALID_STREAM" || code === "ECONNRESET" || code === "ERR_STREAM_WRITE_AFTER_END"
+      ? Code.Aborted
+      : code === "ETIMEDOUT" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "ECONNREFUSED"
+        ? Code.Unavailable
+        : Code.Internal;
+  return new ConnectError(e.message, connectCode, undefined, undefined, e);
+}
+
+/** resetError is the status of a stream the server reset (RST_STREAM), as gRPC maps HTTP/2 codes. */
+function resetError(rstCode: number | undefined, cause?: Error): ConnectError | undefined {
+  if (rstCode === undefined || rstCode === constants.NGHTTP2_NO_ERROR || rstCode === constants.NGHTTP2_STREAM_CLOSED) return undefined;
+  const code =
+    rstCode === constants.NGHTTP2_REFUSED_STREAM
+      ? Code.Unavailable
+      : rstCode === constants.NGHTTP2_CANCEL
+        ? Code.Canceled
+        : rstCode === constants.NGHTTP2_ENHANCE_YOUR_CALM
+          ? Code.ResourceExhausted
+          : rstCode === constants.NGHTTP2_INADEQUATE_SECURITY || rstCode === constants.NGHTTP2_HTTP_1_1_REQUIRED
+            ? Code.PermissionDenied
+            : Code.Internal;
+  return new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code, undefined, undefined, cause);
+}
