@@ -1,17 +1,18 @@
-import { toBinary } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import { AsyncQueue } from "../core/async-queue.js";
-import { type SessionEvent, SessionEventSchema } from "../gen/switchboard/v1/orchestrator_pb.js";
+import { messageBytes } from "../core/message-bytes.js";
+import type { SessionEvent } from "../gen/switchboard/v1/orchestrator_pb.js";
 
 /**
  * eventSize estimates the memory an event holds while it waits to be sent:
- * its text as UTF-16, its audio, and a fixed overhead. Events other than
- * output chunks are rare and measured exactly.
+ * its text as UTF-16, its audio, and a fixed overhead. Other events (a
+ * turn's end carries its result) are estimated from their data
+ * (messageBytes), not encoded.
  */
 export function eventSize(event: SessionEvent): number {
   const kind = event.kind;
   if (kind.case === "output") return 96 + kind.value.text.length * 2 + kind.value.audio.byteLength;
-  return 96 + toBinary(SessionEventSchema, event).byteLength;
+  return 96 + messageBytes(event);
 }
 
 /**

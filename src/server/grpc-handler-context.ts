@@ -31,6 +31,10 @@ export class CallValues implements ContextValues {
 
 const noTimeout = () => undefined;
 
+// The reason a call's signal gives once the call is over: one shared value,
+// where aborting with none would make a DOMException per call.
+const callEnded = new ConnectError("the call has ended", Code.Canceled);
+
 /**
  * GrpcHandlerContext is the HandlerContext of a gRPC call served on an
  * HTTP/2 stream. Its signal aborts at the deadline (DEADLINE_EXCEEDED),
@@ -80,10 +84,10 @@ export class GrpcHandlerContext implements HandlerContext {
     return (this.base.trailer ??= new Headers({ "grpc-status": "0" }));
   }
 
-  /** abort ends the signal with `reason` (and stops the deadline). */
+  /** abort ends the signal with `reason`, or as ended when none is given (and stops the deadline). */
   abort(reason?: unknown): void {
     clearTimeout(this.timer);
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (!this.controller.signal.aborted) this.controller.abort(reason ?? callEnded);
   }
 
   /**
