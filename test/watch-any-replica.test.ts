@@ -214,6 +214,26 @@ describe("WatchSession on any replica", () => {
     expect(ConnectError.from(err).code).toBe(Code.NotFound);
   });
 
+  it("shows another tenant nothing of a new session whose first turn is still running", { timeout: 30_000 }, async () => {
+    const first = api(r1).sendTurn({ sessionId: "w-first", turnId: "f1", input: { text: "gate:gf" } });
+    // The turn runs (its agent holds at the gate) and nothing is stored yet:
+    // acme's watch from the start replays what it has said so far.
+    const own = streams(r1).watch({ sessionId: "w-first", afterSeq: 0n });
+    await own.waitFor((e) => e.kind.case === "output" && e.turnId === "f1");
+    for (const afterSeq of [undefined, 0n]) {
+      const other = streams(r1, globex).watch({ sessionId: "w-first", ...(afterSeq !== undefined ? { afterSeq } : {}) });
+      expect((await other.ended).code).toBe(Code.NotFound);
+      expect(other.events).toEqual([]);
+    }
+    const taking = streams(r1, globex).converse();
+    taking.send({ kind: { case: "open", value: { sessionId: "w-first" } } });
+    expect((await taking.ended).code).toBe(Code.NotFound);
+    expect(taking.events).toEqual([]);
+    talker.gate("gf").open();
+    expect((await first).sessionId).toBe("w-first");
+    own.cancel();
+  });
+
   it("shows the turns of a third replica, and goes on when that replica stops between turns", { timeout: 60_000 }, async () => {
     const r3 = await startOrchestratorProcess(args, env);
     try {

@@ -86,7 +86,7 @@ async function* watch(
 ): AsyncGenerator<WatchSessionResponse> {
   validateId("session_id", sessionId);
   if (afterSeq !== undefined && afterSeq < 0n) throw invalidArgument("after_seq", "must not be negative");
-  await refuseOtherTenants(deps.store, sessionId, ctx);
+  await refuseOtherTenants(deps.store, sessionId, ctx, deps.hub.liveTenant(sessionId));
   const queue = new EventQueue(deps.streamBufferBytes);
   // Another replica relaying its own watcher gets what happens here only.
   const relayed = ctx.requestHeader.has(relayHeader);
@@ -188,7 +188,7 @@ class ConverseStream implements Owner {
     if (open.resumeAfterSeq !== undefined && open.resumeAfterSeq < 0n) {
       throw invalidArgument("open.resume_after_seq", "must not be negative");
     }
-    if (open.sessionId !== "") await refuseOtherTenants(this.deps.store, open.sessionId, this.ctx);
+    if (open.sessionId !== "") await refuseOtherTenants(this.deps.store, open.sessionId, this.ctx, this.deps.hub.liveTenant(open.sessionId));
     this.open = open;
     this.view = open.view;
     this.sessionId = open.sessionId || this.deps.newId();

@@ -91,9 +91,17 @@ export async function sessionOfCaller(store: Pick<SessionStore, "get">, sessionI
  * if it did not exist; a session that does not exist yet passes (the
  * caller may create it).
  */
-export async function refuseOtherTenants(store: Pick<SessionStore, "get">, sessionId: string, ctx: Pick<HandlerContext, "values">): Promise<void> {
+export async function refuseOtherTenants(
+  store: Pick<SessionStore, "get">,
+  sessionId: string,
+  ctx: Pick<HandlerContext, "values">,
+  liveTenant?: string,
+): Promise<void> {
   const scope = tenantScopeOf(ctx);
   if (scope.anyTenant) return;
   const session = await store.get(sessionId);
-  if (session !== undefined && !mayAccess(scope, session.tenant)) throw notFound(`session ${sessionId}`);
+  // A session whose first turn is still running is not stored yet: the
+  // tenant of the caller running it (`liveTenant`) says whose it is.
+  const tenant = session?.tenant ?? liveTenant;
+  if (tenant !== undefined && !mayAccess(scope, tenant)) throw notFound(`session ${sessionId}`);
 }

@@ -39,6 +39,11 @@ export class LiveSession {
   running: RunningTurn | undefined;
   /** Turns and opens in progress that keep the session from eviction. */
   pins = 0;
+  /**
+   * The tenant of the caller whose turn runs on this session: before the
+   * session's first turn is stored, the only record of whose it is.
+   */
+  tenant: string | undefined;
 
   constructor(
     readonly id: string,

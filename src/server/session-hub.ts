@@ -74,6 +74,7 @@ export class SessionHub {
     const sessionId = req.sessionId || this.opts.newId();
     const live = this.live.get(sessionId);
     live.pins++;
+    live.tenant ??= req.tenant;
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
     if (signal.aborted) onAbort();
@@ -208,6 +209,18 @@ export class SessionHub {
       live.pins--;
       this.live.evictIdle();
     }
+  }
+
+  /**
+   * liveTenant is the tenant of the caller that ran a turn on a session this
+   * replica holds (a turn or a Converse stream on it); undefined otherwise. Until a new session's first
+   * turn is stored it is the only answer to whose the session is.
+   */
+  liveTenant(sessionId: string): string | undefined {
+    const live = this.live.peek(sessionId);
+    if (live === undefined) return undefined;
+    // A turn pins its session from its start, before the engine has begun it.
+    return live.pins > 0 || this.holds(sessionId) ? live.tenant : undefined;
   }
 
   /**
