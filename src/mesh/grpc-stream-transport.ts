@@ -1,4 +1,4 @@
-import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import type { ClientHttp2Stream, IncomingHttpHeaders } from "node:http2";
 import { constants } from "node:http2";
 import {
   create,
@@ -15,6 +15,8 @@ import { type Compression, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { codeFromHttpStatus, findTrailerError, parseContentType, requestHeader, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import { drained } from "../wire/drained.js";
 import { GrpcMessageReader } from "../wire/grpc-message-reader.js";
+import { headersOf, outgoing } from "../wire/http2-headers.js";
+import { resetError } from "../wire/reset-error.js";
 import { type Exchange, type Exchanger, exchangeTransport } from "./exchange-transport.js";
 
 /**
@@ -51,12 +53,8 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
   const prefix = new URL(opts.baseUrl).pathname.replace(/\/+$/, "");
   const readMaxBytes = opts.readMaxBytes ?? 0xffffffff;
   const exchange: Exchanger = async (method, signal, timeoutMs, header, input) => {
-    const outgoing: OutgoingHttpHeaders = {};
-    requestHeader(true, timeoutMs, header).forEach((value, name) => {
-      outgoing[name] = value;
-    });
     signal.throwIfAborted();
-    const stream = await opts.sessionManager.request("POST", `${prefix}/${method.parent.typeName}/${method.name}`, outgoing, {});
+    const stream = await opts.sessionManager.request("POST", `${prefix}/${method.parent.typeName}/${method.name}`, outgoing(requestHeader(true, timeoutMs, header)), {});
     const reader = new GrpcMessageReader(
       stream,
       (bytes) => {
@@ -112,10 +110,10 @@ function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMes
       const err = resetError(stream.rstCode);
       if (err !== undefined) fail(err);
     });
-    stream.once("trailers", (t: IncomingHttpHeaders) => copyInto(t, trailer));
+    stream.once("trailers", (t: IncomingHttpHeaders) => headersOf(t, trailer));
     stream.once("response", (h: IncomingHttpHeaders) => {
       const status = Number(h[":status"] ?? 0);
-      const header = copyInto(h, new Headers());
+      const header = headersOf(h);
       if (status !== 200) return fail(new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status), header));
       if (parseContentType(header.get("content-type")) === undefined) {
         return fail(new ConnectError(`unsupported content type ${header.get("content-type") ?? "(none)"}`, Code.Unknown));
@@ -159,16 +157,6 @@ async function pump<I extends DescMessage>(input: AsyncIterable<MessageShape<I>>
   }
 }
 
-function copyInto(from: IncomingHttpHeaders, to: Headers): Headers {
-  for (const name in from) {
-    if (name.charCodeAt(0) === 58 /* ":" */) continue;
-    const value = from[name];
-    if (typeof value === "string") to.set(name, value);
-    else if (Array.isArray(value)) for (const v of value) to.append(name, v);
-  }
-  return to;
-}
-
 /**
  * streamError maps a Node stream or connection error to a ConnectError,
  * as Connect's Node client does, keeping the error as the cause (the mesh
@@ -184,20 +172,4 @@ function streamError(e: Error): ConnectError {
         ? Code.Unavailable
         : Code.Internal;
   return new ConnectError(e.message, connectCode, undefined, undefined, e);
-}
-
-/** resetError is the status of a stream the server reset (RST_STREAM), as gRPC maps HTTP/2 codes. */
-function resetError(rstCode: number | undefined, cause?: Error): ConnectError | undefined {
-  if (rstCode === undefined || rstCode === constants.NGHTTP2_NO_ERROR || rstCode === constants.NGHTTP2_STREAM_CLOSED) return undefined;
-  const code =
-    rstCode === constants.NGHTTP2_REFUSED_STREAM
-      ? Code.Unavailable
-      : rstCode === constants.NGHTTP2_CANCEL
-        ? Code.Canceled
-        : rstCode === constants.NGHTTP2_ENHANCE_YOUR_CALM
-          ? Code.ResourceExhausted
-          : rstCode === constants.NGHTTP2_INADEQUATE_SECURITY || rstCode === constants.NGHTTP2_HTTP_1_1_REQUIRED
-            ? Code.PermissionDenied
-            : Code.Internal;
-  return new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code, undefined, undefined, cause);
 }

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { constants } from "node:http2";
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -24,6 +24,8 @@ import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grp
 import { CallValues, GrpcHandlerContext } from "./grpc-handler-context.js";
 import { drained } from "../wire/drained.js";
 import { GrpcMessageReader } from "../wire/grpc-message-reader.js";
+import { headersOf, outgoing } from "../wire/http2-headers.js";
+import { resetError } from "../wire/reset-error.js";
 import { peerKey } from "./identity.js";
 import { asClientError, parseFailure } from "./unreadable-request.js";
 
@@ -100,13 +102,7 @@ export function grpcStreamHandler(routes: (router: ConnectRouter) => void, opts:
 function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec: MethodImplSpec, opts: GrpcStreamOptions): void {
   // A stream error is followed by "close", which ends the call.
   stream.on("error", () => undefined);
-  const requestHeader = new Headers();
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ":" */) continue;
-    const value = headers[name];
-    if (typeof value === "string") requestHeader.set(name, value);
-    else if (Array.isArray(value)) for (const v of value) requestHeader.append(name, v);
-  }
+  const requestHeader = headersOf(headers);
   const timeout = parseTimeout(requestHeader.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
   const values = new CallValues();
   values.set(peerKey, stream.session?.socket?.remoteAddress ?? "");
@@ -130,9 +126,7 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
   let finished = false;
   stream.once("close", () => {
     if (finished) return;
-    const reason = stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR
-      ? new ConnectError(`http/2 stream closed with error code 0x${stream.rstCode.toString(16)}`, stream.rstCode === constants.NGHTTP2_CANCEL ? Code.Canceled : Code.Internal)
-      : new ConnectError("the client closed the stream", Code.Canceled);
+    const reason = resetError(stream.rstCode) ?? new ConnectError("the client closed the stream", Code.Canceled);
     ctx.abort(reason);
     reader.fail(reason);
   });
@@ -176,7 +170,7 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
       respondTrailersOnly(stream, ctx.responseHeader, ctx.responseTrailer);
       return;
     }
-    stream.once("wantTrailers", () => stream.sendTrailers(outgoing(ctx.responseTrailer, {})));
+    stream.once("wantTrailers", () => stream.sendTrailers(outgoing(ctx.responseTrailer)));
     stream.end();
   })();
 }
@@ -203,17 +197,7 @@ async function invokeStreaming(
           : [await spec.impl(req.message, context)];
     return { stream: true, service: spec.method.parent, method: spec.method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: message as AsyncIterable<Message> };
   };
-  const res = await intercepted(interceptors, call)({
-    stream: true,
-    service: spec.method.parent,
-    method: spec.method,
-    requestMethod: "POST",
-    url: ctx.url,
-    signal: ctx.signal,
-    header: ctx.requestHeader,
-    contextValues: ctx.values,
-    message: requests,
-  } as StreamRequest<DescMessage, DescMessage>);
+  const res = await intercepted(interceptors, call)({ stream: true, ...requestOf(ctx), message: requests } as StreamRequest<DescMessage, DescMessage>);
   copyHeaders(res.header, ctx.responseHeader);
   return {
     [Symbol.asyncIterator]: () => {
@@ -232,6 +216,19 @@ async function invokeStreaming(
 
 type StreamingFn = (req: StreamRequest<DescMessage, DescMessage>) => Promise<StreamResponse<DescMessage, DescMessage>>;
 type UnaryFn = (req: UnaryRequest<DescMessage, DescMessage>) => Promise<UnaryResponse<DescMessage, DescMessage>>;
+
+/** requestOf is what the interceptors see of a call, besides its message. */
+function requestOf(ctx: GrpcHandlerContext) {
+  return {
+    service: ctx.service,
+    method: ctx.method,
+    requestMethod: "POST",
+    url: ctx.url,
+    signal: ctx.signal,
+    header: ctx.requestHeader,
+    contextValues: ctx.values,
+  };
+}
 
 /** intercepted wraps `call` in the interceptors, the first outermost, as Connect's applyInterceptors does. */
 function intercepted<F extends StreamingFn | UnaryFn>(interceptors: Interceptor[], call: F): F {
@@ -252,17 +249,7 @@ async function invokeUnary(spec: Extract<MethodImplSpec, { kind: "unary" }>, ctx
     trailer: ctx.responseTrailer,
     message: normalize(output, await spec.impl(req.message as never, ctx.with(req.header, req.contextValues, req.signal))),
   });
-  const res = await intercepted(interceptors, call)({
-    stream: false,
-    service: spec.method.parent,
-    method: spec.method,
-    requestMethod: "POST",
-    url: ctx.url,
-    signal: ctx.signal,
-    header: ctx.requestHeader,
-    contextValues: ctx.values,
-    message: request,
-  } as UnaryRequest<DescMessage, DescMessage>);
+  const res = await intercepted(interceptors, call)({ stream: false, ...requestOf(ctx), message: request } as UnaryRequest<DescMessage, DescMessage>);
   copyHeaders(res.header, ctx.responseHeader);
   copyHeaders(res.trailer, ctx.responseTrailer);
   return res.message;
@@ -301,12 +288,4 @@ function copyHeaders(from: Headers, to: Headers): void {
 function respondTrailersOnly(stream: ServerHttp2Stream, header: Headers, trailer: Headers): void {
   const out = outgoing(header, { [constants.HTTP2_HEADER_STATUS]: 200, "content-type": "application/grpc+proto" });
   stream.respond(outgoing(trailer, out), { endStream: true });
-}
-
-/** outgoing adds `header` to Node's header object `into`. */
-function outgoing(header: Headers, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  header.forEach((value, name) => {
-    into[name] = value;
-  });
-  return into;
 }
