@@ -183,6 +183,9 @@ describe("the console", () => {
     // The approval's turn streamed into the view with its stage moves.
     await page.locator('.transition[data-from="approval"][data-to="fulfilment"]').waitFor();
     await page.locator('[data-testid=session-stage]', { hasText: /^closing$/ }).waitFor();
+    // The wait is over and its buttons gone; what the answer did stays said.
+    await page.getByRole("heading", { name: "Answered" }).waitFor();
+    await expect(page.getByRole("status").filter({ hasText: "Approved" }).textContent()).resolves.toBe("Approved: the session is active at stage closing (version 4).");
     const steps = (await client.listSteps({ sessionId: id })).steps;
     expect(steps.some((s) => s.intent === "approve" && s.input?.metadata["actor"] === "console")).toBe(true);
     await screenshot(page, "session-answered");

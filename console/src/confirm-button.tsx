@@ -18,6 +18,37 @@ export interface ConfirmButtonProps {
   disabled?: boolean;
   /** The action; what it resolves to is shown as the outcome. */
   onConfirm: () => Promise<string>;
+  /**
+   * Where the outcome goes instead of next to the button: for an action
+   * that makes its own button disappear (answering a waiting session
+   * ends the wait), the view keeps the outcome where it stays.
+   */
+  onOutcome?: (outcome: Outcome) => void;
+}
+
+/**
+ * Outcome is what an action ended with: the text it resolved to, or its
+ * error's.
+ */
+export interface Outcome {
+  ok: boolean;
+  text: string;
+}
+
+/**
+ * OutcomeText announces an outcome: role=status when it went well,
+ * role=alert when it failed.
+ */
+export function OutcomeText({ outcome }: { outcome: Outcome }) {
+  return outcome.ok ? (
+    <span role="status" class="outcome">
+      {outcome.text}
+    </span>
+  ) : (
+    <span role="alert" class="outcome error">
+      {outcome.text}
+    </span>
+  );
 }
 
 /**
@@ -29,7 +60,7 @@ export function ConfirmButton(props: ConfirmButtonProps) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | undefined>(undefined);
+  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
   useEffect(() => {
     const d = dialog.current;
     if (d === null) return;
@@ -38,10 +69,11 @@ export function ConfirmButton(props: ConfirmButtonProps) {
   }, [open]);
   const confirm = async () => {
     setBusy(true);
+    const report = props.onOutcome ?? setOutcome;
     try {
-      setOutcome({ ok: true, text: await props.onConfirm() });
+      report({ ok: true, text: await props.onConfirm() });
     } catch (e) {
-      setOutcome({ ok: false, text: errorText(e) });
+      report({ ok: false, text: errorText(e) });
     } finally {
       setBusy(false);
       setOpen(false);
@@ -65,16 +97,7 @@ export function ConfirmButton(props: ConfirmButtonProps) {
           </button>
         </div>
       </dialog>
-      {outcome !== undefined &&
-        (outcome.ok ? (
-          <span role="status" class="outcome">
-            {outcome.text}
-          </span>
-        ) : (
-          <span role="alert" class="outcome error">
-            {outcome.text}
-          </span>
-        ))}
+      {outcome !== undefined && <OutcomeText outcome={outcome} />}
     </span>
   );
 }

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { Flow, Stage } from "../../../src/gen/switchboard/v1/flow_pb.js";
 import { type Session, SessionStatus, type Snapshot } from "../../../src/gen/switchboard/v1/session_pb.js";
 import type { Api } from "../api.js";
-import { ConfirmButton } from "../confirm-button.js";
+import { ConfirmButton, type Outcome, OutcomeText } from "../confirm-button.js";
 import { statusLabel } from "../format.js";
 import { hrefOf, navigate } from "../route.js";
 
@@ -62,6 +62,12 @@ export function SessionActions({ api, session, flow, snapshots, onChange }: { ap
   const [target, setTarget] = useState("");
   const rollbackTo = target !== "" ? BigInt(target) : earlier[earlier.length - 1]?.version;
   const [forkId, setForkId] = useState("");
+  // An answer ends the wait, and with it the buttons that gave it: its
+  // outcome is kept here, shown while the view stays on this session.
+  const [answered, setAnswered] = useState<(Outcome & { sessionId: string }) | undefined>(undefined);
+  const answerOutcome = answered?.sessionId === session.id ? answered : undefined;
+  const keepAnswer = (o: Outcome) => setAnswered({ ...o, sessionId: session.id });
+  const waiting = session.status === SessionStatus.WAITING;
   const answer = async (input: { text?: string; event?: { type: string } }, what: string) => {
     const res = await api.orchestrator.sendTurn({
       sessionId: session.id,
@@ -73,7 +79,15 @@ export function SessionActions({ api, session, flow, snapshots, onChange }: { ap
   };
   return (
     <div class="actions">
-      {session.status === SessionStatus.WAITING && (
+      {!waiting && answerOutcome !== undefined && (
+        <section aria-labelledby="answer-title" class="panel answer">
+          <h3 id="answer-title">Answered</h3>
+          <p>
+            <OutcomeText outcome={answerOutcome} />
+          </p>
+        </section>
+      )}
+      {waiting && (
         <section aria-labelledby="answer-title" class="panel answer">
           <h3 id="answer-title">Answer the waiting session</h3>
           <p>
@@ -90,7 +104,7 @@ export function SessionActions({ api, session, flow, snapshots, onChange }: { ap
           )}
           <div class="buttons">
             {choices.map((c) => (
-              <ConfirmButton label={c.label} question={`${c.label} session ${session.id}?`} danger={c.label === "Deny"} onConfirm={() => answer({ event: { type: c.event } }, doneLabel(c))}>
+              <ConfirmButton label={c.label} question={`${c.label} session ${session.id}?`} danger={c.label === "Deny"} onConfirm={() => answer({ event: { type: c.event } }, doneLabel(c))} onOutcome={keepAnswer}>
                 <p>
                   Sends the event <code>{c.event}</code> (intent <code>{c.intent}</code>) as {actor}.
                 </p>
@@ -101,9 +115,14 @@ export function SessionActions({ api, session, flow, snapshots, onChange }: { ap
             Reply to the caller
             <input value={reply} onInput={(e) => setReply(e.currentTarget.value)} />
           </label>
-          <ConfirmButton label="Send reply" disabled={reply.trim() === ""} question={`Send this reply as a turn of ${session.id}?`} onConfirm={() => answer({ text: reply }, "Sent")}>
+          <ConfirmButton label="Send reply" disabled={reply.trim() === ""} question={`Send this reply as a turn of ${session.id}?`} onConfirm={() => answer({ text: reply }, "Sent")} onOutcome={keepAnswer}>
             <p>{reply}</p>
           </ConfirmButton>
+          {answerOutcome !== undefined && (
+            <p>
+              <OutcomeText outcome={answerOutcome} />
+            </p>
+          )}
         </section>
       )}
       <section aria-labelledby="operate-title" class="panel">
