@@ -91,4 +91,21 @@ describe("AsyncQueue", () => {
     q.end();
     expect((await reading).items).toEqual(Array.from({ length: 500 }, (_, i) => i));
   });
+
+  it("ends a reader's waiting next when the reader gives up, and every next after it", async () => {
+    const q = new AsyncQueue<string>();
+    const waiting = q.next();
+    await expect(q.return()).resolves.toEqual({ done: true, value: undefined });
+    await expect(waiting).resolves.toEqual({ done: true, value: undefined });
+    q.push("late");
+    await expect(q.next()).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it("gives its error to the reader once, then the end", async () => {
+    const q = new AsyncQueue<string>();
+    const waiting = q.next();
+    q.fail(new Error("gone"));
+    await expect(waiting).rejects.toThrow("gone");
+    await expect(q.next()).resolves.toEqual({ done: true, value: undefined });
+  });
 });

@@ -12,14 +12,17 @@
  * producer decides whether and how to wait (a count, a byte budget, or not
  * at all when the reader keeps up by construction).
  */
-export class AsyncQueue<T> implements AsyncIterable<T> {
+export class AsyncQueue<T> implements AsyncIterable<T>, AsyncIterator<T> {
   private items: Array<T | undefined> = [];
   private sizes: number[] = [];
   private head = 0;
   private size = 0;
   private done: { error?: unknown } | undefined;
-  private wake: (() => void) | undefined;
-  private readonly spaceWaiters = new Set<() => void>();
+  /** The reader's `next` waiting for an item. */
+  private reader: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
+  /** Set once the reader got the end (or its error), or gave up. */
+  private finished = false;
+  private spaceWaiters: Array<() => void> | undefined;
 
   /**
    * @param limit the most the queue holds before it is `full`, in the units
@@ -49,7 +52,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.items.push(item);
     this.sizes.push(size);
     this.size += size;
-    this.wake?.();
+    this.settleReader();
   }
 
   /**
@@ -57,7 +60,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
    */
   whenSpace(): Promise<void> {
     if (!this.full || this.done !== undefined) return Promise.resolve();
-    return new Promise((resolve) => this.spaceWaiters.add(resolve));
+    return new Promise((resolve) => (this.spaceWaiters ??= []).push(resolve));
   }
 
   /**
@@ -67,7 +70,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   end(error?: unknown): void {
     if (this.done !== undefined) return;
     this.done = error === undefined ? {} : { error };
-    this.wake?.();
+    this.settleReader();
     this.releaseWaiters();
   }
 
@@ -82,41 +85,78 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.head = 0;
     this.size = 0;
     this.done = { error };
-    this.wake?.();
+    this.settleReader();
     this.releaseWaiters();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      if (this.head < this.items.length) {
-        const item = this.items[this.head] as T;
-        // Drop the reference at once: a read item must not stay in memory.
-        this.items[this.head] = undefined;
-        this.size -= this.sizes[this.head] as number;
-        this.head++;
-        // Compact now and then instead of shifting on every read.
-        if (this.head >= 64 && this.head * 2 > this.items.length) {
-          this.items = this.items.slice(this.head);
-          this.sizes = this.sizes.slice(this.head);
-          this.head = 0;
-        }
-        if (!this.full) this.releaseWaiters();
-        yield item;
-        continue;
-      }
-      if (this.done !== undefined) {
-        if (this.done.error !== undefined) throw this.done.error;
-        return;
-      }
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
+  // The queue is its own iterator, for its one reader: an iterator object
+  // rather than an async generator, because an idle stream's queue waits
+  // for its next item for as long as the stream is open, and a suspended
+  // generator holds its frame, its request queue and a promise besides.
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this;
+  }
+
+  /** next resolves to the next item, waiting for one; then to the end, or rejects with the queue's error once. */
+  next(): Promise<IteratorResult<T>> {
+    if (this.finished) return Promise.resolve({ done: true, value: undefined });
+    if (this.head < this.items.length || this.done !== undefined) {
+      return new Promise((resolve, reject) => this.settle(resolve, reject));
     }
+    return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
+  }
+
+  /** return is the reader giving up: its waiting `next` and every later one see the end. */
+  return(): Promise<IteratorResult<T>> {
+    this.finished = true;
+    this.settleReader();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** settleReader answers the reader's waiting `next`, if any, now that there is something to answer. */
+  private settleReader(): void {
+    const reader = this.reader;
+    if (reader === undefined) return;
+    this.reader = undefined;
+    this.settle(reader.resolve, reader.reject);
+  }
+
+  private settle(resolve: (r: IteratorResult<T>) => void, reject: (e: unknown) => void): void {
+    if (this.finished) {
+      resolve({ done: true, value: undefined });
+      return;
+    }
+    if (this.head < this.items.length) {
+      resolve({ done: false, value: this.take() });
+      return;
+    }
+    this.finished = true;
+    const error = this.done?.error;
+    if (error !== undefined) reject(error);
+    else resolve({ done: true, value: undefined });
+  }
+
+  /** take removes the oldest item; there is one. */
+  private take(): T {
+    const item = this.items[this.head] as T;
+    // Drop the reference at once: a read item must not stay in memory.
+    this.items[this.head] = undefined;
+    this.size -= this.sizes[this.head] as number;
+    this.head++;
+    // Compact now and then instead of shifting on every read.
+    if (this.head >= 64 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
+    if (!this.full) this.releaseWaiters();
+    return item;
   }
 
   private releaseWaiters(): void {
-    if (this.spaceWaiters.size === 0) return;
-    const waiters = [...this.spaceWaiters];
-    this.spaceWaiters.clear();
+    const waiters = this.spaceWaiters;
+    if (waiters === undefined) return;
+    this.spaceWaiters = undefined;
     for (const resolve of waiters) resolve();
   }
 }

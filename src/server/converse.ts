@@ -64,18 +64,10 @@ export function streamingService(deps: StreamingDeps): Pick<ServiceImpl<typeof O
   };
 }
 
-async function* converse(
-  deps: StreamingDeps,
-  requests: AsyncIterable<ConverseRequest>,
-  ctx: HandlerContext,
-): AsyncGenerator<ConverseResponse> {
+function converse(deps: StreamingDeps, requests: AsyncIterable<ConverseRequest>, ctx: HandlerContext): AsyncIterable<ConverseResponse> {
   const stream = new ConverseStream(deps, ctx);
   void stream.run(requests);
-  try {
-    for await (const ev of stream.queue) yield create(ConverseResponseSchema, { event: eventView(ev, stream.view) });
-  } finally {
-    stream.close();
-  }
+  return stream;
 }
 
 async function* watch(
@@ -118,9 +110,13 @@ interface QueuedTurn {
 /**
  * ConverseStream is one Converse call: it reads the client's messages,
  * runs the stream's turns one at a time through the hub, and owns the
- * session's event queue that the call writes out.
+ * session's event queue; iterated, it is the call's responses, and lets
+ * go of the session when they end or are given up.
+ *
+ * (An iterator object, not an async generator: an idle stream holds its
+ * responses' iterator for as long as it is open.)
  */
-class ConverseStream implements Owner {
+class ConverseStream implements Owner, AsyncIterable<ConverseResponse>, AsyncIterator<ConverseResponse> {
   readonly queue: EventQueue;
   private sessionId = "";
   private open: ConverseOpen | undefined;
@@ -171,6 +167,32 @@ class ConverseStream implements Owner {
       }
       this.queue.end(err);
     }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ConverseResponse> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ConverseResponse>> {
+    return this.queue.next().then(
+      (r): IteratorResult<ConverseResponse> => {
+        if (r.done === true) {
+          this.close();
+          return r;
+        }
+        return { done: false, value: create(ConverseResponseSchema, { event: eventView(r.value, this.view) }) };
+      },
+      (e: unknown) => {
+        this.close();
+        throw e;
+      },
+    );
+  }
+
+  return(): Promise<IteratorResult<ConverseResponse>> {
+    this.close();
+    void this.queue.return();
+    return Promise.resolve({ done: true, value: undefined });
   }
 
   /** close lets go of the session when the call ends; a running turn goes on. */

@@ -51,6 +51,12 @@ export class GrpcHandlerContext implements HandlerContext {
   private trailer: Headers | undefined;
   /** The context itself, also as seen from an overlay made by `with`. */
   private readonly base: GrpcHandlerContext = this;
+  /**
+   * onAbort is told the reason when the signal aborts: the server's own
+   * hook, where a listener on the signal would give every call's signal
+   * its listener tables for as long as the call is open.
+   */
+  onAbort: ((reason: unknown) => void) | undefined;
 
   constructor(
     readonly service: DescService,
@@ -66,7 +72,7 @@ export class GrpcHandlerContext implements HandlerContext {
     } else {
       const deadline = Date.now() + timeoutMs;
       this.timeoutMs = () => deadline - Date.now();
-      const expire = () => this.controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+      const expire = () => this.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
       if (timeoutMs <= 0) expire();
       else this.timer = setTimeout(expire, timeoutMs);
     }
@@ -84,10 +90,20 @@ export class GrpcHandlerContext implements HandlerContext {
     return (this.base.trailer ??= new Headers({ "grpc-status": "0" }));
   }
 
+  /**
+   * headersSent lets go of the response headers once they are on the wire:
+   * what changes them afterwards changes nothing the client sees.
+   */
+  headersSent(): void {
+    this.header = undefined;
+  }
+
   /** abort ends the signal with `reason`, or as ended when none is given (and stops the deadline). */
   abort(reason?: unknown): void {
     clearTimeout(this.timer);
-    if (!this.controller.signal.aborted) this.controller.abort(reason ?? callEnded);
+    if (this.controller.signal.aborted) return;
+    this.controller.abort(reason ?? callEnded);
+    this.onAbort?.(this.controller.signal.reason);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { constants } from "node:http2";
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -99,16 +99,22 @@ export function grpcStreamHandler(routes: (router: ConnectRouter) => void, opts:
   };
 }
 
+/** ignore is the stream's "error" listener: an error is followed by "close", which ends the call. */
+const ignore = () => undefined;
+
+// What an idle stream holds matters (one process holds 100,000): below,
+// listeners are added with `on`, not `once` (each event comes once anyway,
+// and `once` wraps every listener in two more objects), the call's signal
+// gets no listener of its own (the context's hook), and the response
+// headers are let go of once sent.
 function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec: MethodImplSpec, opts: GrpcStreamOptions): void {
-  // A stream error is followed by "close", which ends the call.
-  stream.on("error", () => undefined);
+  stream.on("error", ignore);
   const requestHeader = headersOf(headers);
   const timeout = parseTimeout(requestHeader.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
   const values = new CallValues();
   values.set(peerKey, stream.session?.socket?.remoteAddress ?? "");
   const ctx = new GrpcHandlerContext(spec.method.parent, spec.method, requestHeader, values, headers[":authority"] ?? "localhost", timeout.timeoutMs);
   const compression = compressionNegotiate(opts.acceptCompression, requestHeader.get("grpc-encoding"), requestHeader.get("grpc-accept-encoding"), "grpc-accept-encoding");
-  if (compression.response !== null) ctx.responseHeader.set("grpc-encoding", compression.response.name);
 
   const input = spec.method.input as DescMessage;
   const reader = new GrpcMessageReader<Message>(
@@ -124,18 +130,23 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
     opts.readMaxBytes,
   );
   let finished = false;
-  stream.once("close", () => {
+  stream.on("close", () => {
     if (finished) return;
     const reason = resetError(stream.rstCode) ?? new ConnectError("the client closed the stream", Code.Canceled);
     ctx.abort(reason);
     reader.fail(reason);
   });
-  ctx.signal.addEventListener("abort", () => reader.fail(ctx.signal.reason), { once: true });
+  ctx.onAbort = (reason) => reader.fail(reason);
+  if (ctx.signal.aborted) reader.fail(ctx.signal.reason);
   const early = compression.error ?? timeout.error;
   if (early !== undefined) reader.fail(early);
 
   const output = spec.method.output as DescMessage;
   let headersSent = false;
+  // A streaming call's header and trailer as the interceptors returned
+  // them: the header until it is sent, the trailer until the call ends.
+  let header: Headers | undefined;
+  let trailer: Headers | undefined;
   const send = async (message: Message): Promise<void> => {
     if (stream.destroyed) throw ctx.signal.reason ?? new ConnectError("the client closed the stream", Code.Canceled);
     let envelope: EnvelopedMessage = { flags: 0, data: toBinary(output, message) };
@@ -143,8 +154,12 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
       envelope = await envelopeCompress(envelope, compression.response, opts.compressMinBytes);
     }
     if (!headersSent) {
-      stream.respond(outgoing(ctx.responseHeader, { [constants.HTTP2_HEADER_STATUS]: 200 }), { waitForTrailers: true });
+      if (header !== undefined) copyHeaders(header, ctx.responseHeader);
+      stream.respond(responseHeaders(ctx.responseHeader, compression.response), { waitForTrailers: true });
       headersSent = true;
+      // Sent headers do not change: an open stream holds them no longer.
+      header = undefined;
+      ctx.headersSent();
     }
     if (!stream.write(encodeEnvelope(envelope.flags, envelope.data))) await drained(stream, "close");
   };
@@ -155,9 +170,13 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
       if (spec.kind === "unary") {
         await send(await invokeUnary(spec, ctx, await single(reader, spec.kind), opts.interceptors));
       } else {
-        for await (const message of await invokeStreaming(spec, ctx, reader, opts.interceptors)) {
+        let messages: AsyncIterable<unknown>;
+        // (Destructured, not kept: the response would hold the sent header.)
+        ({ header, trailer, message: messages } = await invokeStreaming(spec, ctx, reader, opts.interceptors));
+        for await (const message of messages) {
           await send(normalize(output, message));
         }
+        copyHeaders(trailer, ctx.responseTrailer);
       }
     } catch (e) {
       failure = e instanceof ConnectError ? asClientError(e, input.typeName) : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
@@ -167,6 +186,7 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
     if (stream.destroyed || stream.closed) return;
     if (failure !== undefined) setTrailerStatus(ctx.responseTrailer, failure);
     if (!headersSent) {
+      if (header !== undefined) copyHeaders(header, ctx.responseHeader);
       respondTrailersOnly(stream, ctx.responseHeader, ctx.responseTrailer);
       return;
     }
@@ -186,7 +206,7 @@ async function invokeStreaming(
   ctx: GrpcHandlerContext,
   requests: AsyncIterable<Message>,
   interceptors: Interceptor[],
-): Promise<AsyncIterable<unknown>> {
+): Promise<StreamResponse<DescMessage, DescMessage>> {
   const call: StreamingFn = async (req) => {
     const context = ctx.with(req.header, req.contextValues, req.signal);
     const message =
@@ -197,21 +217,7 @@ async function invokeStreaming(
           : [await spec.impl(req.message, context)];
     return { stream: true, service: spec.method.parent, method: spec.method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: message as AsyncIterable<Message> };
   };
-  const res = await intercepted(interceptors, call)({ stream: true, ...requestOf(ctx), message: requests } as StreamRequest<DescMessage, DescMessage>);
-  copyHeaders(res.header, ctx.responseHeader);
-  return {
-    [Symbol.asyncIterator]: () => {
-      const it = res.message[Symbol.asyncIterator]();
-      return {
-        next: async () => {
-          const r = await it.next();
-          if (r.done === true) copyHeaders(res.trailer, ctx.responseTrailer);
-          return r;
-        },
-        return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
-      };
-    },
-  };
+  return intercepted(interceptors, call)({ stream: true, ...requestOf(ctx), message: requests } as StreamRequest<DescMessage, DescMessage>);
 }
 
 type StreamingFn = (req: StreamRequest<DescMessage, DescMessage>) => Promise<StreamResponse<DescMessage, DescMessage>>;
@@ -278,6 +284,16 @@ function copyHeaders(from: Headers, to: Headers): void {
   if (from === to) return;
   for (const name of [...to.keys()]) to.delete(name);
   from.forEach((value, name) => to.set(name, value));
+}
+
+/**
+ * responseHeaders are the HTTP/2 headers of a reply: status 200, `header`
+ * and the encoding of its messages.
+ */
+function responseHeaders(header: Headers, compression: Compression | null): OutgoingHttpHeaders {
+  const out = outgoing(header, { [constants.HTTP2_HEADER_STATUS]: 200 });
+  if (compression !== null) out["grpc-encoding"] = compression.name;
+  return out;
 }
 
 /**

@@ -53,10 +53,10 @@ export class StreamCounter {
   constructor(private readonly limit: number) {}
 
   /**
-   * acquire counts a call for `key` and returns its release function, or
-   * throws when the key is at its limit.
+   * acquire counts a call for `key`, or throws when the key is at its
+   * limit. Each acquire is matched by one `release`.
    */
-  acquire(key: string): () => void {
+  acquire(key: string): void {
     const n = this.open.get(key) ?? 0;
     if (this.limit > 0 && n >= this.limit) {
       throw new ConnectError(
@@ -65,14 +65,13 @@ export class StreamCounter {
       );
     }
     this.open.set(key, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.open.get(key) ?? 1) - 1;
-      if (left <= 0) this.open.delete(key);
-      else this.open.set(key, left);
-    };
+  }
+
+  /** release uncounts a call of `key`. */
+  release(key: string): void {
+    const left = (this.open.get(key) ?? 1) - 1;
+    if (left <= 0) this.open.delete(key);
+    else this.open.set(key, left);
   }
 
   /** openFor returns how many calls a key has open. */
@@ -87,66 +86,80 @@ export class StreamCounter {
  */
 export function streamsInterceptor(counter: StreamCounter, metrics: Metrics | undefined): Interceptor {
   return (next) => async (req) => {
-    let release: () => void;
-    try {
-      release = counter.acquire(limitKeyOf(req.contextValues));
-    } catch (e) {
-      metrics?.limitRejected("streams_per_token");
-      throw e;
-    }
-    const method = `${req.service.typeName}/${req.method.name}`;
-    const closeMetric = metrics?.streamOpened(method) ?? (() => {});
-    const done = () => {
-      release();
-      closeMetric();
-    };
+    const call = new CountedCall(counter, limitKeyOf(req.contextValues), metrics, `${req.service.typeName}/${req.method.name}`);
     try {
       const res = await next(req);
       if (!res.stream) {
-        done();
+        call.end();
         return res;
       }
-      return { ...res, message: endsWith(res.message, done) };
+      return { ...res, message: call.counting(res.message) as typeof res.message };
     } catch (e) {
-      done();
+      call.end();
       throw e;
     }
   };
 }
 
 /**
- * endsWith calls `done` once when `source` ends, fails or is given up.
- * (An iterator object, not a generator: an idle stream holds it open.)
+ * CountedCall is one call counted open, for its client and in the metrics,
+ * until it ends; a stream's ends when its messages end, fail or are given
+ * up. One object, the stream's messages' iterator too, with no closures:
+ * an idle stream holds it for as long as it is open.
  */
-function endsWith<T>(source: AsyncIterable<T>, done: () => void): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const it = source[Symbol.asyncIterator]();
-      let ended = false;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        done();
-      };
-      return {
-        next: () =>
-          it.next().then(
-            (r) => {
-              if (r.done === true) end();
-              return r;
-            },
-            (e: unknown) => {
-              end();
-              throw e;
-            },
-          ),
-        return: (value?: unknown) => {
-          end();
-          return it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined });
-        },
-      };
-    },
-  };
+class CountedCall<T> implements AsyncIterable<T>, AsyncIterator<T> {
+  private ended = false;
+  private source: AsyncIterator<T> | undefined;
+
+  constructor(
+    private readonly counter: StreamCounter,
+    private readonly key: string,
+    private readonly metrics: Metrics | undefined,
+    private readonly method: string,
+  ) {
+    try {
+      counter.acquire(key);
+    } catch (e) {
+      metrics?.limitRejected("streams_per_token");
+      throw e;
+    }
+    metrics?.streamOpened(method);
+  }
+
+  /** counting iterates `messages`, ending the call when they end. */
+  counting(messages: AsyncIterable<T>): AsyncIterable<T> {
+    this.source = messages[Symbol.asyncIterator]();
+    return this;
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.counter.release(this.key);
+    this.metrics?.streamClosed(this.method);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    return (this.source as AsyncIterator<T>).next().then(
+      (r) => {
+        if (r.done === true) this.end();
+        return r;
+      },
+      (e: unknown) => {
+        this.end();
+        throw e;
+      },
+    );
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    this.end();
+    return this.source?.return?.(value) ?? Promise.resolve({ done: true, value: undefined });
+  }
 }
 
 /**

@@ -177,15 +177,14 @@ export class Metrics {
     this.storeSeconds.observe({ operation, outcome }, seconds);
   }
 
-  /** streamOpened counts an open call and returns the function that closes it. */
-  streamOpened(method: string): () => void {
+  /** streamOpened counts an open call; `streamClosed` uncounts it. */
+  streamOpened(method: string): void {
     this.streams.inc({ method });
-    let closed = false;
-    return () => {
-      if (closed) return;
-      closed = true;
-      this.streams.dec({ method });
-    };
+  }
+
+  /** streamClosed uncounts a call `streamOpened` counted. */
+  streamClosed(method: string): void {
+    this.streams.dec({ method });
   }
 
   /** retried counts retries of calls to an agent. */

@@ -204,7 +204,7 @@ export class SessionHub {
       if (!partial && !this.holds(sessionId) && (await this.opts.store.get(sessionId)) === undefined) {
         throw notFound(`session ${sessionId}`);
       }
-      await this.attach(live, queue, after, signal, () => live.subscribers.watchers.add(queue), partial);
+      await this.attach(live, queue, after, signal, () => live.subscribers.watch(queue), partial);
     } finally {
       live.pins--;
       this.live.evictIdle();

@@ -32,7 +32,8 @@ export class Subscribers {
   owner: Owner | undefined;
   /** Counts opens, so that only the newest one takes the session over. */
   ownerTicket = 0;
-  readonly watchers = new Set<EventQueue>();
+  /** The read-only watchers, made with the first: most sessions never have one. */
+  private watchers: Set<EventQueue> | undefined;
 
   constructor(
     private readonly sessionId: string,
@@ -41,7 +42,12 @@ export class Subscribers {
   ) {}
 
   get empty(): boolean {
-    return this.owner === undefined && this.watchers.size === 0;
+    return this.owner === undefined && (this.watchers === undefined || this.watchers.size === 0);
+  }
+
+  /** watch adds a read-only watcher. */
+  watch(queue: EventQueue): void {
+    (this.watchers ??= new Set()).add(queue);
   }
 
   /**
@@ -50,10 +56,11 @@ export class Subscribers {
    */
   deliver({ event: ev, size }: Appended): Promise<void> | undefined {
     const { streamBufferBytes } = this.limits;
-    for (const w of this.watchers) {
+    const watchers = this.watchers ?? [];
+    for (const w of watchers) {
       w.push(ev, size);
       if (w.full) {
-        this.watchers.delete(w);
+        this.watchers?.delete(w);
         w.fail(
           new ConnectError(
             `this watcher fell more than ${streamBufferBytes} bytes behind session ${this.sessionId}; watch again with after_seq set to the last seq you received`,
@@ -83,15 +90,15 @@ export class Subscribers {
   /** release detaches a stream's queue when the stream ends. */
   release(queue: EventQueue): void {
     if (this.owner?.queue === queue) this.owner = undefined;
-    this.watchers.delete(queue);
+    this.watchers?.delete(queue);
   }
 
   /** close ends every stream with `error` once it has read what it was sent. */
   close(error: ConnectError): void {
     this.owner?.queue.end(error);
     this.owner = undefined;
-    for (const w of this.watchers) w.end(error);
-    this.watchers.clear();
+    for (const w of this.watchers ?? []) w.end(error);
+    this.watchers = undefined;
   }
 
   /**

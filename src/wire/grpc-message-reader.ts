@@ -36,8 +36,10 @@ export class GrpcMessageReader<T> implements AsyncIterableIterator<T> {
     // The peer or the connection went away mid-stream ("aborted" comes
     // before the "end" Node then emits): the messages stop there, and that
     // is no clean end.
-    stream.once("aborted", () => this.fail(new ConnectError("the HTTP/2 stream was closed before it ended (the peer or its connection went away)", Code.Canceled)));
-    stream.once("end", () => {
+    // (`on`, not `once`: each comes once, and `once` wraps a listener in two
+    // more objects, which an idle stream would hold.)
+    stream.on("aborted", () => this.fail(new ConnectError("the HTTP/2 stream was closed before it ended (the peer or its connection went away)", Code.Canceled)));
+    stream.on("end", () => {
       this.ended = true;
       if (this.pending !== undefined && this.pending.byteLength > 0) {
         this.fail(new ConnectError(`protocol error: the stream ended inside a message (${this.pending.byteLength} bytes of a frame left over)`, Code.InvalidArgument));
