@@ -371,6 +371,26 @@ describe("Converse", () => {
     expect(results).toEqual(["You said: one", "You said: two", "You said: three"]);
   });
 
+  it("queues at most 16 turns behind the running one, refusing the next with RESOURCE_EXHAUSTED, and runs the queued ones", async () => {
+    const stream = await open(clients["connect-node"]!, sessionId("queue-limit"));
+    turn(stream, "gate:queue-limit", "t0");
+    await stream.waitFor((e) => e.kind.case === "output" && e.turnId === "t0");
+    for (let i = 1; i <= 17; i++) turn(stream, `queued ${i}`, `t${i}`, { enqueue: true });
+    const refused = await stream.waitForKind("rejected");
+    expect(refused.turnId).toBe("t17");
+    expect(refused.kind.case === "rejected" && refused.kind.value).toEqual({
+      $typeName: "switchboard.v1.RequestRejected",
+      code: "resource_exhausted",
+      message: "more than 16 turns are queued on this stream; wait for some to complete",
+    });
+    talker.gate("queue-limit").open();
+    await stream.waitFor((e) => e.kind.case === "completed" && e.turnId === "t16");
+    const completed = stream.events.flatMap((e) => (e.kind.case === "completed" ? [e.turnId] : []));
+    expect(completed).toEqual(Array.from({ length: 17 }, (_, i) => `t${i}`));
+    stream.end();
+    expect((await stream.ended).code).toBe(0);
+  });
+
   it("speaks Converse over the Connect protocol on HTTP/2", async () => {
     const c = connectClient(orchestrator.url, createConnectTransport({ baseUrl: orchestrator.url, httpVersion: "2" }), "connect-protocol");
     const stream = await open(c, sessionId("connect-h2"));
