@@ -229,6 +229,13 @@ describe("WatchSession on any replica", () => {
     taking.send({ kind: { case: "open", value: { sessionId: "w-first" } } });
     expect((await taking.ended).code).toBe(Code.NotFound);
     expect(taking.events).toEqual([]);
+    // Replica 2 holds nothing of the session: it relays the watch to replica
+    // 1 with globex's credentials, which refuses them. (Had replica 1 been
+    // slower to answer than the relay's join timeout, the watch would have
+    // said `opened`, with no session, first.)
+    const relayed = streams(r2, globex).watch({ sessionId: "w-first", afterSeq: 0n });
+    expect((await relayed.ended).code).toBe(Code.NotFound);
+    expect(relayed.events.filter((e) => e.kind.case !== "opened" || e.kind.value.session !== undefined)).toEqual([]);
     talker.gate("gf").open();
     expect((await first).sessionId).toBe("w-first");
     own.cancel();
