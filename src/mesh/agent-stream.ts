@@ -71,7 +71,12 @@ export async function streamTurn(
   let result: AgentResult | undefined;
   const t0 = performance.now();
   try {
+    // Read to the end of the stream, past the result (the agent ends it
+    // there): only then does Connect's client stop the call's deadline
+    // timer, which otherwise holds the whole call, its request included,
+    // in memory for the rest of the budget.
     for await (const res of conn.agent.handleTurn(requests(), { signal: call.signal, timeoutMs })) {
+      if (result !== undefined) continue;
       if (res.kind.case === "delta") {
         progress.deliver(res.kind.value.text);
         // A slow caller paces the agent: no more output is read until the
@@ -80,10 +85,12 @@ export async function streamTurn(
         if (paced !== undefined) await paced;
       } else if (res.kind.case === "result") {
         result = res.kind.value;
-        break;
       }
     }
   } catch (e) {
+    // An agent that gave its result and then failed to end the stream
+    // cleanly has still answered.
+    if (result !== undefined) return result;
     // When the deadline passes, the agent's side may report its own
     // cancellation before the local deadline fires: both mean the budget ran out.
     const expired = performance.now() - t0 >= timeoutMs - 5;
