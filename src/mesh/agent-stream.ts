@@ -85,6 +85,8 @@ export async function streamTurn(
         if (paced !== undefined) await paced;
       } else if (res.kind.case === "result") {
         result = res.kind.value;
+        // The request side ends with the answer, as the agent expects.
+        done();
       }
     }
   } catch (e) {
