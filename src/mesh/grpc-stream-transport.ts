@@ -55,6 +55,7 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
   const exchange: Exchanger = async (method, signal, timeoutMs, header, input) => {
     signal.throwIfAborted();
     const stream = await opts.sessionManager.request("POST", `${prefix}/${method.parent.typeName}/${method.name}`, outgoing(requestHeader(true, timeoutMs, header)), {});
+    const trailer = new Headers();
     const reader = new GrpcMessageReader(
       stream,
       (bytes) => {
@@ -70,14 +71,12 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
     );
     const onAbort = () => {
       reader.fail(ConnectError.from(signal.reason, Code.Canceled));
-      // A call given up (cancelled, past its deadline, failed here) ends
-      // with RST_STREAM CANCEL, as gRPC specifies for a client's cancel.
-      if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+      finish(stream, trailer);
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
     stream.once("close", () => signal.removeEventListener("abort", onAbort));
-    const pending = reply(stream, reader);
+    const pending = reply(stream, reader, trailer);
     if (input.kind === "unary") stream.end(encodeEnvelope(0, toBinary(method.input, input.message)));
     else void pump(input.messages, stream, method.input);
     return pending;
@@ -86,12 +85,40 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
 }
 
 /**
+ * finish ends a call's stream once the call is over for the client (its
+ * signal aborted: the reply was read to its end, failed, was cancelled or
+ * ran past its deadline). A call given up while the server still works on
+ * it is reset with CANCEL, as gRPC specifies for a client's cancel. A call
+ * the server already ended (its status arrived) while the request side was
+ * still open — an agent failing a turn on its first message, or the caller
+ * ending its requests only after reading the reply — is not reset: only
+ * its request side is ended, which closes the stream. A reset there would
+ * say nothing the server needs, and Node's HTTP/2 server (nghttp2 1.57 and
+ * later, its guard against "rapid reset" floods) answers more than 1000
+ * resets in a burst (refilled at 33 a second) with GOAWAY INTERNAL_ERROR,
+ * which fails every call on the connection. Request bytes still waiting for
+ * flow control the server may never grant again do need the reset.
+ */
+function finish(stream: ClientHttp2Stream, trailer: Headers): void {
+  if (stream.closed) return;
+  // The status came in the response headers (trailers-only), in the
+  // trailers, or the reply was read to its end.
+  const answered = stream.endAfterHeaders || trailer.has("grpc-status") || stream.readableEnded;
+  if (answered && stream.writableLength === 0) {
+    if (!stream.writableEnded) stream.end();
+    // Whatever of the reply is still unread is read and dropped, so the
+    // stream can close.
+    stream.resume();
+  } else stream.close(constants.NGHTTP2_CANCEL);
+}
+
+/**
  * reply resolves once the server's response headers arrive (or rejects
  * with the call's status when it fails before any message), and yields the
- * reply messages as they come, ending with the status in the trailers.
+ * reply messages as they come, ending with the status in the trailers
+ * (which it puts in `trailer`).
  */
-function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMessageReader<MessageShape<O>>): Promise<Exchange<O>> {
-  const trailer = new Headers();
+function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMessageReader<MessageShape<O>>, trailer: Headers): Promise<Exchange<O>> {
   return new Promise((resolve, reject) => {
     const fail = (err: ConnectError) => {
       reader.fail(err);
@@ -147,11 +174,12 @@ async function* messages<O extends DescMessage>(reader: GrpcMessageReader<Messag
 async function pump<I extends DescMessage>(input: AsyncIterable<MessageShape<I>>, stream: ClientHttp2Stream, schema: I): Promise<void> {
   try {
     for await (const m of input) {
-      if (stream.closed || stream.destroyed) return;
+      // Nothing more is sent once the stream closed or the call ended it (finish).
+      if (stream.closed || stream.destroyed || stream.writableEnded) return;
       const message = isMessage(m, schema) ? m : create(schema, m as MessageInitShape<I>);
       if (!stream.write(encodeEnvelope(0, toBinary(schema, message)))) await drained(stream, "close");
     }
-    if (!stream.closed && !stream.destroyed) stream.end();
+    if (!stream.closed && !stream.destroyed && !stream.writableEnded) stream.end();
   } catch {
     if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
   }

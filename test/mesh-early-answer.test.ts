@@ -1,0 +1,94 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { echoAgent } from "../agents/echo/agent.js";
+import { AgentService, type HandleTurnRequest, HandleTurnRequestSchema } from "../src/gen/switchboard/v1/agent_pb.js";
+import { createGrpcStreamTransport } from "../src/mesh/grpc-stream-transport.js";
+import { defaultKeepaliveOptions, KeepaliveSessionManager } from "../src/mesh/keepalive.js";
+import { type RunningAgent, serveAgent } from "../src/sdk/index.js";
+
+// More calls than the agent's HTTP/2 server lets a client reset in a burst:
+// Node's nghttp2 (1.57 and later, the HTTP/2 "rapid reset" guard) allows
+// 1000 RST_STREAMs, refilled at 33 a second, then sends GOAWAY
+// INTERNAL_ERROR, which fails every call on the connection.
+const calls = 2000;
+const concurrency = 16;
+
+/**
+ * outcomes runs `calls` HandleTurn calls, `concurrency` at a time, on one
+ * connection to `url`. Each call ends its request side only after the
+ * agent's side has ended, as the orchestrator does when an agent fails a
+ * turn early. It counts the calls by outcome: "ok" or "CODE: message".
+ */
+async function outcomes(url: string): Promise<Record<string, number>> {
+  const sessionManager = new KeepaliveSessionManager(url, defaultKeepaliveOptions, undefined);
+  const client = createClient(AgentService, createGrpcStreamTransport({ baseUrl: url, sessionManager }));
+  const counts: Record<string, number> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < calls) {
+      const i = next++;
+      let done!: () => void;
+      const ended = new Promise<void>((resolve) => (done = resolve));
+      const requests = async function* (): AsyncGenerator<HandleTurnRequest> {
+        yield create(HandleTurnRequestSchema, { kind: { case: "start", value: { sessionId: `s${i}`, turnId: "t1", stage: "conversation", input: { text: "hi" } } } });
+        await ended;
+      };
+      let outcome = "ok";
+      try {
+        for await (const _ of client.handleTurn(requests(), { timeoutMs: 30_000 })) {
+          // Read to the end of the stream.
+        }
+      } catch (e) {
+        const err = ConnectError.from(e);
+        outcome = `${Code[err.code]}: ${err.rawMessage}`;
+      } finally {
+        done();
+      }
+      counts[outcome] = (counts[outcome] ?? 0) + 1;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    sessionManager.abort();
+  }
+  return counts;
+}
+
+/**
+ * An agent that answers a turn before the orchestrator ended its side of
+ * the call (it fails the turn on the first message, or gives its result)
+ * ends the call with its status; the orchestrator's side then ends its
+ * request cleanly. Were it to reset each such call, the agent's HTTP/2
+ * server would count the resets as an attack and close the connection
+ * with INTERNAL_ERROR, failing every other call on it with UNAVAILABLE.
+ */
+describe("calls an agent answers before the orchestrator ends its side", () => {
+  let failing: RunningAgent;
+  let echo: RunningAgent;
+
+  beforeAll(async () => {
+    failing = await serveAgent({
+      card: { name: "failing", version: "1.0.0", description: "Fails every turn.", intents: ["chat"] },
+      // It fails before any output.
+      async *handler() {
+        throw new ConnectError("the knowledge base is being rebuilt", Code.FailedPrecondition);
+      },
+    });
+    echo = await serveAgent({ ...echoAgent });
+  });
+
+  afterAll(async () => {
+    await failing?.close();
+    await echo?.close();
+  });
+
+  it("each get the agent's own error, and the connection stays up for the others", async () => {
+    expect(await outcomes(failing.url)).toEqual({ "FailedPrecondition: the knowledge base is being rebuilt": calls });
+  });
+
+  it("each get the agent's result, and the connection stays up for the others", async () => {
+    expect(await outcomes(echo.url)).toEqual({ ok: calls });
+  });
+});
