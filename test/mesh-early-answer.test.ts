@@ -2,10 +2,14 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoAgent } from "../agents/echo/agent.js";
-import { AgentService, type HandleTurnRequest, HandleTurnRequestSchema } from "../src/gen/switchboard/v1/agent_pb.js";
+import { AgentService, type HandleTurnRequest, HandleTurnRequestSchema, TurnStartSchema } from "../src/gen/switchboard/v1/agent_pb.js";
+import { agentTransport } from "../src/mesh/agent-transport.js";
 import { createGrpcStreamTransport } from "../src/mesh/grpc-stream-transport.js";
 import { defaultKeepaliveOptions, KeepaliveSessionManager } from "../src/mesh/keepalive.js";
+import { Mesh } from "../src/mesh/mesh.js";
+import { Registry } from "../src/mesh/registry.js";
 import { type RunningAgent, serveAgent } from "../src/sdk/index.js";
+import { MemoryRegistryStore } from "../src/store/memory-registry-store.js";
 
 // More calls than the agent's HTTP/2 server lets a client reset in a burst:
 // Node's nghttp2 (1.57 and later, the HTTP/2 "rapid reset" guard) allows
@@ -13,6 +17,22 @@ import { type RunningAgent, serveAgent } from "../src/sdk/index.js";
 // INTERNAL_ERROR, which fails every call on the connection.
 const calls = 2000;
 const concurrency = 16;
+
+/** tally counts an outcome: "ok", or the error's "CODE: message". */
+function tally(counts: Record<string, number>, e?: unknown): void {
+  const err = e === undefined ? undefined : ConnectError.from(e);
+  const outcome = err === undefined ? "ok" : `${Code[err.code]}: ${err.rawMessage}`;
+  counts[outcome] = (counts[outcome] ?? 0) + 1;
+}
+
+/** concurrently runs `run(i)` for i below `calls`, `concurrency` at a time. */
+async function concurrently(run: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < calls) await run(next++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
 
 /**
  * outcomes runs `calls` HandleTurn calls, `concurrency` at a time, on one
@@ -24,32 +44,26 @@ async function outcomes(url: string): Promise<Record<string, number>> {
   const sessionManager = new KeepaliveSessionManager(url, defaultKeepaliveOptions, undefined);
   const client = createClient(AgentService, createGrpcStreamTransport({ baseUrl: url, sessionManager }));
   const counts: Record<string, number> = {};
-  let next = 0;
-  const worker = async () => {
-    while (next < calls) {
-      const i = next++;
-      let done!: () => void;
-      const ended = new Promise<void>((resolve) => (done = resolve));
-      const requests = async function* (): AsyncGenerator<HandleTurnRequest> {
-        yield create(HandleTurnRequestSchema, { kind: { case: "start", value: { sessionId: `s${i}`, turnId: "t1", stage: "conversation", input: { text: "hi" } } } });
-        await ended;
-      };
-      let outcome = "ok";
-      try {
-        for await (const _ of client.handleTurn(requests(), { timeoutMs: 30_000 })) {
-          // Read to the end of the stream.
-        }
-      } catch (e) {
-        const err = ConnectError.from(e);
-        outcome = `${Code[err.code]}: ${err.rawMessage}`;
-      } finally {
-        done();
+  const run = async (i: number) => {
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => (done = resolve));
+    const requests = async function* (): AsyncGenerator<HandleTurnRequest> {
+      yield create(HandleTurnRequestSchema, { kind: { case: "start", value: { sessionId: `s${i}`, turnId: "t1", stage: "conversation", input: { text: "hi" } } } });
+      await ended;
+    };
+    try {
+      for await (const _ of client.handleTurn(requests(), { timeoutMs: 30_000 })) {
+        // Read to the end of the stream.
       }
-      counts[outcome] = (counts[outcome] ?? 0) + 1;
+      tally(counts);
+    } catch (e) {
+      tally(counts, e);
+    } finally {
+      done();
     }
   };
   try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    await concurrently(run);
   } finally {
     sessionManager.abort();
   }
@@ -90,5 +104,25 @@ describe("calls an agent answers before the orchestrator ends its side", () => {
 
   it("each get the agent's result, and the connection stays up for the others", async () => {
     expect(await outcomes(echo.url)).toEqual({ ok: calls });
+  });
+
+  it("through the mesh, fail each turn with the agent's own error, not the connection's", async () => {
+    const registry = new Registry({ store: new MemoryRegistryStore(), statics: [{ name: "failing", endpoint: failing.url }] });
+    await registry.start();
+    const mesh = new Mesh(registry, { transport: agentTransport() });
+    const counts: Record<string, number> = {};
+    try {
+      await concurrently(async (i) => {
+        const start = create(TurnStartSchema, { sessionId: `s${i}`, turnId: "t1", stage: "conversation", input: { text: "hi" } });
+        await mesh.invoke({ agent: "failing", start, signal: new AbortController().signal, timeoutMs: 30_000, onDelta: () => undefined }).then(
+          () => tally(counts),
+          (e: unknown) => tally(counts, e),
+        );
+      });
+    } finally {
+      mesh.close();
+      registry.stop();
+    }
+    expect(counts).toEqual({ [`FailedPrecondition: agent failing at ${failing.url} failed: the knowledge base is being rebuilt`]: calls });
   });
 });
