@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoAgent } from "../agents/echo/agent.js";
 import { AgentService, type HandleTurnRequest, HandleTurnRequestSchema, TurnStartSchema } from "../src/gen/switchboard/v1/agent_pb.js";
 import { agentTransport } from "../src/mesh/agent-transport.js";
+import type { TransportFactory } from "../src/mesh/connection-pool.js";
+import { grpcJsAgentTransport } from "../src/mesh/grpc-js-transport.js";
 import { createGrpcStreamTransport } from "../src/mesh/grpc-stream-transport.js";
 import { defaultKeepaliveOptions, KeepaliveSessionManager } from "../src/mesh/keepalive.js";
 import { Mesh } from "../src/mesh/mesh.js";
@@ -106,10 +108,15 @@ describe("calls an agent answers before the orchestrator ends its side", () => {
     expect(await outcomes(echo.url)).toEqual({ ok: calls });
   });
 
-  it("through the mesh, fail each turn with the agent's own error, not the connection's", async () => {
+  const stacks: Array<[string, () => TransportFactory]> = [
+    ["stream", () => agentTransport()],
+    ["connect", () => agentTransport({ stack: "connect" })],
+    ["grpc-js", () => grpcJsAgentTransport()],
+  ];
+  it.each(stacks)("through the mesh (%s transport), fail each turn with the agent's own error, not the connection's", async (_, transport) => {
     const registry = new Registry({ store: new MemoryRegistryStore(), statics: [{ name: "failing", endpoint: failing.url }] });
     await registry.start();
-    const mesh = new Mesh(registry, { transport: agentTransport() });
+    const mesh = new Mesh(registry, { transport: transport() });
     const counts: Record<string, number> = {};
     try {
       await concurrently(async (i) => {
