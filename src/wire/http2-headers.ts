@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
  * API `Headers`, as Connect presents them, leaving out the pseudo-headers
  * (`:path`, `:status`, ...).
  */
-export function headersOf(from: IncomingHttpHeaders, to = new Headers()): Headers {
+export function headersOf(from: IncomingHttpHeaders, to: Headers = new Headers()): Headers {
   for (const name in from) {
     if (name.charCodeAt(0) === 58 /* ":" */) continue;
     const value = from[name];
