@@ -15,6 +15,7 @@ import { codeFromHttpStatus, findTrailerError, parseContentType, requestHeader, 
 import { drained } from "../wire/drained.js";
 import { GrpcMessageReader } from "../wire/grpc-message-reader.js";
 import { headersOf, outgoing } from "../wire/http2-headers.js";
+import { guardIterable } from "../wire/guarded-iterable.js";
 import { grpcFrame } from "../wire/message-encoder.js";
 import { resetError } from "../wire/reset-error.js";
 import { type Exchange, type Exchanger, exchangeTransport } from "./exchange-transport.js";
@@ -135,9 +136,9 @@ function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMes
   });
 }
 
-async function* messages<O extends DescMessage>(reader: GrpcMessageReader<MessageShape<O>>, header: Headers, trailer: Headers): AsyncGenerator<MessageShape<O>> {
-  yield* reader;
-  validateTrailer(trailer, header);
+/** messages yields the reply messages, then checks the status in the trailers. */
+function messages<O extends DescMessage>(reader: GrpcMessageReader<MessageShape<O>>, header: Headers, trailer: Headers): AsyncIterable<MessageShape<O>> {
+  return guardIterable(reader, { end: () => validateTrailer(trailer, header) });
 }
 
 /**
