@@ -70,7 +70,12 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
       readMaxBytes,
       () => opts.sessionManager.notifyResponseByteRead(stream),
     );
+    let replyEnded = false;
     const onAbort = () => {
+      // Connect aborts every call's signal as the call finishes: a call
+      // whose reply was read to its end and whose request side has ended
+      // closes on its own, with nothing to cancel and no error to build.
+      if (replyEnded && stream.writableEnded) return;
       reader.fail(ConnectError.from(signal.reason, Code.Canceled));
       // A call given up (cancelled, past its deadline, failed here) ends
       // with RST_STREAM CANCEL, as gRPC specifies for a client's cancel.
@@ -79,7 +84,7 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
     stream.once("close", () => signal.removeEventListener("abort", onAbort));
-    const pending = reply(stream, reader);
+    const pending = reply(stream, reader, () => (replyEnded = true));
     if (input.kind === "unary") stream.end(grpcFrame(method.input, input.message));
     else void pump(input.messages, stream, method.input);
     return pending;
@@ -92,7 +97,7 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
  * with the call's status when it fails before any message), and yields the
  * reply messages as they come, ending with the status in the trailers.
  */
-function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMessageReader<MessageShape<O>>): Promise<Exchange<O>> {
+function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMessageReader<MessageShape<O>>, ended: () => void): Promise<Exchange<O>> {
   const trailer = new Headers();
   return new Promise((resolve, reject) => {
     const fail = (err: ConnectError) => {
@@ -131,14 +136,19 @@ function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMes
         if (compression === undefined) return fail(new ConnectError(`the server compressed its reply with ${encoding}, which this client does not read`, Code.Internal));
         reader.decompressWith(compression);
       }
-      resolve({ header, trailer, messages: messages(reader, header, trailer) });
+      resolve({ header, trailer, messages: messages(reader, header, trailer, ended) });
     });
   });
 }
 
-/** messages yields the reply messages, then checks the status in the trailers. */
-function messages<O extends DescMessage>(reader: GrpcMessageReader<MessageShape<O>>, header: Headers, trailer: Headers): AsyncIterable<MessageShape<O>> {
-  return guardIterable(reader, { end: () => validateTrailer(trailer, header) });
+/** messages yields the reply messages, then tells `ended` and checks the status in the trailers. */
+function messages<O extends DescMessage>(reader: GrpcMessageReader<MessageShape<O>>, header: Headers, trailer: Headers, ended: () => void): AsyncIterable<MessageShape<O>> {
+  return guardIterable(reader, {
+    end: () => {
+      ended();
+      validateTrailer(trailer, header);
+    },
+  });
 }
 
 /**
