@@ -47,7 +47,7 @@ export async function runHop(deps: EngineDeps, ctx: TurnContext, hop: Hop, strea
   const { req, events } = ctx;
   const stageProgram = flowProgram(flow).stages.get(plan.stage.name);
   const where = `stage ${JSON.stringify(plan.stage.name)}`;
-  enforceChecks("precondition", where, stageProgram?.preconditions ?? [], celVars(session, req.input));
+  enforceChecks("precondition", where, stageProgram?.preconditions ?? [], () => celVars(session, req.input));
   const startedAt = deps.clock.now();
   const timeoutMs = budgetOf(deps, ctx, plan, startedAt.getTime());
   const takesInput = hop.first && req.inputStream !== undefined;
@@ -114,7 +114,7 @@ export async function runHop(deps: EngineDeps, ctx: TurnContext, hop: Hop, strea
   const branches = run.runs
     ? branchSteps(run.runs, { sessionId: session.id, version: hop.version, turnId: ctx.turnId, stage: plan.stage.name, intent: plan.intent })
     : [];
-  enforceChecks("postcondition", where, stageProgram?.postconditions ?? [], celVars(session, req.input, outcome.result, run.branches));
+  enforceChecks("postcondition", where, stageProgram?.postconditions ?? [], () => celVars(session, req.input, outcome.result, run.branches));
   const applied = applyResult(flow, session, served, outcome.result, {
     turnId: ctx.turnId,
     version: hop.version,

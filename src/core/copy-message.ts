@@ -17,15 +17,24 @@ export function copyMessage<Desc extends DescMessage>(schema: Desc, message: Mes
   return copyData(message) as MessageShape<Desc>;
 }
 
+// Primitives (most values: strings, numbers, enums) are copied inline,
+// without a call.
 function copyData(v: unknown): unknown {
   if (typeof v !== "object" || v === null) return v;
   if (Array.isArray(v)) {
-    const out = new Array<unknown>(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = copyData(v[i]);
+    const n = v.length;
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) {
+      const e: unknown = v[i];
+      out[i] = typeof e === "object" && e !== null ? copyData(e) : e;
+    }
     return out;
   }
   if (v instanceof Uint8Array) return v.slice();
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = copyData((v as Record<string, unknown>)[k]);
+  for (const k of Object.keys(v)) {
+    const e = (v as Record<string, unknown>)[k];
+    out[k] = typeof e === "object" && e !== null ? copyData(e) : e;
+  }
   return out;
 }

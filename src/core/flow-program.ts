@@ -157,8 +157,13 @@ export type CheckKind = "precondition" | "postcondition" | "invariant";
  * enforceChecks evaluates integrity checks in order and throws
  * FAILED_PRECONDITION naming the first one that does not hold (or cannot
  * be evaluated). `where` says where the check belongs, e.g. `stage "fulfilment"`.
+ * `vars` may be a function that builds them: it runs only when there are
+ * checks, as most stages and flows have none and building the variables
+ * on every turn cost more than the rest of the check.
  */
-export function enforceChecks(kind: CheckKind, where: string, checks: readonly CompiledCheck[], vars: CelVars): void {
+export function enforceChecks(kind: CheckKind, where: string, checks: readonly CompiledCheck[], vars: CelVars | (() => CelVars)): void {
+  if (checks.length === 0) return;
+  if (typeof vars === "function") vars = vars();
   for (const { check, program, problem } of checks) {
     const label = `${kind} ${JSON.stringify(check.name)} of ${where}`;
     if (program === undefined) throw failedPrecondition(`${label} does not compile: ${problem ?? "no expression"}`);

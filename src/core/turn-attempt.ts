@@ -119,7 +119,7 @@ async function attempt(deps: EngineDeps, ctx: TurnContext, progress: Progress): 
     throw err;
   }
   // Invariants hold after every committed turn, or the turn commits nothing.
-  enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
+  enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, () => celVars(session, req.input));
   // Only a state patch can grow the state: a turn without one skips the
   // serialisation the check costs.
   if (steps.some((s) => s.statePatch !== undefined)) checkStateSize(session, deps.maxStateBytes);
@@ -231,7 +231,7 @@ async function commitStageFailure(deps: EngineDeps, ctx: TurnContext, f: StageFa
       counted: f.steps.length > 0,
       violation: (session) => {
         try {
-          enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, celVars(session, req.input));
+          enforceChecks("invariant", `flow ${JSON.stringify(flow.id)}`, flowProgram(flow).invariants, () => celVars(session, req.input));
           return undefined;
         } catch (e) {
           return ConnectError.from(e).rawMessage;

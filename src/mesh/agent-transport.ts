@@ -4,6 +4,7 @@ import type { TransportFactory } from "./connection-pool.js";
 import { createGrpcStreamTransport } from "./grpc-stream-transport.js";
 import { defaultKeepaliveOptions, type KeepaliveOptions, KeepaliveSessionManager } from "./keepalive.js";
 import { noDelayConnection } from "./no-delay.js";
+import { guardIterable } from "../wire/guarded-iterable.js";
 
 /**
  * AgentTls is how the orchestrator connects to agents over TLS: the CA
@@ -103,16 +104,7 @@ const connectionErrors: Interceptor = (next) => async (req) => {
   try {
     const res = await next(req);
     if (!res.stream) return res;
-    return {
-      ...res,
-      message: (async function* () {
-        try {
-          yield* res.message;
-        } catch (e) {
-          throw connectionError(e, req.signal, req.url.startsWith("https:"));
-        }
-      })(),
-    };
+    return { ...res, message: guardIterable(res.message, { error: (e) => connectionError(e, req.signal, req.url.startsWith("https:")) }) };
   } catch (e) {
     throw connectionError(e, req.signal, req.url.startsWith("https:"));
   }

@@ -37,6 +37,16 @@ export class Bulkhead {
   }
 
   /**
+   * tryAcquire takes a free slot at once, returning the function that
+   * releases it, or undefined when none is free (then only acquire waits).
+   */
+  tryAcquire(): (() => void) | undefined {
+    if (this.active >= this.maxConcurrent) return undefined;
+    this.active++;
+    return this.releaser();
+  }
+
+  /**
    * acquire resolves with the function that releases the slot once the call
    * may run, or throws BulkheadError ("full" or "aborted").
    */

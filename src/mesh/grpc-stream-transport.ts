@@ -7,15 +7,16 @@ import {
   isMessage,
   type MessageInitShape,
   type MessageShape,
-  toBinary,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, type Http2SessionManager } from "@connectrpc/connect-node";
-import { type Compression, encodeEnvelope } from "@connectrpc/connect/protocol";
+import type { Compression } from "@connectrpc/connect/protocol";
 import { codeFromHttpStatus, findTrailerError, parseContentType, requestHeader, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import { drained } from "../wire/drained.js";
 import { GrpcMessageReader } from "../wire/grpc-message-reader.js";
 import { headersOf, outgoing } from "../wire/http2-headers.js";
+import { guardIterable } from "../wire/guarded-iterable.js";
+import { grpcFrame } from "../wire/message-encoder.js";
 import { resetError } from "../wire/reset-error.js";
 import { type Exchange, type Exchanger, exchangeTransport } from "./exchange-transport.js";
 
@@ -45,7 +46,8 @@ const replyCompressions: Record<string, Compression> = { gzip: compressionGzip, 
  * GrpcMessageReader. Connect's own gRPC transport does the same through a
  * chain of async-iterable transforms per call: on the orchestrator's agent
  * hop that chain cost more CPU than the call's HTTP/2 work
- * (bench/README.md). It asks for no compressed replies (an agent's replies
+ * (bench/README.md). Messages are framed by grpcFrame, which allocates
+ * once per message where protobuf-es's writer allocates per field. It asks for no compressed replies (an agent's replies
  * are small, and compressing them costs both sides) but reads gzip and
  * brotli if a server sends them.
  */
@@ -70,6 +72,10 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
       () => opts.sessionManager.notifyResponseByteRead(stream),
     );
     const onAbort = () => {
+      // Connect aborts every call's signal as the call finishes: a call
+      // whose reply was read to its end and whose request side has ended
+      // closes on its own, with nothing to cancel and no error to build.
+      if (stream.readableEnded && stream.writableEnded) return;
       reader.fail(ConnectError.from(signal.reason, Code.Canceled));
       finish(stream, trailer);
     };
@@ -77,7 +83,7 @@ export function createGrpcStreamTransport(opts: GrpcStreamTransportOptions): Tra
     else signal.addEventListener("abort", onAbort, { once: true });
     stream.once("close", () => signal.removeEventListener("abort", onAbort));
     const pending = reply(stream, reader, trailer);
-    if (input.kind === "unary") stream.end(encodeEnvelope(0, toBinary(method.input, input.message)));
+    if (input.kind === "unary") stream.end(grpcFrame(method.input, input.message));
     else void pump(input.messages, stream, method.input);
     return pending;
   };
@@ -161,9 +167,9 @@ function reply<O extends DescMessage>(stream: ClientHttp2Stream, reader: GrpcMes
   });
 }
 
-async function* messages<O extends DescMessage>(reader: GrpcMessageReader<MessageShape<O>>, header: Headers, trailer: Headers): AsyncGenerator<MessageShape<O>> {
-  yield* reader;
-  validateTrailer(trailer, header);
+/** messages yields the reply messages, then checks the status in the trailers. */
+function messages<O extends DescMessage>(reader: GrpcMessageReader<MessageShape<O>>, header: Headers, trailer: Headers): AsyncIterable<MessageShape<O>> {
+  return guardIterable(reader, { end: () => validateTrailer(trailer, header) });
 }
 
 /**
@@ -177,7 +183,7 @@ async function pump<I extends DescMessage>(input: AsyncIterable<MessageShape<I>>
       // Nothing more is sent once the stream closed or the call ended it (finish).
       if (stream.closed || stream.destroyed || stream.writableEnded) return;
       const message = isMessage(m, schema) ? m : create(schema, m as MessageInitShape<I>);
-      if (!stream.write(encodeEnvelope(0, toBinary(schema, message)))) await drained(stream, "close");
+      if (!stream.write(grpcFrame(schema, message))) await drained(stream, "close");
     }
     if (!stream.closed && !stream.destroyed && !stream.writableEnded) stream.end();
   } catch {

@@ -172,7 +172,7 @@ export class RetryingCall<I extends Pickable> implements PickArgs, StreamProgres
       if (!this.mayRetry(err)) throw err;
       const delay = backoffMs(n, this.retry, this.random);
       if (performance.now() + delay >= this.deadline) throw err;
-      if (!(await sleep(delay, (this.wait as AbortController).signal))) throw err;
+      if (!(await sleep(delay, this.waitSignal()))) throw err;
       return undefined;
     }
   }
@@ -197,14 +197,29 @@ export class RetryingCall<I extends Pickable> implements PickArgs, StreamProgres
    * says why not; the call may then send attempts.
    */
   private async admit(gates: readonly Gate[]): Promise<void> {
-    // Waiting for a slot and between retries ends with the turn's budget or
-    // when the caller gives up.
-    const wait = new AbortController();
-    this.wait = wait;
-    this.call.signal.addEventListener("abort", this, { once: true });
-    this.timer = setTimeout(abortWait, Math.min(maxTimerMs, Math.max(0, this.call.timeoutMs)), wait);
-    for (const gate of gates) this.releases.push(await this.acquire(gate, wait.signal));
+    for (const gate of gates) {
+      // A free slot (the usual case) is taken at once; only a call that
+      // waits needs the wait's signal and timer.
+      const release = this.call.signal.aborted ? undefined : gate.bulkhead.tryAcquire();
+      this.releases.push(release ?? (await this.acquire(gate, this.waitSignal())));
+    }
     this.current = "retry";
+  }
+
+  /**
+   * waitSignal is the signal that ends waits for a slot and backoffs
+   * between retries: it aborts when the turn's budget runs out or the
+   * caller gives up. It is made on the first wait.
+   */
+  private waitSignal(): AbortSignal {
+    if (this.wait === undefined) {
+      const wait = new AbortController();
+      this.wait = wait;
+      this.call.signal.addEventListener("abort", this, { once: true });
+      if (this.call.signal.aborted) wait.abort();
+      this.timer = setTimeout(abortWait, Math.min(maxTimerMs, Math.max(0, this.deadline - performance.now())), wait);
+    }
+    return this.wait.signal;
   }
 
   private async acquire({ bulkhead, owner }: Gate, signal: AbortSignal): Promise<() => void> {

@@ -44,6 +44,7 @@ import type { ReplicaDirectory } from "./replica-directory.js";
 import { advertisedUrl, ReplicaPeers } from "./replica-peers.js";
 import { SessionHub } from "./session-hub.js";
 import { TurnEntry } from "./turn-entry.js";
+import { useAsciiFastEncoding } from "../wire/ascii-utf8.js";
 
 /**
  * OrchestratorConfig is everything an orchestrator needs to start.
@@ -151,6 +152,8 @@ const servedServices = [
  * and starts serving.
  */
 export async function startOrchestrator(config: OrchestratorConfig): Promise<Orchestrator> {
+  // Every turn encodes a few hundred short strings to protobuf.
+  useAsciiFastEncoding();
   const log = config.logger;
   const ops = operability(config.operability ?? {}, log);
   const rawStore = config.store ?? new MemoryStore();
