@@ -24,6 +24,7 @@ import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grp
 import { CallValues, GrpcHandlerContext } from "./grpc-handler-context.js";
 import { drained } from "../wire/drained.js";
 import { GrpcMessageReader } from "../wire/grpc-message-reader.js";
+import { grpcFrame } from "../wire/message-encoder.js";
 import { headersOf, outgoing } from "../wire/http2-headers.js";
 import { resetError } from "../wire/reset-error.js";
 import { peerKey } from "./identity.js";
@@ -149,10 +150,7 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
   let trailer: Headers | undefined;
   const send = async (message: Message): Promise<void> => {
     if (stream.destroyed) throw ctx.signal.reason ?? new ConnectError("the client closed the stream", Code.Canceled);
-    let envelope: EnvelopedMessage = { flags: 0, data: toBinary(output, message) };
-    if (compression.response !== null && envelope.data.byteLength >= opts.compressMinBytes) {
-      envelope = await envelopeCompress(envelope, compression.response, opts.compressMinBytes);
-    }
+    const frame = compression.response === null ? grpcFrame(output, message) : await compressedFrame(output, message, compression.response, opts.compressMinBytes);
     if (!headersSent) {
       if (header !== undefined) copyHeaders(header, ctx.responseHeader);
       stream.respond(responseHeaders(ctx.responseHeader, compression.response), { waitForTrailers: true });
@@ -161,7 +159,7 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
       header = undefined;
       ctx.headersSent();
     }
-    if (!stream.write(encodeEnvelope(envelope.flags, envelope.data))) await drained(stream, "close");
+    if (!stream.write(frame)) await drained(stream, "close");
   };
   void (async () => {
     let failure: ConnectError | undefined;
@@ -284,6 +282,16 @@ function copyHeaders(from: Headers, to: Headers): void {
   if (from === to) return;
   for (const name of [...to.keys()]) to.delete(name);
   from.forEach((value, name) => to.set(name, value));
+}
+
+/**
+ * compressedFrame is a message as one gRPC frame, compressed when it is
+ * at least `minBytes` long.
+ */
+async function compressedFrame(schema: DescMessage, message: Message, compression: Compression, minBytes: number): Promise<Uint8Array> {
+  let envelope: EnvelopedMessage = { flags: 0, data: toBinary(schema, message) };
+  if (envelope.data.byteLength >= minBytes) envelope = await envelopeCompress(envelope, compression, minBytes);
+  return encodeEnvelope(envelope.flags, envelope.data);
 }
 
 /**

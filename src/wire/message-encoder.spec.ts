@@ -8,6 +8,13 @@ import { RolloutGuardSchema } from "../gen/switchboard/v1/rollout_pb.js";
 import { SessionStatus } from "../gen/switchboard/v1/session_pb.js";
 import { Role, TranscriptEntrySchema } from "../gen/switchboard/v1/turn_pb.js";
 import { grpcFrame } from "./message-encoder.js";
+import * as a2a from "../gen/lf/a2a/v1/a2a_pb.js";
+import * as health from "../gen/grpc/health/v1/health_pb.js";
+import * as reflectionV1 from "../gen/grpc/reflection/v1/reflection_pb.js";
+import * as orchestrator from "../gen/switchboard/v1/orchestrator_pb.js";
+import * as registry from "../gen/switchboard/v1/registry_pb.js";
+import * as rollout from "../gen/switchboard/v1/rollout_pb.js";
+import * as session from "../gen/switchboard/v1/session_pb.js";
 
 /** same checks that grpcFrame gives the bytes protobuf-es and Connect give. */
 function same<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): void {
@@ -93,4 +100,33 @@ describe("grpcFrame", () => {
     grpcFrame(TurnStartSchema, create(TurnStartSchema, { sessionId: "b", history }));
     expect(a).toEqual(copy);
   });
+
+  // The server frames every reply of every service it serves with it.
+  it("frames an empty message of every service the server answers for", () => {
+    for (const mod of [a2a, health, reflectionV1, orchestrator, registry, rollout, session]) {
+      for (const [name, value] of Object.entries(mod)) {
+        if (!name.endsWith("Schema") || (value as { kind?: string }).kind !== "message") continue;
+        same(value as DescMessage, {});
+      }
+    }
+  });
+
+  it("frames an A2A task with its parts, status, artifacts and metadata", () =>
+    same(a2a.TaskSchema, {
+      id: "s~t1",
+      contextId: "s",
+      status: { state: a2a.TaskState.WORKING, message: { messageId: "m", role: a2a.Role.AGENT, parts: [{ content: { case: "text", value: "part one" } }] }, timestamp: timestampFromMs(1_700_000_000_000) },
+      artifacts: [
+        {
+          artifactId: "a",
+          parts: [
+            { content: { case: "text", value: "héllo" }, mediaType: "text/plain" },
+            { content: { case: "raw", value: new Uint8Array([1, 2, 3]) }, filename: "f.bin" },
+            { content: { case: "data", value: { kind: { case: "listValue", value: { values: [{ kind: { case: "boolValue", value: true } }] } } } } },
+          ],
+        },
+      ],
+      history: [{ messageId: "u", role: a2a.Role.USER, parts: [{ content: { case: "url", value: "https://example.com/a" } }] }],
+      metadata: { flow: "contact-centre", version: 2 },
+    }));
 });
