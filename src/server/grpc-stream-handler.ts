@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { constants } from "node:http2";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type Message, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, type DescMessage, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -150,7 +150,8 @@ function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, spec
   let trailer: Headers | undefined;
   const send = async (message: Message): Promise<void> => {
     if (stream.destroyed) throw ctx.signal.reason ?? new ConnectError("the client closed the stream", Code.Canceled);
-    const frame = compression.response === null ? grpcFrame(output, message) : await compressedFrame(output, message, compression.response, opts.compressMinBytes);
+    let frame = grpcFrame(output, message);
+    if (compression.response !== null && frame.byteLength - 5 >= opts.compressMinBytes) frame = await compressed(frame, compression.response, opts.compressMinBytes);
     if (!headersSent) {
       if (header !== undefined) copyHeaders(header, ctx.responseHeader);
       stream.respond(responseHeaders(ctx.responseHeader, compression.response), { waitForTrailers: true });
@@ -284,13 +285,9 @@ function copyHeaders(from: Headers, to: Headers): void {
   from.forEach((value, name) => to.set(name, value));
 }
 
-/**
- * compressedFrame is a message as one gRPC frame, compressed when it is
- * at least `minBytes` long.
- */
-async function compressedFrame(schema: DescMessage, message: Message, compression: Compression, minBytes: number): Promise<Uint8Array> {
-  let envelope: EnvelopedMessage = { flags: 0, data: toBinary(schema, message) };
-  if (envelope.data.byteLength >= minBytes) envelope = await envelopeCompress(envelope, compression, minBytes);
+/** compressed is a gRPC frame with its message compressed. */
+async function compressed(frame: Uint8Array, compression: Compression, minBytes: number): Promise<Uint8Array> {
+  const envelope: EnvelopedMessage = await envelopeCompress({ flags: 0, data: frame.subarray(5) }, compression, minBytes);
   return encodeEnvelope(envelope.flags, envelope.data);
 }
 
