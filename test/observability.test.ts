@@ -239,3 +239,18 @@ describe("logs", () => {
     expect(r.text(`pay with ${card} now`)).toBe("pay with [redacted:card] now");
   });
 });
+
+describe("logs at info level", () => {
+  let sb: InProcess;
+  beforeAll(async () => {
+    sb = await startInProcess({});
+  });
+  afterAll(async () => sb?.close());
+
+  it("has one line per turn; an agent call has its own line only at debug level", async () => {
+    await createClient(OrchestratorService, createGrpcTransport({ baseUrl: sb.url })).sendTurn({ sessionId: "info-lines", input: { text: "hi" } });
+    const lines = sb.logs.lines.filter((l) => l["sessionId"] === "info-lines");
+    expect(lines.map((l) => l["msg"])).toEqual(["turn"]);
+    expect(lines[0]).toMatchObject({ agent: "echo", status: "ok" });
+  });
+});

@@ -54,7 +54,12 @@ export function instrumentInvoker(invoker: AgentInvoker, metrics: Metrics | unde
         metrics?.retried(call.agent, outcome.attempts - 1);
         span.setAttribute("switchboard.instance", outcome.instance);
         span.setAttribute("switchboard.attempts", outcome.attempts);
-        log.info({ ...fields, instance: outcome.instance, attempts: outcome.attempts, outcome: "ok", latencyMs: Math.round(seconds * 1000) }, "agent call");
+        // The turn's own line says which agent answered and how fast; the
+        // call's detail (instance, attempts) is for debugging. One line a
+        // turn at info, not two: logging was a tenth of a turn's CPU.
+        if (log.isLevelEnabled("debug")) {
+          log.debug({ ...fields, instance: outcome.instance, attempts: outcome.attempts, outcome: "ok", latencyMs: Math.round(seconds * 1000) }, "agent call");
+        }
         return outcome;
       } catch (e) {
         const err = ConnectError.from(e);
