@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type HandleTurnRequest, HandleTurnRequestSchema } from "../gen/switchboard/v1/agent_pb.js";
+import { type HandleTurnRequest, HandleTurnRequestSchema, type HandleTurnResponse } from "../gen/switchboard/v1/agent_pb.js";
 import type { AgentResult } from "../gen/switchboard/v1/turn_pb.js";
 import { mark } from "../core/errors.js";
 import type { AgentCall } from "../core/ports.js";
@@ -45,6 +45,7 @@ export async function streamTurn(
   progress: StreamProgress,
   loop: LoopDelay,
 ): Promise<AgentResult> {
+  if (call.signal.aborted) throw attemptError(call, endpoint, call.signal.reason, false, false);
   // The request side stays open until the agent answers, so the agent can
   // be sent more input or a cancel while it works.
   // A plain promise, not an AbortController: aborting one builds a
@@ -53,6 +54,9 @@ export async function streamTurn(
   const ended = new Promise<undefined>((resolve) => {
     done = () => resolve(undefined);
   });
+  // Why the turn was cancelled, once it was: the request side says so
+  // (CancelTurn) before it ends.
+  let cancelled: string | undefined;
   // grpc-timeout takes whole units.
   timeoutMs = Math.max(1, Math.floor(timeoutMs));
   const start = { ...call.start, attempt, budget: durationFromMs(timeoutMs) };
@@ -67,7 +71,36 @@ export async function streamTurn(
       void input.return?.();
     }
     await ended;
+    if (cancelled !== undefined) yield create(HandleTurnRequestSchema, { kind: { case: "cancel", value: { reason: cancelled } } });
   };
+  // A cancelled turn (a barge-in, the caller's deadline) tells the agent in
+  // the stream and stops waiting for it at once; the stream itself is
+  // reset only when the agent has not ended it within cancelGraceMs (the
+  // conformance suite's limit). Resetting every cancelled call would count
+  // against the agent's HTTP/2 server's guard against "rapid reset" floods
+  // (Node's nghttp2: 1000 resets per connection in a burst, then 33 a
+  // second), past which it drops the connection and every call on it.
+  const wind = new AbortController();
+  // What the turn waits for (a reply, the caller taking a delta) fails at
+  // once when the turn is cancelled. (One promise per wait: a race against
+  // one long-lived promise would keep every reply in its reactions.)
+  let interrupt: ((reason: unknown) => void) | undefined;
+  const unlessCancelled = <T>(p: Promise<T>): Promise<T> => {
+    if (cancelled !== undefined) return Promise.reject(call.signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      interrupt = reject;
+      p.then(resolve, reject);
+    });
+  };
+  const onCancel = () => {
+    cancelled = ConnectError.from(call.signal.reason, Code.Canceled).rawMessage;
+    done();
+    interrupt?.(call.signal.reason);
+  };
+  call.signal.addEventListener("abort", onCancel, { once: true });
+  const replies = conn.agent.handleTurn(requests(), { signal: wind.signal, timeoutMs })[Symbol.asyncIterator]();
+  // The read the loop waits for, when it stopped waiting at a cancel.
+  let pending: Promise<IteratorResult<HandleTurnResponse>> | undefined;
   let result: AgentResult | undefined;
   const t0 = performance.now();
   try {
@@ -75,14 +108,19 @@ export async function streamTurn(
     // there): only then does Connect's client stop the call's deadline
     // timer, which otherwise holds the whole call, its request included,
     // in memory for the rest of the budget.
-    for await (const res of conn.agent.handleTurn(requests(), { signal: call.signal, timeoutMs })) {
+    for (;;) {
+      pending = replies.next();
+      const next = await unlessCancelled(pending);
+      pending = undefined;
+      if (next.done === true) break;
+      const res = next.value;
       if (result !== undefined) continue;
       if (res.kind.case === "delta") {
         progress.deliver(res.kind.value.text);
         // A slow caller paces the agent: no more output is read until the
         // caller's side took this piece.
         const paced = call.onDelta(res.kind.value);
-        if (paced !== undefined) await paced;
+        if (paced !== undefined) await unlessCancelled(paced);
       } else if (res.kind.case === "result") {
         result = res.kind.value;
         // The request side ends with the answer, as the agent expects.
@@ -100,7 +138,9 @@ export async function streamTurn(
     if (err.code === Code.DeadlineExceeded && loop.stalledSince(t0)) excuseAsLate(err);
     throw err;
   } finally {
+    call.signal.removeEventListener("abort", onCancel);
     done();
+    if (cancelled !== undefined) void windDown(replies, pending, wind, call.signal.reason);
   }
   if (result === undefined) {
     throw new ConnectError(`agent ${call.agent} at ${endpoint} closed the turn's stream without a result`, Code.Internal);
@@ -142,4 +182,35 @@ export function attemptError(call: AgentCall, endpoint: string, e: unknown, deli
     return delivered ? mapped : mark(mapped, "retryable");
   }
   return new ConnectError(`${who} failed: ${err.rawMessage}${after}`, err.code, undefined, undefined, err);
+}
+
+/**
+ * cancelGraceMs is how long a cancelled turn's agent has to end its stream
+ * after CancelTurn before the stream is reset.
+ */
+export const cancelGraceMs = 1000;
+
+/**
+ * windDown reads what is left of a cancelled call's replies (from the read
+ * the turn stopped waiting for, if any) and drops it, so the stream ends
+ * and Connect's client lets go of the call; it resets the stream (aborts
+ * `wind`) if that takes longer than cancelGraceMs.
+ */
+async function windDown(
+  replies: AsyncIterator<HandleTurnResponse>,
+  pending: Promise<IteratorResult<HandleTurnResponse>> | undefined,
+  wind: AbortController,
+  reason: unknown,
+): Promise<void> {
+  const grace = setTimeout(() => wind.abort(reason), cancelGraceMs);
+  grace.unref();
+  try {
+    for (let r = await (pending ?? replies.next()); r.done !== true; r = await replies.next()) {
+      // Dropped: the turn is over.
+    }
+  } catch {
+    // The agent ended the cancelled call with CANCELLED, or the reset did.
+  } finally {
+    clearTimeout(grace);
+  }
 }
