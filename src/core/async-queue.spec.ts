@@ -108,4 +108,12 @@ describe("AsyncQueue", () => {
     await expect(waiting).rejects.toThrow("gone");
     await expect(q.next()).resolves.toEqual({ done: true, value: undefined });
   });
+
+  it("ends as an async generator does when its reader throws into it", async () => {
+    const q = new AsyncQueue<string>();
+    const waiting = q.next();
+    await expect(q.throw(new Error("reader failed"))).rejects.toThrow("reader failed");
+    await expect(waiting).resolves.toEqual({ done: true, value: undefined });
+    await expect(q.next()).resolves.toEqual({ done: true, value: undefined });
+  });
 });

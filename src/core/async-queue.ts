@@ -113,6 +113,17 @@ export class AsyncQueue<T> implements AsyncIterable<T>, AsyncIterator<T> {
     return Promise.resolve({ done: true, value: undefined });
   }
 
+  /**
+   * throw is the reader giving up with an error, as an async generator's
+   * `throw` does (Connect's client requires it of a request iterable): the
+   * queue reads as ended from then on, and the error comes back.
+   */
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    this.finished = true;
+    this.settleReader();
+    return Promise.reject(error);
+  }
+
   /** settleReader answers the reader's waiting `next`, if any, now that there is something to answer. */
   private settleReader(): void {
     const reader = this.reader;
