@@ -100,9 +100,8 @@ export class AsyncQueue<T> implements AsyncIterable<T>, AsyncIterator<T> {
   /** next resolves to the next item, waiting for one; then to the end, or rejects with the queue's error once. */
   next(): Promise<IteratorResult<T>> {
     if (this.finished) return Promise.resolve({ done: true, value: undefined });
-    if (this.head < this.items.length || this.done !== undefined) {
-      return new Promise((resolve, reject) => this.settle(resolve, reject));
-    }
+    if (this.head < this.items.length) return Promise.resolve({ done: false, value: this.take() });
+    if (this.done !== undefined) return new Promise((resolve, reject) => this.settle(resolve, reject));
     return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
   }
 
